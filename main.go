@@ -1,0 +1,277 @@
+// ig traces a Linux host and its containers with eBPF: one static binary,
+// no daemon. main.go only builds the command line from the gadget registry;
+// gadgets live in tracers/.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/btf"
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+	_ "github.com/ig-tracer/ig/tracers/all"
+)
+
+// Set at build time by the Makefile (-ldflags -X).
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "ig: %s\n", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+// oneLine keeps every error to a single line, as users read them in a hurry.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// commonFlags are accepted before or after the gadget name.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
+			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
+		&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)"},
+		&cli.BoolFlag{Name: "host", Usage: "include host processes (until container support lands, everything is host)"},
+		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`"},
+		&cli.StringFlag{Name: "comm", Usage: "only processes with this command `NAME`"},
+		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
+	}
+}
+
+// globalFlags are accepted before the command.
+func globalFlags() []cli.Flag {
+	return append(commonFlags(),
+		&cli.StringFlag{Name: "kernel-config", Usage: "read the kernel config from `PATH` (plain or gzip) instead of /proc/config.gz or /boot"},
+		&cli.StringFlag{Name: "btf", Usage: "use the kernel BTF in `PATH` and nothing else"},
+		&cli.StringFlag{Name: "btf-sources", Value: strings.Join(btf.DefaultSources, ","),
+			Usage: "where to look for kernel BTF, in order: vmlinux, embedded, btfhub"},
+		&cli.StringFlag{Name: "btfhub-url", Value: btf.DefaultHubURL, Usage: "base `URL` of a BTFHub archive"},
+		&cli.StringFlag{Name: "btf-cache-dir", Value: btf.DefaultCacheDir, Usage: "where downloaded BTF is kept"},
+	)
+}
+
+func newApp() *cli.App {
+	// -v is --verbose here, so --version has no short form.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+	app := &cli.App{
+		Name:                 "ig",
+		Usage:                "trace a Linux host and its containers with eBPF",
+		Version:              version + " (commit " + commit + ")",
+		Flags:                globalFlags(),
+		HideHelpCommand:      true,
+		EnableBashCompletion: false,
+		OnUsageError:         usageError,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "ig: unknown command %q; commands: %s\n", name, strings.Join(commandNames(c.App.Commands), ", "))
+			os.Exit(1)
+		},
+	}
+	app.Commands = append(gadgetCommands(), requirementsCommand(), versionCommand())
+	return app
+}
+
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "ig"
+	if c.Command != nil && c.Command.FullName() != "" {
+		name = "ig " + c.Command.FullName()
+	}
+	return fmt.Errorf("%v (see '%s --help')", err, name)
+}
+
+func commandNames(cmds []*cli.Command) []string {
+	var names []string
+	for _, c := range cmds {
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// gadgetCommands builds "ig <category> <gadget>" from the registry.
+func gadgetCommands() []*cli.Command {
+	categories := map[string]*cli.Command{}
+	var out []*cli.Command
+	for _, g := range tracers.Gadgets() {
+		g := g
+		cmd := &cli.Command{
+			Name:         g.Name,
+			Usage:        g.Description,
+			Flags:        append(commonFlags(), g.Flags...),
+			OnUsageError: usageError,
+			Action: func(c *cli.Context) error {
+				if c.Args().Present() {
+					return fmt.Errorf("%s takes no arguments, got %q (see 'ig %s --help')", g.FullName(), c.Args().First(), g.FullName())
+				}
+				return runGadget(c, g)
+			},
+		}
+		if g.Category == "" {
+			out = append(out, cmd)
+			continue
+		}
+		cat, ok := categories[g.Category]
+		if !ok {
+			cat = &cli.Command{
+				Name:         g.Category,
+				Usage:        g.Category + " gadgets",
+				OnUsageError: usageError,
+				Action: func(c *cli.Context) error {
+					names := commandNames(c.Command.Subcommands)
+					if !c.Args().Present() {
+						return fmt.Errorf("which %s gadget? one of: %s", c.Command.Name, strings.Join(names, ", "))
+					}
+					return fmt.Errorf("unknown gadget '%s %s'; %s gadgets: %s", c.Command.Name, c.Args().First(), c.Command.Name, strings.Join(names, ", "))
+				},
+			}
+			categories[g.Category] = cat
+			out = append(out, cat)
+		}
+		cat.Subcommands = append(cat.Subcommands, cmd)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// flagValue finds a common flag wherever it was given: after the gadget
+// name, after the category, or before the command.
+func flagValue[V any](c *cli.Context, name string, get func(*cli.Context, string) V) V {
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil || cc.App != nil {
+			if cc.IsSet(name) {
+				return get(cc, name)
+			}
+		}
+	}
+	return get(c, name)
+}
+
+func flagString(c *cli.Context, name string) string {
+	return flagValue(c, name, (*cli.Context).String)
+}
+func flagBool(c *cli.Context, name string) bool { return flagValue(c, name, (*cli.Context).Bool) }
+
+// runGadget checks the host, finds BTF, and runs the gadget until it ends,
+// Ctrl-C, SIGTERM or --timeout.
+func runGadget(c *cli.Context, g *tracers.Gadget) error {
+	format, err := output.ParseFormat(flagString(c, "output"))
+	if err != nil {
+		return err
+	}
+	timeout := flagValue(c, "timeout", (*cli.Context).Float64)
+	if timeout < 0 {
+		return fmt.Errorf("--timeout must not be negative")
+	}
+	pid := flagValue(c, "pid", (*cli.Context).Int)
+	if pid < 0 {
+		return fmt.Errorf("--pid must not be negative")
+	}
+	env := &tracers.Env{
+		Args:    c,
+		Format:  format,
+		Filter:  tracers.Filter{Pid: uint32(pid), Comm: flagString(c, "comm")},
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Verbose: flagBool(c, "verbose"),
+	}
+	if err := checkPrivileges(); err != nil {
+		return err
+	}
+	host, err := detectHost(c, env)
+	if err != nil {
+		return err
+	}
+	req, _ := tracers.RequirementsOf(g.FullName())
+	verdict := host.Check(req)
+	if !verdict.OK {
+		return verdict.Error(g.FullName())
+	}
+	env.Variant = verdict.Variant
+	env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
+	if v := variantOf(req, verdict.Variant); !v.NoBPF {
+		res, err := btf.Load(btfOptions(c, env))
+		if err != nil {
+			return err
+		}
+		env.Logf("kernel BTF from %s (%s)", res.Source, res.Path)
+		env.KernelTypes = res.Spec
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	if timeout > 0 {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
+		defer cancelTimeout()
+	}
+	return g.Run(ctx, env)
+}
+
+func variantOf(r *tracers.Requirements, name string) tracers.Variant {
+	for _, v := range r.Variants {
+		if v.Name == name {
+			return v
+		}
+	}
+	return tracers.Variant{}
+}
+
+func detectHost(c *cli.Context, env *tracers.Env) (*tracers.Host, error) {
+	tracefs, err := tracers.EnsureTracefs(env.Logf)
+	if err != nil {
+		env.Logf("%v", err) // the checker then reports the missing tracepoints
+	}
+	host, err := tracers.DetectHost(flagString(c, "kernel-config"), tracefs)
+	if err != nil {
+		return nil, err
+	}
+	if host.Config == nil {
+		env.Logf("no kernel config found (%s): CONFIG_* not checked", strings.Join(tracers.KernelConfigPaths(host.Release), ", "))
+	} else {
+		env.Logf("kernel %s, config from %s", host.Release, host.ConfigSource)
+	}
+	return host, nil
+}
+
+func btfOptions(c *cli.Context, env *tracers.Env) btf.Options {
+	sources, _ := btf.ParseSources(flagString(c, "btf-sources")) // validated in Before
+	return btf.Options{
+		Sources:  sources,
+		File:     flagString(c, "btf"),
+		HubURL:   flagString(c, "btfhub-url"),
+		CacheDir: flagString(c, "btf-cache-dir"),
+		Logf:     env.Logf,
+	}
+}
+
+// checkPrivileges refuses early, before anything is loaded, when ig cannot
+// load eBPF: it needs root, or CAP_BPF with CAP_PERFMON, or CAP_SYS_ADMIN.
+func checkPrivileges() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(unix.CAP_SYS_ADMIN) || has(unix.CAP_BPF) && has(unix.CAP_PERFMON) {
+		return nil
+	}
+	return errors.New("permission denied: ig needs root (or CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load eBPF programs; run it with sudo")
+}

@@ -1,0 +1,158 @@
+package output
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// appendJSON appends the event at base as one compact JSON object.
+func appendJSON(b []byte, base unsafe.Pointer, fields []*field) []byte {
+	b = append(b, '{')
+	for i, f := range fields {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.json...)
+		b = append(b, '"', ':')
+		b = appendJSONValue(b, base, f)
+	}
+	return append(b, '}')
+}
+
+func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
+	switch f.kind {
+	case kindString:
+		return appendJSONString(b, *at[string](base, f))
+	case kindInt:
+		return strconv.AppendInt(b, readInt(base, f), 10)
+	case kindUint:
+		return strconv.AppendUint(b, readUint(base, f), 10)
+	case kindBool:
+		return strconv.AppendBool(b, *at[bool](base, f))
+	case kindStrings:
+		b = append(b, '[')
+		for i, s := range *at[[]string](base, f) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		return append(b, ']')
+	case kindStruct:
+		return appendJSON(b, base, f.children)
+	}
+	return b
+}
+
+func readInt(base unsafe.Pointer, f *field) int64 {
+	switch f.size {
+	case 1:
+		return int64(*at[int8](base, f))
+	case 2:
+		return int64(*at[int16](base, f))
+	case 4:
+		return int64(*at[int32](base, f))
+	}
+	return *at[int64](base, f)
+}
+
+func readUint(base unsafe.Pointer, f *field) uint64 {
+	switch f.size {
+	case 1:
+		return uint64(*at[uint8](base, f))
+	case 2:
+		return uint64(*at[uint16](base, f))
+	case 4:
+		return uint64(*at[uint32](base, f))
+	}
+	return *at[uint64](base, f)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString quotes s as encoding/json does (invalid UTF-8 becomes
+// U+FFFD, control characters are escaped), except that <, > and & stay as
+// they are: paths and arguments contain them and are read by people and jq.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// appendCell appends the column text of one field.
+func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
+	switch f.kind {
+	case kindString:
+		return appendPrintable(b, *at[string](base, f))
+	case kindInt:
+		v := readInt(base, f)
+		if f.walltime {
+			return time.Unix(0, v).AppendFormat(b, "15:04:05.000000")
+		}
+		return strconv.AppendInt(b, v, 10)
+	case kindUint:
+		return strconv.AppendUint(b, readUint(base, f), 10)
+	case kindBool:
+		return strconv.AppendBool(b, *at[bool](base, f))
+	case kindStrings:
+		for i, s := range *at[[]string](base, f) {
+			if i > 0 {
+				b = append(b, f.join...)
+			}
+			b = appendPrintable(b, s)
+		}
+		return b
+	case kindStruct:
+		return appendJSON(b, base, f.children)
+	}
+	return b
+}
+
+// appendPrintable keeps a terminal sane: control characters in a path or
+// argument are shown escaped instead of moving the cursor.
+func appendPrintable(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return append(b, strconv.Quote(s)...)
+		}
+	}
+	return append(b, s...)
+}

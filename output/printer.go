@@ -1,0 +1,235 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"unsafe"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Mode is how events are printed.
+type Mode int
+
+const (
+	ModeColumns    Mode = iota // aligned columns, a header first
+	ModeJSON                   // one compact JSON object a line
+	ModeJSONPretty             // indented JSON
+)
+
+// Format is a parsed -o value.
+type Format struct {
+	Mode    Mode
+	Columns []string // with ModeColumns: the columns asked for, nil for the gadget's default
+}
+
+// ParseFormat parses -o: columns, json, jsonpretty or columns=a,b,c.
+func ParseFormat(s string) (Format, error) {
+	switch {
+	case s == "" || s == "columns":
+		return Format{Mode: ModeColumns}, nil
+	case s == "json":
+		return Format{Mode: ModeJSON}, nil
+	case s == "jsonpretty":
+		return Format{Mode: ModeJSONPretty}, nil
+	case strings.HasPrefix(s, "columns="):
+		cols := strings.Split(strings.TrimPrefix(s, "columns="), ",")
+		for _, c := range cols {
+			if strings.TrimSpace(c) == "" {
+				return Format{}, fmt.Errorf("bad output %q: empty column name", s)
+			}
+		}
+		return Format{Mode: ModeColumns, Columns: cols}, nil
+	}
+	return Format{}, fmt.Errorf("bad output %q: want columns, json, jsonpretty or columns=a,b,c", s)
+}
+
+// flushAt is how much output is gathered before it is written. Writes happen
+// only between events, so a reader never sees half a line.
+const flushAt = 64 << 10
+
+// Printer prints events of type T.
+type Printer[T any] struct {
+	w       io.Writer
+	mode    Mode
+	fields  []*field // JSON fields
+	columns []*field // columns mode
+	buf     []byte
+	err     error
+}
+
+// NewPrinter checks the format against T's schema. defaultColumns are used
+// when the format names none.
+func NewPrinter[T any](w io.Writer, s *Schema, f Format, defaultColumns []string) (*Printer[T], error) {
+	if s.typ != typeOf[T]() {
+		return nil, fmt.Errorf("output: schema of %s used for %s", s.typ, typeOf[T]())
+	}
+	p := &Printer[T]{w: w, mode: f.Mode, fields: s.fields, buf: make([]byte, 0, flushAt+4096)}
+	if f.Mode == ModeColumns {
+		names := f.Columns
+		if names == nil {
+			names = defaultColumns
+		}
+		cols, err := s.resolve(names)
+		if err != nil {
+			return nil, err
+		}
+		p.columns = cols
+	}
+	return p, nil
+}
+
+// Header prints the column header (columns mode only).
+func (p *Printer[T]) Header() {
+	if p.mode != ModeColumns {
+		return
+	}
+	for i, c := range p.columns {
+		p.buf = p.pad(p.buf, strings.ToUpper(c.column), c, i == len(p.columns)-1)
+	}
+	p.buf = append(p.buf, '\n')
+}
+
+// pad appends text in a column of the field's width.
+func (p *Printer[T]) pad(b []byte, text string, c *field, last bool) []byte {
+	n := c.width - len(text)
+	if c.right {
+		for ; n > 0; n-- {
+			b = append(b, ' ')
+		}
+		b = append(b, text...)
+	} else {
+		b = append(b, text...)
+		for ; n > 0 && !last; n-- {
+			b = append(b, ' ')
+		}
+	}
+	if !last {
+		b = append(b, ' ')
+	}
+	return b
+}
+
+// Print adds one event; output is written in batches (see Flush).
+func (p *Printer[T]) Print(ev *T) {
+	base := unsafe.Pointer(ev)
+	switch p.mode {
+	case ModeColumns:
+		for i, c := range p.columns {
+			last := i == len(p.columns)-1
+			start := len(p.buf)
+			p.buf = appendCell(p.buf, base, c)
+			// Align in place: pad or shift the cell just written.
+			n := c.width - (len(p.buf) - start)
+			if c.right && n > 0 {
+				p.buf = append(p.buf, make([]byte, n)...)
+				copy(p.buf[start+n:], p.buf[start:len(p.buf)-n])
+				for j := start; j < start+n; j++ {
+					p.buf[j] = ' '
+				}
+			} else if !last {
+				for ; n > 0; n-- {
+					p.buf = append(p.buf, ' ')
+				}
+			}
+			if !last {
+				p.buf = append(p.buf, ' ')
+			}
+		}
+		p.buf = append(p.buf, '\n')
+	case ModeJSON:
+		p.buf = appendJSON(p.buf, base, p.fields)
+		p.buf = append(p.buf, '\n')
+	case ModeJSONPretty:
+		start := len(p.buf)
+		p.buf = appendJSON(p.buf, base, p.fields)
+		p.buf = p.indent(p.buf, start)
+		p.buf = append(p.buf, '\n')
+	}
+	if len(p.buf) >= flushAt {
+		p.Flush()
+	}
+}
+
+// indent re-indents the JSON written from start.
+func (p *Printer[T]) indent(b []byte, start int) []byte {
+	var out bytes.Buffer
+	if err := json.Indent(&out, b[start:], "", "  "); err != nil {
+		return b // cannot happen for our own output; keep it compact then
+	}
+	return append(b[:start], out.Bytes()...)
+}
+
+// Flush writes what was gathered. Call it whenever no more events are waiting,
+// so output is never held back while ig is idle.
+func (p *Printer[T]) Flush() error {
+	if len(p.buf) > 0 && p.err == nil {
+		_, p.err = p.w.Write(p.buf)
+	}
+	p.buf = p.buf[:0]
+	return p.err
+}
+
+// PrintAll prints a snapshot: a table sized to its content, or one JSON array.
+func (p *Printer[T]) PrintAll(rows []T) error {
+	switch p.mode {
+	case ModeColumns:
+		return p.table(rows)
+	default:
+		p.buf = append(p.buf, '[')
+		start := len(p.buf) - 1
+		for i := range rows {
+			if i > 0 {
+				p.buf = append(p.buf, ',')
+			}
+			p.buf = appendJSON(p.buf, unsafe.Pointer(&rows[i]), p.fields)
+		}
+		p.buf = append(p.buf, ']')
+		if p.mode == ModeJSONPretty {
+			p.buf = p.indent(p.buf, start)
+		}
+		p.buf = append(p.buf, '\n')
+	}
+	return p.Flush()
+}
+
+func (p *Printer[T]) table(rows []T) error {
+	t := tablewriter.NewTable(p.w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders: tw.BorderNone,
+			Symbols: tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{
+				Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
+				Lines:      tw.Lines{ShowHeaderLine: tw.Off},
+			},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	header := make([]string, len(p.columns))
+	for i, c := range p.columns {
+		header[i] = strings.ToUpper(c.column)
+	}
+	t.Header(header)
+	cell := make([]byte, 0, 256)
+	for i := range rows {
+		row := make([]string, len(p.columns))
+		for j, c := range p.columns {
+			cell = appendCell(cell[:0], unsafe.Pointer(&rows[i]), c)
+			row[j] = string(cell)
+		}
+		if err := t.Append(row); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}

@@ -1,0 +1,160 @@
+// Package output prints events and snapshot rows as aligned columns, tables,
+// JSON lines or pretty JSON.
+//
+// An event type describes its own output with struct tags, as Inspektor Gadget's
+// do: `json:"pid"` names the JSON field, `column:"pid,width:7,right"` the column.
+// The tags are read once, with reflection, into a schema of field offsets; every
+// event is then printed by reading its fields at those offsets, with no
+// reflection and no encoding/json on the hot path.
+package output
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"unsafe"
+)
+
+type kind int
+
+const (
+	kindString kind = iota
+	kindInt
+	kindUint
+	kindBool
+	kindStrings
+	kindStruct
+)
+
+// field is one JSON field of an event type, at a fixed offset from the start
+// of the event (nested structs included), so any field is read in one step.
+type field struct {
+	json     string
+	kind     kind
+	size     uintptr // of ints
+	offset   uintptr
+	children []*field // kindStruct; their offsets too are from the event's base
+
+	column   string // "" when the field has no column
+	width    int
+	right    bool
+	join     string // separator of kindStrings in columns
+	walltime bool   // int64 nanoseconds printed as a time of day
+}
+
+// Schema is the printable shape of one event type.
+type Schema struct {
+	typ     reflect.Type
+	fields  []*field
+	columns map[string]*field // column name -> field, offsets from the event's base
+	order   []string          // column names in declaration order
+}
+
+// NewSchema reads the tags of struct type T. It panics on a malformed tag,
+// which is a programming error found by every gadget's tests.
+func NewSchema[T any]() *Schema {
+	t := reflect.TypeFor[T]()
+	s := &Schema{typ: t, columns: map[string]*field{}}
+	s.fields = s.walk(t, 0)
+	return s
+}
+
+func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
+	var out []*field
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if name == "-" || !sf.IsExported() {
+			continue
+		}
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			// Embedded without a name: its fields are ours (the common header).
+			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
+			continue
+		}
+		if name == "" {
+			continue
+		}
+		f := &field{json: name, offset: base + sf.Offset}
+		switch sf.Type.Kind() {
+		case reflect.String:
+			f.kind = kindString
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			f.kind, f.size = kindInt, sf.Type.Size()
+		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			f.kind, f.size = kindUint, sf.Type.Size()
+		case reflect.Bool:
+			f.kind = kindBool
+		case reflect.Slice:
+			if sf.Type.Elem().Kind() != reflect.String {
+				panic(fmt.Sprintf("output: %s.%s: only []string slices are supported", t, sf.Name))
+			}
+			f.kind = kindStrings
+		case reflect.Struct:
+			f.kind = kindStruct
+			f.children = s.walk(sf.Type, base+sf.Offset)
+		default:
+			panic(fmt.Sprintf("output: %s.%s: unsupported type %s", t, sf.Name, sf.Type))
+		}
+		if tag, ok := sf.Tag.Lookup("column"); ok {
+			s.addColumn(f, tag)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// addColumn parses `column:"name,width:N,right,join:|,walltime"`.
+func (s *Schema) addColumn(f *field, tag string) {
+	parts := strings.Split(tag, ",")
+	f.column = parts[0]
+	f.join = " "
+	for _, p := range parts[1:] {
+		k, v, _ := strings.Cut(p, ":")
+		switch k {
+		case "width":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				panic(fmt.Sprintf("output: column %s: bad width %q", f.column, v))
+			}
+			f.width = n
+		case "right":
+			f.right = true
+		case "join":
+			f.join = v
+		case "walltime":
+			f.walltime = true
+		default:
+			panic(fmt.Sprintf("output: column %s: unknown option %q", f.column, k))
+		}
+	}
+	if _, dup := s.columns[f.column]; dup {
+		panic(fmt.Sprintf("output: column %s declared twice", f.column))
+	}
+	s.columns[f.column] = f
+	s.order = append(s.order, f.column)
+}
+
+// Columns lists every column name in declaration order.
+func (s *Schema) Columns() []string { return append([]string(nil), s.order...) }
+
+// resolve turns column names into fields, or names the valid ones.
+func (s *Schema) resolve(names []string) ([]*field, error) {
+	out := make([]*field, 0, len(names))
+	for _, n := range names {
+		f, ok := s.columns[strings.ToLower(strings.TrimSpace(n))]
+		if !ok {
+			return nil, fmt.Errorf("unknown column %q; valid columns: %s", n, strings.Join(s.order, ","))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// at returns a pointer to the field's value in the event at base.
+func at[V any](base unsafe.Pointer, f *field) *V {
+	return (*V)(unsafe.Add(base, f.offset))
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }

@@ -1,0 +1,7 @@
+// Package all registers every gadget: importing it is how main.go sees them.
+// A new gadget is a new folder and one line here.
+package all
+
+import (
+	_ "github.com/ig-tracer/ig/tracers/trace/open"
+)

@@ -1,0 +1,129 @@
+/* Shared by every ig eBPF program: the event header, the filters (mount
+ * namespace, pid, comm), the ring buffer and the lost-event counter.
+ * Each gadget's object gets its own copy of these maps; the Go side finds
+ * them by name (events, lost_events, mntns_filter), so the names are fixed. */
+#ifndef IG_COMMON_H
+#define IG_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#define TASK_COMM_LEN 16
+
+/* Mirrored by tracers.RawHeader; keep the two in step (a test checks sizes). */
+struct event_header {
+	__u64 timestamp; /* bpf_ktime_get_boot_ns() */
+	__u64 mntns_id;
+	__u32 pid; /* thread group id */
+	__u32 tid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 gid;
+	__u8 comm[TASK_COMM_LEN];
+	__u32 pad;
+};
+
+/* Filters, set by the loader before the program is loaded. */
+const volatile bool filter_by_mntns = false;
+const volatile __u32 filter_pid = 0;
+const volatile bool filter_by_comm = false;
+const volatile char filter_comm[TASK_COMM_LEN] = {};
+
+/* Mount namespaces to trace when filter_by_mntns is set; kept current by ig. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} mntns_filter SEC(".maps");
+
+/* max_entries (the size in bytes) is set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* Events that did not fit in the ring buffer, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost_events SEC(".maps");
+
+static __always_inline __u64 task_mntns_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/* ig_skip_current says whether the current task is filtered out. Call it first,
+ * before any other work, so filtered tasks cost almost nothing. */
+static __always_inline bool ig_skip_current(void)
+{
+	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
+		return true;
+	if (filter_by_mntns) {
+		__u64 mntns = task_mntns_id((struct task_struct *)bpf_get_current_task());
+		if (!bpf_map_lookup_elem(&mntns_filter, &mntns))
+			return true;
+	}
+	if (filter_by_comm) {
+		char comm[TASK_COMM_LEN];
+		bpf_get_current_comm(comm, sizeof(comm));
+		for (int i = 0; i < TASK_COMM_LEN; i++) {
+			if (comm[i] != filter_comm[i])
+				return true;
+			if (comm[i] == 0)
+				break;
+		}
+	}
+	return false;
+}
+
+/* ig_header_current fills the header from the running task. */
+static __always_inline void ig_header_current(struct event_header *h)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	h->timestamp = bpf_ktime_get_boot_ns();
+	h->mntns_id = task_mntns_id(task);
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)uid_gid;
+	h->gid = uid_gid >> 32;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* ig_header_task fills the header from any task (iterators). */
+static __always_inline void ig_header_task(struct event_header *h, struct task_struct *task)
+{
+	h->timestamp = bpf_ktime_get_boot_ns();
+	h->mntns_id = task_mntns_id(task);
+	h->pid = BPF_CORE_READ(task, tgid);
+	h->tid = BPF_CORE_READ(task, pid);
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = BPF_CORE_READ(task, cred, uid.val);
+	h->gid = BPF_CORE_READ(task, cred, gid.val);
+	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
+}
+
+/* ig_submit copies size bytes of data into the ring buffer, counting the
+ * event as lost when it does not fit. size must be bounded for the verifier. */
+static __always_inline void ig_submit(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&events, data, size, 0) == 0)
+		return;
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&lost_events, &zero);
+	if (lost)
+		(*lost)++;
+}
+
+char LICENSE[] SEC("license") = "GPL";
+
+#endif /* IG_COMMON_H */

@@ -1,0 +1,112 @@
+package tracers
+
+import (
+	"bytes"
+	"encoding/binary"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Runtime says which container an event came from; filled by runtimes/.
+// The JSON names are Inspektor Gadget's, so existing jq filters keep working.
+type Runtime struct {
+	RuntimeName        string `json:"runtimeName" column:"runtime,width:10"`
+	ContainerID        string `json:"containerId" column:"containerid,width:13"`
+	ContainerName      string `json:"containerName" column:"container,width:16"`
+	ContainerImageName string `json:"containerImageName" column:"image,width:20"`
+}
+
+// K8s is the Kubernetes identity of a container, from CRI labels.
+type K8s struct {
+	Namespace     string `json:"namespace" column:"k8s.namespace,width:12"`
+	PodName       string `json:"podName" column:"k8s.pod,width:16"`
+	ContainerName string `json:"containerName" column:"k8s.container,width:16"`
+}
+
+// Event is what every event of every gadget carries. Gadget event types embed
+// it first. Fields are never omitted because they are zero: uid 0 is root.
+type Event struct {
+	Runtime   Runtime `json:"runtime"`
+	K8s       K8s     `json:"k8s"`
+	Timestamp int64   `json:"timestamp" column:"time,width:15,walltime"` // ns since the epoch
+	MountNsID uint64  `json:"mountnsid" column:"mntns,width:10,right"`
+	Pid       uint32  `json:"pid" column:"pid,width:7,right"`
+	Tid       uint32  `json:"tid" column:"tid,width:7,right"`
+	Ppid      uint32  `json:"ppid" column:"ppid,width:7,right"`
+	Uid       uint32  `json:"uid" column:"uid,width:6,right"`
+	Gid       uint32  `json:"gid" column:"gid,width:6,right"`
+	Comm      string  `json:"comm" column:"comm,width:16"`
+}
+
+// RawHeader is struct event_header of bpf/common.h, byte for byte.
+type RawHeader struct {
+	Timestamp uint64
+	MntnsID   uint64
+	Pid       uint32
+	Tid       uint32
+	Ppid      uint32
+	Uid       uint32
+	Gid       uint32
+	Comm      [16]byte
+	_         uint32
+}
+
+// HeaderSize is the size of struct event_header.
+const HeaderSize = int(unsafe.Sizeof(RawHeader{}))
+
+// Clock turns the kernel's boot-time timestamps into wall-clock time.
+type Clock struct{ offset int64 }
+
+// NewClock measures the distance between CLOCK_REALTIME and CLOCK_BOOTTIME once.
+func NewClock() Clock {
+	var boot, real unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &real)
+	return Clock{offset: real.Nano() - boot.Nano()}
+}
+
+// Wall converts nanoseconds since boot to nanoseconds since the epoch.
+func (c Clock) Wall(bootNs uint64) int64 { return int64(bootNs) + c.offset }
+
+// DecodeHeader fills ev from the event header at the start of raw, which must
+// be at least HeaderSize long. comm is interned: most events repeat a few names.
+func (c Clock) DecodeHeader(raw []byte, ev *Event, names *Interner) {
+	le := binary.LittleEndian
+	ev.Timestamp = c.Wall(le.Uint64(raw[0:]))
+	ev.MountNsID = le.Uint64(raw[8:])
+	ev.Pid = le.Uint32(raw[16:])
+	ev.Tid = le.Uint32(raw[20:])
+	ev.Ppid = le.Uint32(raw[24:])
+	ev.Uid = le.Uint32(raw[28:])
+	ev.Gid = le.Uint32(raw[32:])
+	ev.Comm = names.String(CString(raw[36:52]))
+}
+
+// CString returns b up to its first NUL.
+func CString(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// Interner returns one shared string per distinct byte sequence, so that
+// repeated values (comm, paths of hot files) cost no allocation per event.
+// It forgets everything when it grows large, bounding its memory.
+type Interner struct{ m map[string]string }
+
+const internerMax = 4096
+
+// String returns b as a string, shared with earlier equal values.
+func (in *Interner) String(b []byte) string {
+	if s, ok := in.m[string(b)]; ok { // no allocation: the compiler optimizes this lookup
+		return s
+	}
+	if in.m == nil || len(in.m) >= internerMax {
+		in.m = make(map[string]string, 256)
+	}
+	s := string(b)
+	in.m[s] = s
+	return s
+}

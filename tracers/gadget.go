@@ -1,0 +1,102 @@
+// Package tracers is the gadget model: what a gadget is, the registry the CLI
+// is built from, the requirements table and its checker, and the machinery
+// every gadget shares (loading with BTF, attaching, reading the ring buffer,
+// lost-event counting, clean detach). Each gadget is a package below it.
+package tracers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/cilium/ebpf/btf"
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/output"
+)
+
+// Gadget is one `ig <category> <name>` command.
+type Gadget struct {
+	Category    string // trace, top, profile, snapshot, audit, advise, or "" for top-level commands
+	Name        string
+	Description string
+	Flags       []cli.Flag // the gadget's own flags
+	// Columns lists every output column (for --help); DefaultColumns the ones shown without -o columns=.
+	Run func(ctx context.Context, env *Env) error
+}
+
+// FullName is the name used on the command line and in the requirements table.
+func (g *Gadget) FullName() string {
+	if g.Category == "" {
+		return g.Name
+	}
+	return g.Category + " " + g.Name
+}
+
+// Args gives a gadget its own flags' values (a *cli.Context satisfies it).
+type Args interface {
+	Bool(name string) bool
+	String(name string) string
+	Int(name string) int
+}
+
+// Filter says which processes a gadget reports. The zero value reports all.
+type Filter struct {
+	Pid   uint32
+	Comm  string
+	MntNs []uint64 // nil: every mount namespace
+}
+
+// Env is everything a gadget's Run gets from the CLI.
+type Env struct {
+	Args        Args
+	Format      output.Format
+	Filter      Filter
+	KernelTypes *btf.Spec // for CO-RE relocation; nil means the running kernel's
+	Variant     string    // the requirements variant the checker chose
+	Stdout      io.Writer
+	Stderr      io.Writer
+	Verbose     bool
+}
+
+// Logf prints a -v message on stderr.
+func (e *Env) Logf(format string, args ...any) {
+	if e.Verbose {
+		fmt.Fprintf(e.Stderr, "ig: "+format+"\n", args...)
+	}
+}
+
+// Warnf prints a message on stderr whatever -v says.
+func (e *Env) Warnf(format string, args ...any) {
+	fmt.Fprintf(e.Stderr, "ig: "+format+"\n", args...)
+}
+
+var registry = map[string]*Gadget{}
+
+// Register adds a gadget; each gadget package calls it from init.
+func Register(g *Gadget) {
+	if _, dup := registry[g.FullName()]; dup {
+		panic("tracers: gadget registered twice: " + g.FullName())
+	}
+	if _, ok := requirementsByName[g.FullName()]; !ok {
+		panic("tracers: gadget has no row in the requirements table: " + g.FullName())
+	}
+	registry[g.FullName()] = g
+}
+
+// Gadgets lists the registered gadgets by category, then name.
+func Gadgets() []*Gadget {
+	out := make([]*Gadget, 0, len(registry))
+	for _, g := range registry {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FullName() < out[j].FullName() })
+	return out
+}
+
+// Lookup finds a registered gadget by its full name.
+func Lookup(fullName string) (*Gadget, bool) {
+	g, ok := registry[fullName]
+	return g, ok
+}

@@ -1,0 +1,163 @@
+package tracers
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+)
+
+// RingBufferSize is the size of every gadget's ring buffer. Large enough to
+// absorb bursts of hundreds of thousands of events/s while the reader catches
+// up; small enough to keep ig's resident memory low.
+const RingBufferSize = 8 << 20
+
+// Program is a gadget's loaded eBPF collection and its attachments.
+type Program struct {
+	Coll  *ebpf.Collection
+	spec  *ebpf.CollectionSpec
+	links []link.Link
+}
+
+// Load sets the shared filters and the gadget's own constants (names of
+// `const volatile` variables in its C) on spec, sizes the ring buffer and
+// loads everything into the kernel, relocated against env.KernelTypes.
+func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program, error) {
+	set := func(name string, v any) error {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return fmt.Errorf("eBPF object has no variable %s", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		return nil
+	}
+	if _, shared := spec.Variables["filter_pid"]; shared {
+		if err := set("filter_pid", env.Filter.Pid); err != nil {
+			return nil, err
+		}
+		if env.Filter.Comm != "" {
+			var comm [16]byte
+			if len(env.Filter.Comm) > 15 {
+				return nil, fmt.Errorf("--comm %q: a command name has at most 15 characters", env.Filter.Comm)
+			}
+			copy(comm[:], env.Filter.Comm)
+			if err := set("filter_by_comm", true); err != nil {
+				return nil, err
+			}
+			if err := set("filter_comm", comm); err != nil {
+				return nil, err
+			}
+		}
+		if err := set("filter_by_mntns", env.Filter.MntNs != nil); err != nil {
+			return nil, err
+		}
+	}
+	for name, v := range consts {
+		if err := set(name, v); err != nil {
+			return nil, err
+		}
+	}
+	if m, ok := spec.Maps["events"]; ok {
+		m.MaxEntries = RingBufferSize
+	}
+
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
+		Programs: ebpf.ProgramOptions{KernelTypes: env.KernelTypes},
+	})
+	if err != nil {
+		return nil, loadError(err)
+	}
+	p := &Program{Coll: coll, spec: spec}
+	if m := coll.Maps["mntns_filter"]; m != nil {
+		one := uint8(1)
+		for _, ns := range env.Filter.MntNs {
+			if err := m.Put(ns, one); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("fill mount-namespace filter: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// loadError keeps the verifier's verdict to its last lines: the whole log is
+// for developers (ig -v shows nothing more useful to a user).
+func loadError(err error) error {
+	var ve *ebpf.VerifierError
+	if errors.As(err, &ve) {
+		lines := ve.Log
+		if len(lines) > 3 {
+			lines = lines[len(lines)-3:]
+		}
+		return fmt.Errorf("load eBPF program: %s: %s", ve.Cause, strings.Join(lines, " / "))
+	}
+	if errors.Is(err, os.ErrPermission) {
+		return fmt.Errorf("load eBPF program: %w (ig needs root, or CAP_BPF and CAP_PERFMON)", err)
+	}
+	return fmt.Errorf("load eBPF program: %w", err)
+}
+
+// Attach attaches every program of the collection to the hook its ELF
+// section names (tracepoint/GROUP/NAME, raw_tp/NAME, tp_btf/NAME). Iterators
+// are not attached here: the snapshot that runs them does it.
+func (p *Program) Attach() error {
+	for name, ps := range p.spec.Programs {
+		prog := p.Coll.Programs[name]
+		kind, target, _ := strings.Cut(ps.SectionName, "/")
+		var l link.Link
+		var err error
+		switch kind {
+		case "tracepoint", "tp":
+			group, tp, ok := strings.Cut(target, "/")
+			if !ok {
+				return fmt.Errorf("program %s: bad section %q", name, ps.SectionName)
+			}
+			l, err = link.Tracepoint(group, tp, prog, nil)
+		case "raw_tp", "raw_tracepoint":
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
+		case "tp_btf":
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		case "iter":
+			continue
+		default:
+			return fmt.Errorf("program %s: no attach rule for section %q", name, ps.SectionName)
+		}
+		if err != nil {
+			return fmt.Errorf("attach %s: %w", ps.SectionName, err)
+		}
+		p.links = append(p.links, l)
+	}
+	return nil
+}
+
+// Lost sums the per-CPU count of events that did not fit in the ring buffer.
+func (p *Program) Lost() uint64 {
+	m := p.Coll.Maps["lost_events"]
+	if m == nil {
+		return 0
+	}
+	var perCPU []uint64
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		return 0
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n
+}
+
+// Close detaches and unloads everything. Nothing is pinned, so nothing of
+// ours stays in the kernel afterwards.
+func (p *Program) Close() {
+	for _, l := range p.links {
+		l.Close()
+	}
+	p.links = nil
+	p.Coll.Close()
+}

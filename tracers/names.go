@@ -1,0 +1,62 @@
+package tracers
+
+import (
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrnoName names an errno ("ENOENT"), or gives its number when it has no name.
+func ErrnoName(errno int32) string {
+	if errno == 0 {
+		return ""
+	}
+	if name := unix.ErrnoName(syscall.Errno(errno)); name != "" {
+		return name
+	}
+	return "E" + strconv.Itoa(int(errno))
+}
+
+// BitNames turns a bit set into names, memoized because the same few values
+// come back event after event. Bits without a name are shown in hex.
+type BitNames struct {
+	Names []NamedBits
+	cache map[uint64][]string
+}
+
+// NamedBits is a name and the bits it stands for (some names cover several).
+// With a Mask, the name stands for a value of the masked field instead
+// (O_RDONLY is 0 in the O_ACCMODE field).
+type NamedBits struct {
+	Bits uint64
+	Mask uint64
+	Name string
+}
+
+// Of returns the names of v's bits. The returned slice is shared: do not modify it.
+func (b *BitNames) Of(v uint64) []string {
+	if names, ok := b.cache[v]; ok {
+		return names
+	}
+	names := []string{}
+	rest := v
+	for _, n := range b.Names {
+		mask := n.Mask
+		if mask == 0 {
+			mask = n.Bits
+		}
+		if mask != 0 && v&mask == n.Bits && rest&mask == v&mask {
+			names = append(names, n.Name)
+			rest &^= mask
+		}
+	}
+	if rest != 0 {
+		names = append(names, "0x"+strconv.FormatUint(rest, 16))
+	}
+	if b.cache == nil || len(b.cache) > 1024 {
+		b.cache = map[uint64][]string{}
+	}
+	b.cache[v] = names
+	return names
+}

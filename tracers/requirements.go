@@ -1,0 +1,264 @@
+package tracers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/cilium/ebpf"
+)
+
+// Variant is one way of implementing a gadget, with everything it needs from
+// the kernel. A gadget lists its variants in order of preference; the checker
+// picks the first one this host offers.
+type Variant struct {
+	Name         string             `json:"name"`
+	MinKernel    string             `json:"minKernel"` // major.minor; "" means any
+	Configs      []string           `json:"configs"`   // CONFIG_* beyond BaseConfigs
+	ProgramTypes []ebpf.ProgramType `json:"-"`
+	MapTypes     []ebpf.MapType     `json:"-"`
+	Tracepoints  []string           `json:"tracepoints"` // GROUP/NAME in tracefs
+	KernelFuncs  []string           `json:"kernelFuncs"` // kprobe/fentry targets
+	Iterators    []string           `json:"iterators"`   // bpf_iter_<name>
+	KernelBTF    bool               `json:"kernelBTF"`   // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
+	NoBPF        bool               `json:"noBPF"`       // a fallback that loads nothing (e.g. reads /proc)
+}
+
+// Requirements is one row of the requirements table.
+type Requirements struct {
+	Gadget      string    `json:"gadget"`
+	Implemented bool      `json:"implemented"`
+	Variants    []Variant `json:"variants"`
+	Note        string    `json:"note,omitempty"`
+}
+
+// BaseConfigs are needed by every gadget that loads eBPF.
+var BaseConfigs = []string{"CONFIG_BPF", "CONFIG_BPF_SYSCALL"}
+
+// Shared pieces of the table.
+var (
+	// Every streaming gadget sends events through a BPF ring buffer (5.8).
+	ringBuffer = []ebpf.MapType{ebpf.RingBuf}
+	// Programs on tracepoints; syscall tracepoints also need FTRACE_SYSCALLS.
+	tracepointConfigs = []string{"CONFIG_BPF_EVENTS"}
+	syscallConfigs    = []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}
+	kprobeConfigs     = []string{"CONFIG_BPF_EVENTS", "CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"}
+	kretprobeConfigs  = []string{"CONFIG_BPF_EVENTS", "CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS", "CONFIG_KRETPROBES"}
+	tp                = []ebpf.ProgramType{ebpf.TracePoint}
+	kp                = []ebpf.ProgramType{ebpf.Kprobe}
+)
+
+func syscalls(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, "syscalls/sys_enter_"+n, "syscalls/sys_exit_"+n)
+	}
+	return out
+}
+
+// Table is the requirements of every gadget of the seed's table, for the way
+// ig implements (or will implement) it: tracepoints first, as DESIGN.md says.
+// Minimum kernels follow from what is attached: ring buffer 5.8, task
+// iterator 5.8, TCP/UDP iterators 5.9, skb/kfree_skb reason 5.17,
+// capability/cap_capable 6.14, sock_send_length 6.3.
+var Table = []Requirements{
+	{Gadget: "advise network-policy", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+		Tracepoints: []string{"sock/inet_sock_set_state"}}}},
+	{Gadget: "advise seccomp-profile", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint},
+		Tracepoints: []string{"raw_syscalls/sys_enter"}}}},
+	{Gadget: "audit seccomp", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
+		Configs: append([]string{"CONFIG_AUDITSYSCALL", "CONFIG_SECCOMP"}, kprobeConfigs...), ProgramTypes: kp, MapTypes: ringBuffer,
+		KernelFuncs: []string{"audit_seccomp"}}},
+		Note: "no tracepoint reports seccomp verdicts; needs a kprobe"},
+	{Gadget: "profile block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
+		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
+	{Gadget: "profile cpu", Variants: []Variant{{Name: "perf-event", MinKernel: "5.8",
+		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
+		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
+	{Gadget: "profile tcprtt", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}}}},
+	{Gadget: "snapshot process", Implemented: true, Variants: []Variant{
+		{Name: "iter/task", MinKernel: "5.8", Iterators: []string{"task"}, KernelBTF: true},
+		{Name: "/proc", NoBPF: true}},
+		Note: "without task iterators it reads /proc"},
+	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
+		Iterators: []string{"tcp", "udp"}, KernelBTF: true}}},
+	{Gadget: "top block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
+		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
+	{Gadget: "top file", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
+		Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"vfs_read", "vfs_write"}}},
+		Note: "no tracepoint sees reads and writes with their file; needs kprobes"},
+	{Gadget: "top tcp", Variants: []Variant{
+		{Name: "tracepoint", MinKernel: "6.3", Configs: tracepointConfigs, ProgramTypes: tp,
+			Tracepoints: []string{"sock/sock_send_length", "sock/sock_recv_length"}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp,
+			KernelFuncs: []string{"tcp_sendmsg", "tcp_cleanup_rbuf"}}}},
+	{Gadget: "trace bind", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: syscalls("bind")}}},
+	{Gadget: "trace capabilities", Variants: []Variant{
+		{Name: "tracepoint", MinKernel: "6.14", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+			Tracepoints: []string{"capability/cap_capable"}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, MapTypes: ringBuffer,
+			KernelFuncs: []string{"cap_capable"}}}},
+	{Gadget: "trace dns", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
+		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
+	{Gadget: "trace exec", Implemented: true, Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+		Tracepoints: syscalls("execve", "execveat")}}},
+	{Gadget: "trace fsslower", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
+		Configs: kretprobeConfigs, ProgramTypes: kp, MapTypes: ringBuffer,
+		KernelFuncs: []string{"vfs_read", "vfs_write", "vfs_open", "vfs_fsync"}}},
+		Note: "file system latency is only visible from kernel functions"},
+	{Gadget: "trace mount", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
+	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
+	{Gadget: "trace open", Implemented: true, Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+		Tracepoints: syscalls("open", "openat", "openat2")}}},
+	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"signal/signal_generate"}}}},
+	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
+		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
+	{Gadget: "trace tcp", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"sock/inet_sock_set_state"}}}},
+	{Gadget: "trace tcpconnect", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"sock/inet_sock_set_state"}}}},
+	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"skb/kfree_skb"}}}},
+	{Gadget: "trace tcpretrans", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"tcp/tcp_retransmit_skb"}}}},
+	{Gadget: "script", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer}},
+		Note: "bpftrace-like scripts; kprobes where the script asks for them"},
+	{Gadget: "traceloop", Variants: []Variant{{Name: "raw-tracepoint", MinKernel: "5.8",
+		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint},
+		MapTypes: []ebpf.MapType{ebpf.PerfEventArray}, Tracepoints: []string{"raw_syscalls/sys_enter", "raw_syscalls/sys_exit"}}}},
+}
+
+var requirementsByName = func() map[string]*Requirements {
+	m := map[string]*Requirements{}
+	for i := range Table {
+		m[Table[i].Gadget] = &Table[i]
+	}
+	return m
+}()
+
+// RequirementsOf returns the table row of a gadget.
+func RequirementsOf(gadget string) (*Requirements, bool) {
+	r, ok := requirementsByName[gadget]
+	return r, ok
+}
+
+// MinKernel is the oldest kernel any variant runs on.
+func (r *Requirements) MinKernel() string {
+	best := ""
+	for _, v := range r.Variants {
+		if v.MinKernel == "" {
+			return ""
+		}
+		if best == "" || compareVersions(v.MinKernel, best) < 0 {
+			best = v.MinKernel
+		}
+	}
+	return best
+}
+
+// Verdict is what the checker says of one gadget on one host.
+type Verdict struct {
+	OK      bool
+	Variant string   // the variant to use when OK
+	Missing []string // why each variant cannot run (when not OK)
+}
+
+// Reason is a one-line explanation of a refusal.
+func (v Verdict) Reason() string { return strings.Join(v.Missing, "; ") }
+
+// Check compares the host with a gadget's row.
+func (h *Host) Check(r *Requirements) Verdict {
+	var missing []string
+	for _, v := range r.Variants {
+		m := h.missing(&v)
+		if len(m) == 0 {
+			if !r.Implemented {
+				return Verdict{Variant: v.Name, Missing: []string{"not implemented yet"}}
+			}
+			return Verdict{OK: true, Variant: v.Name}
+		}
+		why := strings.Join(m, ", ")
+		if len(r.Variants) > 1 {
+			why = v.Name + ": " + why
+		}
+		missing = append(missing, why)
+	}
+	if !r.Implemented {
+		missing = append([]string{"not implemented yet"}, missing...)
+	}
+	return Verdict{Missing: missing}
+}
+
+// Error is the refusal a gadget prints before loading anything.
+func (v Verdict) Error(gadget string) error {
+	return fmt.Errorf("%s: %s", gadget, v.Reason())
+}
+
+// missing lists what the host lacks for variant v, most basic first.
+func (h *Host) missing(v *Variant) []string {
+	var out []string
+	if v.MinKernel != "" && compareVersions(h.Version, v.MinKernel) < 0 {
+		out = append(out, fmt.Sprintf("kernel %s is older than %s", h.Release, v.MinKernel))
+	}
+	if v.NoBPF {
+		return out
+	}
+	if h.Config != nil {
+		var lacks []string
+		for _, c := range append(append([]string{}, BaseConfigs...), v.Configs...) {
+			if !h.HasConfig(c) {
+				lacks = append(lacks, c)
+			}
+		}
+		if len(lacks) > 0 {
+			out = append(out, "kernel lacks "+strings.Join(lacks, ", "))
+		}
+	}
+	if v.KernelBTF && !h.KernelBTF {
+		out = append(out, "no kernel BTF (/sys/kernel/btf/vmlinux)")
+	}
+	if h.Probes == nil {
+		return out
+	}
+	for _, t := range v.ProgramTypes {
+		if err := h.Probes.ProgramType(t); err != nil {
+			out = append(out, fmt.Sprintf("program type %s unsupported", t))
+		}
+	}
+	for _, t := range v.MapTypes {
+		if err := h.Probes.MapType(t); err != nil {
+			out = append(out, fmt.Sprintf("map type %s unsupported", t))
+		}
+	}
+	for _, tp := range v.Tracepoints {
+		if !h.Probes.Tracepoint(tp) {
+			out = append(out, "no tracepoint "+tp)
+		}
+	}
+	if len(v.KernelFuncs) > 0 && !h.Probes.Kprobes() {
+		out = append(out, "kprobes unavailable")
+	}
+	for _, fn := range v.KernelFuncs {
+		if !h.Probes.KernelFunc(fn) {
+			out = append(out, "no kernel function "+fn)
+		}
+	}
+	for _, it := range v.Iterators {
+		if !h.Probes.Iterator(it) {
+			out = append(out, "no "+it+" iterator")
+		}
+	}
+	return out
+}

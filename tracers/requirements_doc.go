@@ -1,0 +1,77 @@
+package tracers
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Hooks lists what a variant attaches to, for people.
+func (v *Variant) Hooks() string {
+	var h []string
+	if len(v.Tracepoints) > 0 {
+		h = append(h, "tracepoints "+compactTracepoints(v.Tracepoints))
+	}
+	for _, fn := range v.KernelFuncs {
+		h = append(h, "kprobe "+fn)
+	}
+	for _, it := range v.Iterators {
+		h = append(h, "iter/"+it)
+	}
+	if v.NoBPF {
+		h = append(h, "reads "+v.Name)
+	}
+	if len(h) == 0 {
+		for _, t := range v.ProgramTypes {
+			h = append(h, strings.ToLower(t.String()))
+		}
+	}
+	return strings.Join(h, ", ")
+}
+
+// compactTracepoints writes syscalls/sys_enter_x and sys_exit_x as one item.
+func compactTracepoints(tps []string) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, tp := range tps {
+		if rest, ok := strings.CutPrefix(tp, "syscalls/sys_enter_"); ok {
+			out = append(out, "syscalls/sys_{enter,exit}_"+rest)
+			seen["syscalls/sys_exit_"+rest] = true
+			continue
+		}
+		if !seen[tp] {
+			out = append(out, tp)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// ConfigsShort lists a variant's CONFIG_* without the prefix, as the README does.
+func (v *Variant) ConfigsShort() string {
+	var c []string
+	for _, name := range v.Configs {
+		c = append(c, "`"+strings.TrimPrefix(name, "CONFIG_")+"`")
+	}
+	return strings.Join(c, ", ")
+}
+
+// MarkdownTable renders the requirements table for README.md.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| Gadget | Variant | Minimum kernel | Additional `CONFIG_*` | Attaches to | Status |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	for i := range Table {
+		r := &Table[i]
+		status := "planned"
+		if r.Implemented {
+			status = "✔ implemented"
+		}
+		for _, v := range r.Variants {
+			min := v.MinKernel
+			if min == "" {
+				min = "any"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.Gadget, v.Name, min, v.ConfigsShort(), v.Hooks(), status)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,22 @@
+package tracers
+
+import (
+	"context"
+
+	"github.com/cilium/ebpf"
+)
+
+// RunStream is the whole life of a streaming gadget: load spec with the
+// gadget's constants, attach every program, print events until ctx ends,
+// and detach everything.
+func RunStream[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.CollectionSpec, consts map[string]any, s StreamSpec[T]) error {
+	p, err := Load(spec, env, consts)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Attach(); err != nil {
+		return err
+	}
+	return Stream[T, PT](ctx, env, p, s)
+}

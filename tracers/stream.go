@@ -1,0 +1,141 @@
+package tracers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/ig-tracer/ig/output"
+)
+
+// Common is implemented by every gadget event type through the embedded Event.
+func (e *Event) Common() *Event { return e }
+
+// eventPtr is a pointer to a gadget's event type T, which embeds Event.
+type eventPtr[T any] interface {
+	*T
+	Common() *Event
+}
+
+// Decoder turns one ring-buffer record into ev, reusing ev's memory.
+// It returns false for a record it cannot decode (counted as malformed).
+type Decoder[T any] func(raw []byte, ev *T) bool
+
+// StreamSpec is what a streaming gadget hands to Stream.
+type StreamSpec[T any] struct {
+	Schema         *output.Schema
+	DefaultColumns []string
+	Decode         Decoder[T]
+}
+
+// Stream prints the events of p until ctx ends (Ctrl-C, SIGTERM, --timeout),
+// then reports lost events. The caller closes p.
+func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s StreamSpec[T]) error {
+	printer, err := output.NewPrinter[T](env.Stdout, s.Schema, env.Format, s.DefaultColumns)
+	if err != nil {
+		return err
+	}
+	rd, err := ringbuf.NewReader(p.Coll.Maps["events"])
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	defer rd.Close()
+
+	printer.Header()
+	if err := printer.Flush(); err != nil {
+		return outputError(err)
+	}
+
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-ctx.Done():
+			rd.Close() // wakes the blocked Read below
+		case <-stop:
+		}
+	}()
+	lost := newLostReporter(env, p)
+	go lost.watch(stop)
+
+	var (
+		rec       ringbuf.Record
+		ev        T
+		received  uint64
+		malformed uint64
+	)
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				break
+			}
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		received++
+		if !s.Decode(rec.RawSample, &ev) {
+			malformed++
+			continue
+		}
+		printer.Print(&ev)
+		if rd.AvailableBytes() == 0 {
+			if err := printer.Flush(); err != nil {
+				return outputError(err)
+			}
+		}
+	}
+	if err := printer.Flush(); err != nil {
+		return outputError(err)
+	}
+	if malformed > 0 {
+		env.Warnf("%d malformed events dropped", malformed)
+	}
+	lost.final(received)
+	return nil
+}
+
+// outputError treats a closed pipe (ig ... | head) as a normal end.
+func outputError(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return nil
+	}
+	return fmt.Errorf("write output: %w", err)
+}
+
+// lostReporter says on stderr when events were lost, as it happens and at the end.
+type lostReporter struct {
+	env      *Env
+	p        *Program
+	reported uint64
+}
+
+func newLostReporter(env *Env, p *Program) *lostReporter { return &lostReporter{env: env, p: p} }
+
+func (l *lostReporter) watch(stop <-chan struct{}) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if n := l.p.Lost(); n > l.reported {
+				l.env.Warnf("lost %d events (ring buffer full); %d lost so far", n-l.reported, n)
+				l.reported = n
+			}
+		}
+	}
+}
+
+func (l *lostReporter) final(received uint64) {
+	n := l.p.Lost()
+	if n > 0 {
+		l.env.Warnf("lost %d events in all (ring buffer full), %d received", n, received)
+	} else {
+		l.env.Logf("%d events received, none lost", received)
+	}
+}

@@ -1,0 +1,133 @@
+// Package open is the trace open gadget: every open, openat and openat2 with
+// its flags, mode, path as passed, and the resulting fd or error.
+package open
+
+import (
+	"context"
+	"encoding/binary"
+	"io/fs"
+	"unsafe"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// Event is one open. JSON names follow Inspektor Gadget's trace open.
+type Event struct {
+	tracers.Event
+	Ret      int64    `json:"ret" column:"ret,width:4,right"`
+	Fd       uint32   `json:"fd" column:"fd,width:3,right"`
+	Err      int32    `json:"err" column:"errno,width:5,right"` // errno, 0 on success
+	Error    string   `json:"error" column:"err,width:7"`       // errno's name, "" on success
+	Flags    []string `json:"flags" column:"flags,width:20,join:|"`
+	FlagsRaw int32    `json:"flagsRaw" column:"flagsraw,width:8,right"`
+	Mode     string   `json:"mode" column:"mode,width:10"`
+	ModeRaw  uint32   `json:"modeRaw" column:"moderaw,width:7,right"`
+	Path     string   `json:"path" column:"path,width:32"`
+}
+
+var schema = output.NewSchema[Event]()
+
+var defaultColumns = []string{"container", "pid", "tid", "comm", "uid", "fd", "err", "flags", "path"}
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "trace",
+		Name:        "open",
+		Description: "Trace files being opened (open, openat, openat2)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "failed", Usage: "show only failed opens"},
+		},
+		Run: run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	spec, err := loadOpen()
+	if err != nil {
+		return err
+	}
+	d := newDecoder()
+	return tracers.RunStream[Event](ctx, env, spec,
+		map[string]any{"failed_only": env.Args.Bool("failed")},
+		tracers.StreamSpec[Event]{Schema: schema, DefaultColumns: defaultColumns, Decode: d.decode})
+}
+
+// Offsets in struct open_event, from the bpf2go type of the same struct.
+var (
+	offRet   = int(unsafe.Offsetof(openOpenEvent{}.Ret))
+	offFlags = int(unsafe.Offsetof(openOpenEvent{}.Flags))
+	offMode  = int(unsafe.Offsetof(openOpenEvent{}.Mode))
+	offPath  = int(unsafe.Offsetof(openOpenEvent{}.Path))
+)
+
+type decoder struct {
+	clock   tracers.Clock
+	strings tracers.Interner
+	flags   tracers.BitNames
+	modes   map[uint32]string
+}
+
+func newDecoder() *decoder {
+	return &decoder{clock: tracers.NewClock(), flags: tracers.BitNames{Names: openFlags}, modes: map[uint32]string{}}
+}
+
+func (d *decoder) decode(raw []byte, ev *Event) bool {
+	if len(raw) < offPath {
+		return false
+	}
+	le := binary.LittleEndian
+	d.clock.DecodeHeader(raw, &ev.Event, &d.strings)
+	ev.Ret = int64(le.Uint64(raw[offRet:]))
+	ev.Fd, ev.Err, ev.Error = 0, 0, ""
+	if ev.Ret >= 0 {
+		ev.Fd = uint32(ev.Ret)
+	} else {
+		ev.Err = int32(-ev.Ret)
+		ev.Error = tracers.ErrnoName(ev.Err)
+	}
+	flags := le.Uint32(raw[offFlags:])
+	ev.FlagsRaw = int32(flags)
+	ev.Flags = d.flags.Of(uint64(flags))
+	ev.ModeRaw = le.Uint32(raw[offMode:])
+	ev.Mode = d.mode(ev.ModeRaw)
+	ev.Path = d.strings.String(tracers.CString(raw[offPath:]))
+	return true
+}
+
+func (d *decoder) mode(m uint32) string {
+	s, ok := d.modes[m]
+	if !ok {
+		s = fs.FileMode(m & 0o777).String()
+		d.modes[m] = s
+	}
+	return s
+}
+
+// openFlags names the bits of open(2) flags. The access mode is a field, not
+// bits: O_RDONLY is its value 0.
+var openFlags = []tracers.NamedBits{
+	{Bits: unix.O_RDONLY, Mask: unix.O_ACCMODE, Name: "O_RDONLY"},
+	{Bits: unix.O_WRONLY, Mask: unix.O_ACCMODE, Name: "O_WRONLY"},
+	{Bits: unix.O_RDWR, Mask: unix.O_ACCMODE, Name: "O_RDWR"},
+	{Bits: unix.O_CREAT, Name: "O_CREAT"},
+	{Bits: unix.O_EXCL, Name: "O_EXCL"},
+	{Bits: unix.O_NOCTTY, Name: "O_NOCTTY"},
+	{Bits: unix.O_TRUNC, Name: "O_TRUNC"},
+	{Bits: unix.O_APPEND, Name: "O_APPEND"},
+	{Bits: unix.O_NONBLOCK, Name: "O_NONBLOCK"},
+	{Bits: unix.O_SYNC, Name: "O_SYNC"}, // before O_DSYNC: O_SYNC includes its bit
+	{Bits: unix.O_DSYNC, Name: "O_DSYNC"},
+	{Bits: unix.O_ASYNC, Name: "O_ASYNC"},
+	{Bits: unix.O_DIRECT, Name: "O_DIRECT"},
+	{Bits: 0o100000, Name: "O_LARGEFILE"}, // unix.O_LARGEFILE is 0 on amd64; the kernel sets this bit
+	{Bits: unix.O_TMPFILE, Name: "O_TMPFILE"}, // before O_DIRECTORY: O_TMPFILE includes its bit
+	{Bits: unix.O_DIRECTORY, Name: "O_DIRECTORY"},
+	{Bits: unix.O_NOFOLLOW, Name: "O_NOFOLLOW"},
+	{Bits: unix.O_NOATIME, Name: "O_NOATIME"},
+	{Bits: unix.O_CLOEXEC, Name: "O_CLOEXEC"},
+	{Bits: unix.O_PATH, Name: "O_PATH"},
+}
