@@ -5,7 +5,8 @@
 // do: `json:"pid"` names the JSON field, `column:"pid,width:7,right"` the column.
 // The tags are read once, with reflection, into a schema of field offsets; every
 // event is then printed by reading its fields at those offsets, with no
-// reflection and no encoding/json on the hot path.
+// reflection and no encoding/json on the hot path. A field tagged json:"-"
+// with a column tag exists only as a column.
 package output
 
 import (
@@ -65,15 +66,22 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-		if name == "-" || !sf.IsExported() {
+		if !sf.IsExported() {
 			continue
+		}
+		columnOnly := name == "-" // a field for people only, e.g. text built for a column
+		if columnOnly {
+			name = ""
+			if _, ok := sf.Tag.Lookup("column"); !ok {
+				continue
+			}
 		}
 		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
 			// Embedded without a name: its fields are ours (the common header).
 			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
 			continue
 		}
-		if name == "" {
+		if name == "" && !columnOnly {
 			continue
 		}
 		f := &field{json: name, offset: base + sf.Offset}
@@ -100,7 +108,9 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		if tag, ok := sf.Tag.Lookup("column"); ok {
 			s.addColumn(f, tag)
 		}
-		out = append(out, f)
+		if !columnOnly {
+			out = append(out, f)
+		}
 	}
 	return out
 }

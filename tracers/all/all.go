@@ -3,5 +3,6 @@
 package all
 
 import (
+	_ "github.com/ig-tracer/ig/tracers/trace/exec"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 )

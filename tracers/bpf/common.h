@@ -124,6 +124,51 @@ static __always_inline void ig_submit(void *data, __u64 size)
 		(*lost)++;
 }
 
+#define IG_NAME_MAX 256   /* a path component, with its NUL */
+#define IG_PATH_MAX 4096  /* bytes of components kept per path */
+#define IG_PATH_DEPTH 32  /* components walked per path */
+
+/* ig_read_path writes the components of path into data, leaf first, each
+ * NUL-terminated; user space reverses them into "/a/b/c" (none means "/").
+ * It crosses mount points up to the root of the task's mount tree.
+ * *cursor is where writing starts and, on return, where it ended. It must live
+ * in map memory, not on the stack: the verifier then treats it as unknown and
+ * does not explore every possible offset (which blows its budget). Offsets are
+ * masked with mask, so data must hold mask + 1 + IG_NAME_MAX bytes.
+ * It is a real function, not inlined: the verifier then forgets the loop's
+ * state on return, and two walks in a row do not multiply each other's cost. */
+static __noinline __attribute__((unused)) void ig_read_path(const struct path *path, __u8 *data, __u32 *cursor, __u32 mask)
+{
+	struct dentry *dentry = BPF_CORE_READ(path, dentry);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
+	__u64 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	struct mount *mnt = (struct mount *)((void *)vfsmnt - mnt_off);
+	__u32 end = *cursor + IG_PATH_MAX - IG_NAME_MAX;
+
+	for (int i = 0; i < IG_PATH_DEPTH; i++) {
+		struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		if (dentry == root || dentry == parent) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+			if (mnt == mnt_parent)
+				break; /* the root of everything */
+			/* Leave this mount for the directory it is mounted on. */
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (struct vfsmount *)((void *)mnt + mnt_off);
+			continue;
+		}
+		if (*cursor > end)
+			break;
+		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+		long n = bpf_probe_read_kernel_str(&data[*cursor & mask], IG_NAME_MAX, name);
+		if (n <= 0)
+			break;
+		*cursor += n;
+		dentry = parent;
+	}
+}
+
 char LICENSE[] SEC("license") = "GPL";
 
 #endif /* IG_COMMON_H */

@@ -123,7 +123,7 @@ var openFlags = []tracers.NamedBits{
 	{Bits: unix.O_DSYNC, Name: "O_DSYNC"},
 	{Bits: unix.O_ASYNC, Name: "O_ASYNC"},
 	{Bits: unix.O_DIRECT, Name: "O_DIRECT"},
-	{Bits: 0o100000, Name: "O_LARGEFILE"}, // unix.O_LARGEFILE is 0 on amd64; the kernel sets this bit
+	{Bits: 0o100000, Name: "O_LARGEFILE"},     // unix.O_LARGEFILE is 0 on amd64; the kernel sets this bit
 	{Bits: unix.O_TMPFILE, Name: "O_TMPFILE"}, // before O_DIRECTORY: O_TMPFILE includes its bit
 	{Bits: unix.O_DIRECTORY, Name: "O_DIRECTORY"},
 	{Bits: unix.O_NOFOLLOW, Name: "O_NOFOLLOW"},

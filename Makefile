@@ -1,0 +1,49 @@
+# ig: build, regenerate eBPF objects, test, benchmark.
+GO        ?= go
+CLANG     ?= clang-19
+STRIP     ?= llvm-strip-19
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD     := $(CURDIR)/build
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BPF_CFLAGS := -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
+
+.PHONY: all ig bpf vmlinux test test-unit integration bench btfgen clean
+
+all: ig
+
+# One static binary; the eBPF objects are committed, so no clang is needed here.
+ig:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o ig .
+
+# vmlinux.h comes from this machine's kernel BTF and is never committed.
+$(BUILD)/vmlinux.h:
+	mkdir -p $(BUILD)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+vmlinux: $(BUILD)/vmlinux.h
+
+# Regenerate every gadget's bpf2go output (Go + .o) from its C.
+bpf: $(BUILD)/vmlinux.h
+	BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(STRIP) BPF2GO_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./tracers/...
+
+# Unit tests run as any user; integration tests need root and run the real binary.
+test-unit:
+	$(GO) test ./...
+
+integration: ig
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 -v ./tests/...
+
+# The whole suite, as CI runs it (as root).
+test: ig
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 ./...
+
+bench: ig
+	bash bench/run.sh
+
+# Minimized BTF for known kernels, embedded in the binary (btf/embedded/).
+btfgen:
+	bash scripts/btfgen.sh
+
+clean:
+	rm -rf ig $(BUILD)

@@ -1,0 +1,154 @@
+//go:build ignore
+
+/* trace exec: every execve and execveat with its arguments, result, the
+ * executable's path and (with --cwd) the working directory.
+ * On success the arguments are read from the new program's memory
+ * (mm->arg_start..arg_end), where the kernel has just copied them; on failure
+ * from the caller's argv, which is still there. */
+#include "common.h"
+
+#define ARGS_SIZE 8192        /* bytes of arguments kept, NULs included */
+#define ARGS_MAX 64           /* arguments read from argv on failure */
+#define ARG_LEN 1024          /* bytes read per argument on failure */
+#define DATA_MASK (16384 - 1) /* args | exe | cwd all fit below 16 KiB */
+
+struct exec_event {
+	struct event_header hdr;
+	__s64 ret;
+	__u32 args_size;
+	__u16 exe_size;
+	__u16 cwd_size;
+	__u8 args_truncated;
+	__u8 exe_components; /* 1: exe is path components, leaf first; 0: a plain path */
+	__u8 pad[2];
+	__u32 cursor; /* where the next part of data goes; in map memory on purpose, see ig_read_path */
+	__u8 data[DATA_MASK + 1 + IG_NAME_MAX]; /* args, then exe, then cwd */
+};
+
+struct exec_args {
+	__u64 filename; /* user pointers, kept for a failed exec */
+	__u64 argv;
+};
+
+const volatile bool want_cwd = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 10240);
+	__type(key, __u32); /* tgid: a thread that execs becomes the leader */
+	__type(value, struct exec_args);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} scratch SEC(".maps");
+
+static __always_inline int enter(const char *filename, const char *const *argv)
+{
+	if (ig_skip_current())
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_args args = {.filename = (__u64)filename, .argv = (__u64)argv};
+	bpf_map_update_elem(&pending, &tgid, &args, BPF_ANY);
+	return 0;
+}
+
+/* read_argv copies a failed exec's arguments from the caller's argv. */
+static __always_inline void read_argv(struct exec_event *e, const char *const *argv)
+{
+	for (int i = 0; i < ARGS_MAX; i++) {
+		const char *arg = NULL;
+		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
+			return;
+		if (e->cursor > ARGS_SIZE - ARG_LEN) {
+			e->args_truncated = 1;
+			return;
+		}
+		long n = bpf_probe_read_user_str(&e->data[e->cursor & DATA_MASK], ARG_LEN, arg);
+		if (n <= 0)
+			return;
+		if (n == ARG_LEN)
+			e->args_truncated = 1;
+		e->cursor += n;
+	}
+	e->args_truncated = 1;
+}
+
+static __always_inline int leave(long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_args *args = bpf_map_lookup_elem(&pending, &tgid);
+	if (!args)
+		return 0;
+	__u32 zero = 0;
+	struct exec_event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		goto out;
+
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	ig_header_current(&e->hdr);
+	e->ret = ret;
+	e->args_truncated = 0;
+	e->cursor = 0;
+	if (ret == 0) {
+		__u64 start = BPF_CORE_READ(task, mm, arg_start);
+		__u64 end = BPF_CORE_READ(task, mm, arg_end);
+		__u64 len = end > start ? end - start : 0;
+		if (len > ARGS_SIZE - 1) {
+			len = ARGS_SIZE - 1;
+			e->args_truncated = 1;
+		}
+		if (bpf_probe_read_user(e->data, len, (void *)start) == 0)
+			e->cursor = len;
+		e->args_size = e->cursor;
+		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+		ig_read_path(&exe->f_path, e->data, &e->cursor, DATA_MASK);
+		e->exe_components = 1;
+	} else {
+		read_argv(e, (const char *const *)args->argv);
+		e->args_size = e->cursor;
+		long n = bpf_probe_read_user_str(&e->data[e->cursor & (ARGS_SIZE - 1)], IG_PATH_MAX,
+						 (const char *)args->filename);
+		if (n > 0)
+			e->cursor += n;
+		e->exe_components = 0;
+	}
+	e->exe_size = e->cursor - e->args_size;
+	e->cwd_size = 0;
+	if (want_cwd) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		ig_read_path(&fs->pwd, e->data, &e->cursor, DATA_MASK);
+		e->cwd_size = e->cursor - e->args_size - e->exe_size;
+	}
+	ig_submit(e, offsetof(struct exec_event, data) + (e->cursor & DATA_MASK));
+out:
+	bpf_map_delete_elem(&pending, &tgid);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[0], (const char *const *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter((const char *)ctx->args[1], (const char *const *)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return leave(ctx->ret);
+}

@@ -1,0 +1,114 @@
+// Package exec is the trace exec gadget: every execve and execveat with its
+// arguments, result, executable path and, with --cwd, working directory.
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"unsafe"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// ArgsBound is how much of an argument list is kept (ARGS_SIZE in exec.bpf.c,
+// less the last NUL); longer lists are cut and marked argsTruncated.
+const ArgsBound = 8191
+
+// Event is one exec. JSON names follow Inspektor Gadget's trace exec.
+type Event struct {
+	tracers.Event
+	Ret           int64    `json:"ret" column:"ret,width:4,right"`
+	Err           int32    `json:"err" column:"errno,width:5,right"`
+	Error         string   `json:"error" column:"err,width:7"`
+	Args          []string `json:"args"`
+	ArgsTruncated bool     `json:"argsTruncated" column:"truncated,width:5"`
+	ArgsText      string   `json:"-" column:"args,width:32"` // args joined, "…" when cut
+	ExePath       string   `json:"exepath" column:"exepath,width:24"`
+	Cwd           string   `json:"cwd" column:"cwd,width:24"`
+}
+
+var schema = output.NewSchema[Event]()
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "trace",
+		Name:        "exec",
+		Description: "Trace new programs being run (execve, execveat)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "cwd", Usage: "add the working directory of each exec"},
+		},
+		Run: run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	spec, err := loadExec()
+	if err != nil {
+		return err
+	}
+	cwd := env.Args.Bool("cwd")
+	columns := []string{"container", "pid", "ppid", "comm", "uid", "ret", "err", "args"}
+	if cwd {
+		columns = append(columns, "cwd")
+	}
+	d := &decoder{clock: tracers.NewClock()}
+	return tracers.RunStream[Event](ctx, env, spec, map[string]any{"want_cwd": cwd},
+		tracers.StreamSpec[Event]{Schema: schema, DefaultColumns: columns, Decode: d.decode})
+}
+
+var (
+	offRet       = int(unsafe.Offsetof(execExecEvent{}.Ret))
+	offArgsSize  = int(unsafe.Offsetof(execExecEvent{}.ArgsSize))
+	offExeSize   = int(unsafe.Offsetof(execExecEvent{}.ExeSize))
+	offCwdSize   = int(unsafe.Offsetof(execExecEvent{}.CwdSize))
+	offTruncated = int(unsafe.Offsetof(execExecEvent{}.ArgsTruncated))
+	offExeComps  = int(unsafe.Offsetof(execExecEvent{}.ExeComponents))
+	offData      = int(unsafe.Offsetof(execExecEvent{}.Data))
+)
+
+type decoder struct {
+	clock   tracers.Clock
+	strings tracers.Interner
+}
+
+func (d *decoder) decode(raw []byte, ev *Event) bool {
+	if len(raw) < offData {
+		return false
+	}
+	le := binary.LittleEndian
+	d.clock.DecodeHeader(raw, &ev.Event, &d.strings)
+	ev.Ret = int64(le.Uint64(raw[offRet:]))
+	ev.Err, ev.Error = 0, ""
+	if ev.Ret < 0 {
+		ev.Err = int32(-ev.Ret)
+		ev.Error = tracers.ErrnoName(ev.Err)
+	}
+	argsSize := int(le.Uint32(raw[offArgsSize:]))
+	exeSize := int(le.Uint16(raw[offExeSize:]))
+	cwdSize := int(le.Uint16(raw[offCwdSize:]))
+	data := raw[offData:]
+	if argsSize+exeSize+cwdSize > len(data) {
+		return false
+	}
+	ev.Args = tracers.SplitNul(data[:argsSize])
+	ev.ArgsTruncated = raw[offTruncated] != 0
+	ev.ArgsText = strings.Join(ev.Args, " ")
+	if ev.ArgsTruncated {
+		ev.ArgsText += " …"
+	}
+	exe := data[argsSize : argsSize+exeSize]
+	if raw[offExeComps] != 0 {
+		ev.ExePath = tracers.PathFromComponents(exe)
+	} else {
+		ev.ExePath = string(tracers.CString(exe))
+	}
+	ev.Cwd = ""
+	if cwdSize > 0 {
+		ev.Cwd = tracers.PathFromComponents(data[argsSize+exeSize : argsSize+exeSize+cwdSize])
+	}
+	return true
+}
