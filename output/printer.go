@@ -179,7 +179,9 @@ func (p *Printer[T]) Flush() error {
 func (p *Printer[T]) PrintAll(rows []T) error {
 	switch p.mode {
 	case ModeColumns:
-		return p.table(rows)
+		if err := p.table(rows); err != nil {
+			return err
+		}
 	default:
 		p.buf = append(p.buf, '[')
 		start := len(p.buf) - 1
@@ -199,7 +201,8 @@ func (p *Printer[T]) PrintAll(rows []T) error {
 }
 
 func (p *Printer[T]) table(rows []T) error {
-	t := tablewriter.NewTable(p.w,
+	var out bytes.Buffer
+	t := tablewriter.NewTable(&out,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders: tw.BorderNone,
 			Symbols: tw.NewSymbols(tw.StyleNone),
@@ -214,6 +217,7 @@ func (p *Printer[T]) table(rows []T) error {
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 		tablewriter.WithRowAlignment(tw.AlignLeft),
 		tablewriter.WithTrimSpace(tw.Off),
+		tablewriter.WithPadding(tw.Padding{Right: "  ", Overwrite: true}),
 	)
 	header := make([]string, len(p.columns))
 	for i, c := range p.columns {
@@ -231,5 +235,15 @@ func (p *Printer[T]) table(rows []T) error {
 			return err
 		}
 	}
-	return t.Render()
+	if err := t.Render(); err != nil {
+		return err
+	}
+	// Trailing blanks only make copy-and-paste worse.
+	for _, line := range bytes.SplitAfter(out.Bytes(), []byte("\n")) {
+		p.buf = append(p.buf, bytes.TrimRight(line, " \n")...)
+		if len(line) > 0 {
+			p.buf = append(p.buf, '\n')
+		}
+	}
+	return nil
 }

@@ -58,26 +58,51 @@ static __always_inline __u64 task_mntns_id(struct task_struct *task)
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 }
 
+static __always_inline bool ig_comm_matches(const char *comm)
+{
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (comm[i] == 0)
+			break;
+	}
+	return true;
+}
+
+static __always_inline bool ig_mntns_traced(__u64 mntns)
+{
+	return bpf_map_lookup_elem(&mntns_filter, &mntns) != NULL;
+}
+
 /* ig_skip_current says whether the current task is filtered out. Call it first,
  * before any other work, so filtered tasks cost almost nothing. */
 static __always_inline bool ig_skip_current(void)
 {
 	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
 		return true;
-	if (filter_by_mntns) {
-		__u64 mntns = task_mntns_id((struct task_struct *)bpf_get_current_task());
-		if (!bpf_map_lookup_elem(&mntns_filter, &mntns))
-			return true;
-	}
+	if (filter_by_mntns && !ig_mntns_traced(task_mntns_id((struct task_struct *)bpf_get_current_task())))
+		return true;
 	if (filter_by_comm) {
 		char comm[TASK_COMM_LEN];
 		bpf_get_current_comm(comm, sizeof(comm));
-		for (int i = 0; i < TASK_COMM_LEN; i++) {
-			if (comm[i] != filter_comm[i])
-				return true;
-			if (comm[i] == 0)
-				break;
-		}
+		if (!ig_comm_matches(comm))
+			return true;
+	}
+	return false;
+}
+
+/* ig_skip_task is ig_skip_current for any task (iterators). */
+static __always_inline bool ig_skip_task(struct task_struct *task)
+{
+	if (filter_pid && BPF_CORE_READ(task, tgid) != filter_pid)
+		return true;
+	if (filter_by_mntns && !ig_mntns_traced(task_mntns_id(task)))
+		return true;
+	if (filter_by_comm) {
+		char comm[TASK_COMM_LEN];
+		BPF_CORE_READ_STR_INTO(&comm, task, comm);
+		if (!ig_comm_matches(comm))
+			return true;
 	}
 	return false;
 }

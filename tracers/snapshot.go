@@ -1,0 +1,16 @@
+package tracers
+
+import "github.com/ig-tracer/ig/output"
+
+// PrintSnapshot prints a snapshot gadget's rows once: a table in columns
+// mode, one JSON array otherwise.
+func PrintSnapshot[T any](env *Env, schema *output.Schema, defaultColumns []string, rows []T) error {
+	p, err := output.NewPrinter[T](env.Stdout, schema, env.Format, defaultColumns)
+	if err != nil {
+		return err
+	}
+	if err := p.PrintAll(rows); err != nil {
+		return outputError(err)
+	}
+	return nil
+}

@@ -1,0 +1,233 @@
+// Package process is the snapshot process gadget: every process (or, with
+// --threads, every thread) with its ids, command and mount namespace. It
+// reads them with a task iterator, or from /proc where there is none.
+package process
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// Process is one process or thread.
+type Process struct {
+	tracers.Event
+}
+
+var schema = output.NewSchema[Process]()
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "snapshot",
+		Name:        "process",
+		Description: "List running processes (or threads)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "threads", Usage: "list every thread, not only processes"},
+		},
+		Run: run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	threads := env.Args.Bool("threads")
+	var (
+		procs []Process
+		err   error
+	)
+	if env.Variant == "/proc" {
+		env.Logf("snapshot process: reading /proc (no task iterator)")
+		procs, err = fromProc(threads, env.Filter)
+	} else {
+		procs, err = fromIterator(env, threads)
+		if err == nil {
+			procs = addUnreported(env, procs, threads)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	sort.Slice(procs, func(i, j int) bool {
+		if procs[i].Pid != procs[j].Pid {
+			return procs[i].Pid < procs[j].Pid
+		}
+		return procs[i].Tid < procs[j].Tid
+	})
+	columns := []string{"container", "comm", "pid", "ppid", "uid", "gid", "mntns"}
+	if threads {
+		columns = []string{"container", "comm", "pid", "tid", "ppid", "uid", "gid", "mntns"}
+	}
+	return tracers.PrintSnapshot(env, schema, columns, procs)
+}
+
+func fromIterator(env *tracers.Env, threads bool) ([]Process, error) {
+	spec, err := loadProcess()
+	if err != nil {
+		return nil, err
+	}
+	p, err := tracers.Load(spec, env, map[string]any{"show_threads": threads})
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	data, err := p.RunIterator("snapshot_process")
+	if err != nil {
+		return nil, err
+	}
+	if len(data)%tracers.HeaderSize != 0 {
+		return nil, fmt.Errorf("task iterator wrote %d bytes, not a whole number of %d-byte records", len(data), tracers.HeaderSize)
+	}
+	clock := tracers.NewClock()
+	var names tracers.Interner
+	procs := make([]Process, len(data)/tracers.HeaderSize)
+	for i := range procs {
+		clock.DecodeHeader(data[i*tracers.HeaderSize:], &procs[i].Event, &names)
+	}
+	return procs, nil
+}
+
+// addUnreported adds the processes that are in /proc but that the task
+// iterator did not report. On some sandboxed kernels (this project's CI
+// host among them) the iterator never shows PID 1.
+func addUnreported(env *tracers.Env, procs []Process, threads bool) []Process {
+	seen := make(map[uint32]bool, len(procs))
+	for i := range procs {
+		seen[procs[i].Pid] = true
+	}
+	var missing []int
+	for _, pid := range procPIDs() {
+		if !seen[uint32(pid)] {
+			missing = append(missing, pid)
+		}
+	}
+	extra := readProcs(missing, threads, env.Filter)
+	if len(extra) > 0 {
+		env.Logf("snapshot process: %d processes the task iterator did not report were read from /proc", len(extra))
+	}
+	return append(procs, extra...)
+}
+
+func procPIDs() []int {
+	dirs, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, d := range dirs {
+		if pid, err := strconv.Atoi(d.Name()); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// fromProc is the fallback for kernels without task iterators. A process
+// whose namespace cannot be read (PID 1 in some sandboxes) has mntns 0.
+func fromProc(threads bool, f tracers.Filter) ([]Process, error) {
+	if _, err := os.Stat("/proc/self"); err != nil {
+		return nil, fmt.Errorf("read /proc: %w", err)
+	}
+	return readProcs(procPIDs(), threads, f), nil
+}
+
+func readProcs(pids []int, threads bool, f tracers.Filter) []Process {
+	now := tracers.NewClock().Wall(0)
+	var procs []Process
+	for _, pid := range pids {
+		tids := []int{pid}
+		if threads {
+			tids = taskIDs(pid)
+		}
+		for _, tid := range tids {
+			p, ok := readTask(fmt.Sprintf("/proc/%d/task/%d", pid, tid))
+			if !ok { // gone meanwhile
+				continue
+			}
+			p.Pid, p.Tid, p.Timestamp = uint32(pid), uint32(tid), now
+			if keep(&p, f) {
+				procs = append(procs, p)
+			}
+		}
+	}
+	return procs
+}
+
+func keep(p *Process, f tracers.Filter) bool {
+	if f.Pid != 0 && p.Pid != f.Pid {
+		return false
+	}
+	if f.Comm != "" && p.Comm != f.Comm {
+		return false
+	}
+	if f.MntNs != nil {
+		for _, ns := range f.MntNs {
+			if ns == p.MountNsID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func taskIDs(pid int) []int {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		if tid, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, tid)
+		}
+	}
+	return out
+}
+
+// readTask reads comm, ppid, uid and gid from a task's status file.
+func readTask(dir string) (Process, bool) {
+	var p Process
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return p, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		key, val, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		switch key {
+		case "Name":
+			p.Comm = val
+		case "PPid":
+			p.Ppid = parseUint32(val)
+		case "Uid":
+			p.Uid = parseUint32(firstField(val))
+		case "Gid":
+			p.Gid = parseUint32(firstField(val))
+		}
+	}
+	if link, err := os.Readlink(filepath.Join(dir, "ns/mnt")); err == nil {
+		// "mnt:[4026531841]"
+		p.MountNsID, _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]"), 10, 64)
+	}
+	return p, true
+}
+
+func firstField(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
+
+func parseUint32(s string) uint32 {
+	v, _ := strconv.ParseUint(s, 10, 32)
+	return uint32(v)
+}
