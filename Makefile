@@ -6,7 +6,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD     := $(CURDIR)/build
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-BPF_CFLAGS := -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
+BPF_CFLAGS := -fdebug-prefix-map=$(CURDIR)=. -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
 
 .PHONY: all ig bpf vmlinux test test-unit integration bench btfgen clean
 
@@ -36,6 +36,7 @@ integration: ig
 
 # The whole suite, as CI runs it (as root).
 test: ig
+	bash scripts/deps.sh
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 ./...
 
 bench: ig

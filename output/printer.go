@@ -59,6 +59,7 @@ type Printer[T any] struct {
 	mode    Mode
 	fields  []*field // JSON fields
 	columns []*field // columns mode
+	widths  []int    // of each column: its width, or its header's when longer
 	buf     []byte
 	err     error
 }
@@ -80,6 +81,9 @@ func NewPrinter[T any](w io.Writer, s *Schema, f Format, defaultColumns []string
 			return nil, err
 		}
 		p.columns = cols
+		for _, c := range cols {
+			p.widths = append(p.widths, max(c.width, len(c.column)))
+		}
 	}
 	return p, nil
 }
@@ -90,29 +94,32 @@ func (p *Printer[T]) Header() {
 		return
 	}
 	for i, c := range p.columns {
-		p.buf = p.pad(p.buf, strings.ToUpper(c.column), c, i == len(p.columns)-1)
+		start := len(p.buf)
+		p.buf = append(p.buf, strings.ToUpper(c.column)...)
+		p.align(start, i)
 	}
 	p.buf = append(p.buf, '\n')
 }
 
-// pad appends text in a column of the field's width.
-func (p *Printer[T]) pad(b []byte, text string, c *field, last bool) []byte {
-	n := c.width - len(text)
-	if c.right {
-		for ; n > 0; n-- {
-			b = append(b, ' ')
+var spaces = []byte(strings.Repeat(" ", 256))
+
+// align pads the cell of column i written from start to the column's width,
+// right-aligning it when the column says so, and adds the separator.
+func (p *Printer[T]) align(start, i int) {
+	last := i == len(p.columns)-1
+	n := p.widths[i] - (len(p.buf) - start)
+	if p.columns[i].right && n > 0 {
+		p.buf = append(p.buf, spaces[:n]...)
+		copy(p.buf[start+n:], p.buf[start:len(p.buf)-n])
+		for j := start; j < start+n; j++ {
+			p.buf[j] = ' '
 		}
-		b = append(b, text...)
-	} else {
-		b = append(b, text...)
-		for ; n > 0 && !last; n-- {
-			b = append(b, ' ')
-		}
+	} else if !last && n > 0 {
+		p.buf = append(p.buf, spaces[:n]...)
 	}
 	if !last {
-		b = append(b, ' ')
+		p.buf = append(p.buf, ' ')
 	}
-	return b
 }
 
 // Print adds one event; output is written in batches (see Flush).
@@ -121,25 +128,9 @@ func (p *Printer[T]) Print(ev *T) {
 	switch p.mode {
 	case ModeColumns:
 		for i, c := range p.columns {
-			last := i == len(p.columns)-1
 			start := len(p.buf)
 			p.buf = appendCell(p.buf, base, c)
-			// Align in place: pad or shift the cell just written.
-			n := c.width - (len(p.buf) - start)
-			if c.right && n > 0 {
-				p.buf = append(p.buf, make([]byte, n)...)
-				copy(p.buf[start+n:], p.buf[start:len(p.buf)-n])
-				for j := start; j < start+n; j++ {
-					p.buf[j] = ' '
-				}
-			} else if !last {
-				for ; n > 0; n-- {
-					p.buf = append(p.buf, ' ')
-				}
-			}
-			if !last {
-				p.buf = append(p.buf, ' ')
-			}
+			p.align(start, i)
 		}
 		p.buf = append(p.buf, '\n')
 	case ModeJSON:

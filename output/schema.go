@@ -66,6 +66,11 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			// Embedded without a name: its fields are ours (the common header).
+			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
+			continue
+		}
 		if !sf.IsExported() {
 			continue
 		}
@@ -75,11 +80,6 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 			if _, ok := sf.Tag.Lookup("column"); !ok {
 				continue
 			}
-		}
-		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			// Embedded without a name: its fields are ours (the common header).
-			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
-			continue
 		}
 		if name == "" && !columnOnly {
 			continue

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// The README's requirements table is `ig requirements --markdown`, verbatim.
+func TestReadmeRequirementsTable(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	const begin, end = "<!-- requirements:begin -->\n", "<!-- requirements:end -->"
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q ... %q block", begin, end)
+	}
+	if got, want := s[i+len(begin):j], tracers.MarkdownTable(); got != want {
+		t.Errorf("README.md's requirements table is stale; regenerate it with `ig requirements --markdown`.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The first lines are the newcomer's two commands, and .ci/run runs the second.
+func TestReadmeSetupCommands(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(data), "\n", 5)
+	if !strings.HasPrefix(lines[2], "Build and run") || !strings.HasPrefix(lines[3], "Test (as root): `") {
+		t.Errorf("README.md must start with the build-and-run and test commands, got %q", lines[:4])
+	}
+}

@@ -1,0 +1,51 @@
+package exec
+
+import (
+	"reflect"
+	"testing"
+	"unsafe"
+)
+
+func record(ev *execExecEvent, data string) []byte {
+	copy(ev.Data[:], data)
+	full := unsafe.Slice((*byte)(unsafe.Pointer(ev)), unsafe.Sizeof(*ev))
+	return append([]byte(nil), full[:offData+len(data)]...)
+}
+
+func TestDecode(t *testing.T) {
+	args := "/bin/ls\x00-l\x00\x00a b\x00"
+	exe := "ls\x00bin\x00usr\x00" // components, leaf first
+	cwd := "tmp\x00"
+	var raw execExecEvent
+	raw.Hdr.Pid = 7
+	copy(raw.Hdr.Comm[:], "ls")
+	raw.ArgsSize, raw.ExeSize, raw.CwdSize, raw.ExeComponents = uint32(len(args)), uint16(len(exe)), uint16(len(cwd)), 1
+	d := &decoder{}
+	var ev Event
+	if !d.decode(record(&raw, args+exe+cwd), &ev) {
+		t.Fatal("decode failed")
+	}
+	if !reflect.DeepEqual(ev.Args, []string{"/bin/ls", "-l", "", "a b"}) || ev.ArgsText != "/bin/ls -l  a b" || ev.ArgsTruncated {
+		t.Errorf("args %q (%q)", ev.Args, ev.ArgsText)
+	}
+	if ev.ExePath != "/usr/bin/ls" || ev.Cwd != "/tmp" || ev.Comm != "ls" || ev.Pid != 7 || ev.Ret != 0 || ev.Error != "" {
+		t.Errorf("event %+v", ev)
+	}
+
+	// A failed exec: the path as passed, an error, a cut argument list.
+	raw = execExecEvent{Ret: -2, ArgsTruncated: 1}
+	args, exe = "./nope\x00x\x00", "./nope\x00"
+	raw.ArgsSize, raw.ExeSize = uint32(len(args)), uint16(len(exe))
+	if !d.decode(record(&raw, args+exe), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.ExePath != "./nope" || ev.Err != 2 || ev.Error != "ENOENT" || ev.Cwd != "" || !ev.ArgsTruncated || ev.ArgsText != "./nope x …" {
+		t.Errorf("failed exec %+v", ev)
+	}
+
+	// Sizes larger than the record are refused, not read out of bounds.
+	raw.ArgsSize = 100
+	if d.decode(record(&raw, args+exe), &ev) {
+		t.Error("inconsistent sizes accepted")
+	}
+}

@@ -1,0 +1,63 @@
+package open
+
+import (
+	"reflect"
+	"testing"
+	"unsafe"
+
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// record is what open.bpf.c sends: the fixed part and the path with its NUL.
+func record(ev *openOpenEvent, path string) []byte {
+	copy(ev.Path[:], path+"\x00")
+	full := unsafe.Slice((*byte)(unsafe.Pointer(ev)), unsafe.Sizeof(*ev))
+	return append([]byte(nil), full[:offPath+len(path)+1]...)
+}
+
+func TestHeaderLayout(t *testing.T) {
+	if got := unsafe.Sizeof(openOpenEvent{}.Hdr); got != uintptr(tracers.HeaderSize) {
+		t.Fatalf("struct event_header is %d bytes in C, %d in tracers.RawHeader", got, tracers.HeaderSize)
+	}
+}
+
+func TestDecode(t *testing.T) {
+	var raw openOpenEvent
+	raw.Hdr.Timestamp = 1000
+	raw.Hdr.MntnsId = 4026531841
+	raw.Hdr.Pid, raw.Hdr.Tid, raw.Hdr.Ppid, raw.Hdr.Uid, raw.Hdr.Gid = 10, 11, 1, 1000, 100
+	copy(raw.Hdr.Comm[:], "cat\x00")
+	raw.Ret = -2
+	raw.Flags = 0o2000000 | 0o100 | 0o1 // O_CLOEXEC|O_CREAT|O_WRONLY
+	raw.Mode = 0o640
+
+	d := newDecoder()
+	var ev Event
+	if !d.decode(record(&raw, "relative/file"), &ev) {
+		t.Fatal("decode failed")
+	}
+	want := Event{Ret: -2, Fd: 0, Err: 2, Error: "ENOENT", Flags: []string{"O_WRONLY", "O_CREAT", "O_CLOEXEC"},
+		FlagsRaw: int32(raw.Flags), Mode: "-rw-r-----", ModeRaw: 0o640, Path: "relative/file"}
+	want.Event = ev.Event // header checked below
+	if !reflect.DeepEqual(ev, want) {
+		t.Errorf("got  %+v\nwant %+v", ev, want)
+	}
+	if ev.Pid != 10 || ev.Tid != 11 || ev.Ppid != 1 || ev.Uid != 1000 || ev.Gid != 100 || ev.Comm != "cat" || ev.MountNsID != 4026531841 {
+		t.Errorf("header %+v", ev.Event)
+	}
+	if ev.Timestamp != d.clock.Wall(1000) {
+		t.Errorf("timestamp %d", ev.Timestamp)
+	}
+
+	// The same event reused for a successful open leaves nothing behind.
+	raw.Ret, raw.Flags, raw.Mode = 3, 0, 0
+	if !d.decode(record(&raw, "/etc/hostname"), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.Fd != 3 || ev.Err != 0 || ev.Error != "" || !reflect.DeepEqual(ev.Flags, []string{"O_RDONLY"}) || ev.Path != "/etc/hostname" {
+		t.Errorf("reused event: %+v", ev)
+	}
+	if d.decode(make([]byte, offPath-1), &ev) {
+		t.Error("a short record was accepted")
+	}
+}
