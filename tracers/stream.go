@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,7 +53,8 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	}
 
 	stop := make(chan struct{})
-	defer close(stop)
+	stopOnce := sync.OnceFunc(func() { close(stop) })
+	defer stopOnce()
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -61,7 +63,11 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		}
 	}()
 	lost := newLostReporter(env, p)
-	go lost.watch(stop)
+	watching := make(chan struct{})
+	go func() {
+		lost.watch(stop)
+		close(watching)
+	}()
 
 	var (
 		rec       ringbuf.Record
@@ -94,6 +100,8 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	if malformed > 0 {
 		env.Warnf("%d malformed events dropped", malformed)
 	}
+	stopOnce()
+	<-watching
 	lost.final(received)
 	return nil
 }
