@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,7 +30,13 @@ var (
 	commit  = "unknown"
 )
 
+// memoryLimit keeps the garbage collector busy enough at start-up, when
+// loading kernel types makes most of ig's garbage, that the peak resident
+// memory stays low. It is a soft limit: a larger live heap just costs GC time.
+const memoryLimit = 12 << 20
+
 func main() {
+	debug.SetMemoryLimit(memoryLimit)
 	app := newApp()
 	if err := app.Run(os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "ig: %s\n", oneLine(err))
@@ -88,17 +95,27 @@ func newApp() *cli.App {
 }
 
 func usageError(c *cli.Context, err error, _ bool) error {
-	name := "ig"
-	if c.Command != nil && c.Command.FullName() != "" {
-		name = "ig " + c.Command.FullName()
+	return fmt.Errorf("%v (see '%s --help')", err, commandPath(c))
+}
+
+// commandPath is the command being run, "ig trace open".
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, cc := range c.Lineage() {
+		if cc.Command != nil && cc.Command.Name != "" {
+			names = append([]string{cc.Command.Name}, names...)
+		}
 	}
-	return fmt.Errorf("%v (see '%s --help')", err, name)
+	if len(names) == 0 || names[0] != "ig" {
+		names = append([]string{"ig"}, names...)
+	}
+	return strings.Join(names, " ")
 }
 
 func commandNames(cmds []*cli.Command) []string {
 	var names []string
 	for _, c := range cmds {
-		if !c.Hidden {
+		if !c.Hidden && c.Name != "help" {
 			names = append(names, c.Name)
 		}
 	}
@@ -114,7 +131,7 @@ func gadgetCommands() []*cli.Command {
 		cmd := &cli.Command{
 			Name:         g.Name,
 			Usage:        g.Description,
-			Flags:        append(commonFlags(), g.Flags...),
+			Flags:        append(globalFlags(), g.Flags...),
 			OnUsageError: usageError,
 			Action: func(c *cli.Context) error {
 				if c.Args().Present() {
@@ -173,6 +190,12 @@ func flagBool(c *cli.Context, name string) bool { return flagValue(c, name, (*cl
 func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	format, err := output.ParseFormat(flagString(c, "output"))
 	if err != nil {
+		return err
+	}
+	if err := g.Schema.Check(format); err != nil {
+		return err
+	}
+	if _, err := btf.ParseSources(flagString(c, "btf-sources")); err != nil {
 		return err
 	}
 	timeout := flagValue(c, "timeout", (*cli.Context).Float64)
@@ -251,7 +274,7 @@ func detectHost(c *cli.Context, env *tracers.Env) (*tracers.Host, error) {
 }
 
 func btfOptions(c *cli.Context, env *tracers.Env) btf.Options {
-	sources, _ := btf.ParseSources(flagString(c, "btf-sources")) // validated in Before
+	sources, _ := btf.ParseSources(flagString(c, "btf-sources")) // checked in runGadget
 	return btf.Options{
 		Sources:  sources,
 		File:     flagString(c, "btf"),

@@ -146,6 +146,12 @@ func (s *Schema) addColumn(f *field, tag string) {
 	s.order = append(s.order, f.column)
 }
 
+// Check says whether f can print this schema: every column it names exists.
+func (s *Schema) Check(f Format) error {
+	_, err := s.resolve(f.Columns)
+	return err
+}
+
 // Columns lists every column name in declaration order.
 func (s *Schema) Columns() []string { return append([]string(nil), s.order...) }
 

@@ -21,9 +21,9 @@ type Gadget struct {
 	Category    string // trace, top, profile, snapshot, audit, advise, or "" for top-level commands
 	Name        string
 	Description string
-	Flags       []cli.Flag // the gadget's own flags
-	// Columns lists every output column (for --help); DefaultColumns the ones shown without -o columns=.
-	Run func(ctx context.Context, env *Env) error
+	Flags       []cli.Flag     // the gadget's own flags
+	Schema      *output.Schema // its event type's fields and columns, checked against -o before anything loads
+	Run         func(ctx context.Context, env *Env) error
 }
 
 // FullName is the name used on the command line and in the requirements table.
@@ -78,6 +78,9 @@ var registry = map[string]*Gadget{}
 func Register(g *Gadget) {
 	if _, dup := registry[g.FullName()]; dup {
 		panic("tracers: gadget registered twice: " + g.FullName())
+	}
+	if g.Schema == nil || g.Run == nil {
+		panic("tracers: gadget without schema or Run: " + g.FullName())
 	}
 	if _, ok := requirementsByName[g.FullName()]; !ok {
 		panic("tracers: gadget has no row in the requirements table: " + g.FullName())

@@ -34,6 +34,10 @@ type StreamSpec[T any] struct {
 	Decode         Decoder[T]
 }
 
+// pollInterval bounds how long an event waits in the ring buffer when too few
+// have come to wake ig (see IG_WAKEUP_BYTES in bpf/common.h).
+const pollInterval = 20 * time.Millisecond
+
 // Stream prints the events of p until ctx ends (Ctrl-C, SIGTERM, --timeout),
 // then reports lost events. The caller closes p.
 func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s StreamSpec[T]) error {
@@ -52,13 +56,16 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		return outputError(err)
 	}
 
+	// On Ctrl-C, SIGTERM or --timeout: detach first, so nothing new comes in,
+	// then wake the reader to drain what is already in the ring buffer.
 	stop := make(chan struct{})
 	stopOnce := sync.OnceFunc(func() { close(stop) })
 	defer stopOnce()
 	go func() {
 		select {
 		case <-ctx.Done():
-			rd.Close() // wakes the blocked Read below
+			p.Detach()
+			rd.Flush()
 		case <-stop:
 		}
 	}()
@@ -75,10 +82,20 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		received  uint64
 		malformed uint64
 	)
+	rd.SetDeadline(time.Now().Add(pollInterval))
 	for {
-		if err := rd.ReadInto(&rec); err != nil {
-			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
-				break
+		err := rd.ReadInto(&rec)
+		if err != nil {
+			// The ring buffer is empty: show what we have, then wait again.
+			if err := printer.Flush(); err != nil {
+				return outputError(err)
+			}
+			if ctx.Err() != nil && (errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, os.ErrDeadlineExceeded)) {
+				break // stopped and drained
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
+				rd.SetDeadline(time.Now().Add(pollInterval))
+				continue
 			}
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
@@ -88,14 +105,6 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			continue
 		}
 		printer.Print(&ev)
-		if rd.AvailableBytes() == 0 {
-			if err := printer.Flush(); err != nil {
-				return outputError(err)
-			}
-		}
-	}
-	if err := printer.Flush(); err != nil {
-		return outputError(err)
 	}
 	if malformed > 0 {
 		env.Warnf("%d malformed events dropped", malformed)

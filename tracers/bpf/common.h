@@ -137,11 +137,21 @@ static __always_inline void ig_header_task(struct event_header *h, struct task_s
 	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
 }
 
+/* Waking the reader for every event costs an interrupt per event (on a VM, an
+ * exit too), which was most of the overhead on the traced program. So events
+ * are added quietly and the reader is woken only when the unread data crosses
+ * IG_WAKEUP_BYTES; below that, ig picks events up on a short timer. */
+#define IG_WAKEUP_BYTES (256 * 1024)
+
 /* ig_submit copies size bytes of data into the ring buffer, counting the
  * event as lost when it does not fit. size must be bounded for the verifier. */
 static __always_inline void ig_submit(void *data, __u64 size)
 {
-	if (bpf_ringbuf_output(&events, data, size, 0) == 0)
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (unread < IG_WAKEUP_BYTES && unread + size >= IG_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, data, size, flags) == 0)
 		return;
 	__u32 zero = 0;
 	__u64 *lost = bpf_map_lookup_elem(&lost_events, &zero);

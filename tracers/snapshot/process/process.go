@@ -33,7 +33,8 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "threads", Usage: "list every thread, not only processes"},
 		},
-		Run: run,
+		Schema: schema,
+		Run:    run,
 	})
 }
 

@@ -70,11 +70,17 @@ static __always_inline void read_argv(struct exec_event *e, const char *const *a
 		long n = bpf_probe_read_user_str(&e->data[e->cursor & DATA_MASK], ARG_LEN, arg);
 		if (n <= 0)
 			return;
-		if (n == ARG_LEN)
+		if (n == ARG_LEN) {
+			/* Cut: drop it, so the list stays a prefix of whole arguments. */
 			e->args_truncated = 1;
+			return;
+		}
 		e->cursor += n;
 	}
-	e->args_truncated = 1;
+	const char *more = NULL;
+	bpf_probe_read_user(&more, sizeof(more), &argv[ARGS_MAX]);
+	if (more)
+		e->args_truncated = 1;
 }
 
 static __always_inline int leave(long ret)

@@ -3,6 +3,7 @@
 package exec
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"strings"
@@ -13,10 +14,6 @@ import (
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 )
-
-// ArgsBound is how much of an argument list is kept (ARGS_SIZE in exec.bpf.c,
-// less the last NUL); longer lists are cut and marked argsTruncated.
-const ArgsBound = 8191
 
 // Event is one exec. JSON names follow Inspektor Gadget's trace exec.
 type Event struct {
@@ -41,7 +38,8 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "cwd", Usage: "add the working directory of each exec"},
 		},
-		Run: run,
+		Schema: schema,
+		Run:    run,
 	})
 }
 
@@ -94,8 +92,13 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	if argsSize+exeSize+cwdSize > len(data) {
 		return false
 	}
-	ev.Args = tracers.SplitNul(data[:argsSize])
+	args := data[:argsSize]
 	ev.ArgsTruncated = raw[offTruncated] != 0
+	if ev.ArgsTruncated {
+		// The kernel cut the list at a byte count: drop the cut argument.
+		args = args[:bytes.LastIndexByte(args, 0)+1]
+	}
+	ev.Args = tracers.SplitNul(args)
 	ev.ArgsText = strings.Join(ev.Args, " ")
 	if ev.ArgsTruncated {
 		ev.ArgsText += " …"

@@ -34,7 +34,7 @@ func TestDecode(t *testing.T) {
 
 	// A failed exec: the path as passed, an error, a cut argument list.
 	raw = execExecEvent{Ret: -2, ArgsTruncated: 1}
-	args, exe = "./nope\x00x\x00", "./nope\x00"
+	args, exe = "./nope\x00x\x00cut-he", "./nope\x00"
 	raw.ArgsSize, raw.ExeSize = uint32(len(args)), uint16(len(exe))
 	if !d.decode(record(&raw, args+exe), &ev) {
 		t.Fatal("decode failed")

@@ -41,7 +41,8 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "failed", Usage: "show only failed opens"},
 		},
-		Run: run,
+		Schema: schema,
+		Run:    run,
 	})
 }
 
