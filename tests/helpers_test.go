@@ -168,9 +168,19 @@ func tail(b []byte) string {
 // startCmd starts argv; the test's cleanup stops it if the test did not.
 func startCmd(t *testing.T, argv ...string) *proc {
 	t.Helper()
+	return startCmdStdout(t, nil, argv...)
+}
+
+// startCmdStdout is startCmd with the command's stdout sent to stdout instead
+// of p.stdout (unless it is nil), e.g. to a pipe the test reads at its pace.
+func startCmdStdout(t *testing.T, stdout io.Writer, argv ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, argv: argv, done: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout = &p.stdout
+	if stdout != nil {
+		p.cmd.Stdout = stdout
+	}
 	p.cmd.Stderr = &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", strings.Join(argv, " "), err)

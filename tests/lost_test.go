@@ -1,0 +1,140 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+var lostInAllRe = regexp.MustCompile(`(?m)^ig: lost (\d+) events in all \(ring buffer full\), (\d+) received$`)
+
+// pipeCounter reads ig's -o json output from a pipe: until it has seen an
+// open of marker, then it stops reading until resume is closed, then it reads
+// to the end, counting the lines and the opens of path.
+type pipeCounter struct {
+	attached chan struct{} // closed once the marker line was read
+	resume   chan struct{} // closed by the test to drain the pipe again
+	done     chan struct{} // closed at EOF
+	lines    int           // every line, JSON objects all
+	ours     int           // opens of path
+	err      error
+}
+
+func countPipe(r io.Reader, marker, path string) *pipeCounter {
+	c := &pipeCounter{attached: make(chan struct{}), resume: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		br := bufio.NewReaderSize(r, 1<<16)
+		seen := false
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				if line[len(line)-1] != '\n' {
+					c.err = errors.New("output ends without a newline: " + string(line))
+					return
+				}
+				var ev openEvent
+				if err := json.Unmarshal(line, &ev); err != nil {
+					c.err = errors.New("line " + strconv.Itoa(c.lines+1) + " is not a JSON object: " + err.Error() + ": " + string(line))
+					io.Copy(io.Discard, br) // keep ig from blocking
+					return
+				}
+				c.lines++
+				if ev.Path == path {
+					c.ours++
+				}
+				if !seen && ev.Path == marker {
+					seen = true
+					close(c.attached)
+					<-c.resume
+				}
+			}
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				c.err = err
+				return
+			}
+		}
+	}()
+	return c
+}
+
+func TestLostEvents(t *testing.T) {
+	const opens = 300000
+	bin := igBinary(t)
+	path := newMarkerFile(t) // the file opened in bulk
+	marker := newMarkerFile(t)
+
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	ig := startCmdStdout(t, pw, bin, "trace", "open", "--host", "-o", "json")
+	pw.Close() // ig holds the write end now: EOF comes when it exits
+	c := countPipe(pr, marker, path)
+	defer func() {
+		select {
+		case <-c.resume:
+		default:
+			close(c.resume)
+		}
+	}()
+
+	// Attached: ig printed an open of marker. From here on the test does not
+	// read, so ig blocks writing and its ring buffer fills.
+	ig.waitUntil("an open of "+marker, func() { tryOpen(marker) }, func([]byte) bool {
+		select {
+		case <-c.attached:
+			return true
+		default:
+			return false
+		}
+	})
+
+	for i := 0; i < opens; i++ {
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatalf("open %d of %s: %v", i, path, err)
+		}
+		unix.Close(fd)
+	}
+
+	close(c.resume)
+	r := ig.stop(sigINT)
+	<-c.done
+	if c.err != nil {
+		t.Fatalf("ig's output: %v\n%s", c.err, r)
+	}
+	checkSuccess(t, r)
+
+	m := lostInAllRe.FindAllStringSubmatch(string(r.Stderr), -1)
+	if len(m) != 1 {
+		t.Fatalf("want one line `ig: lost N events in all (ring buffer full), M received` on stderr, got %d: %s", len(m), r)
+	}
+	lost, _ := strconv.ParseUint(m[0][1], 10, 64)
+	received, _ := strconv.ParseUint(m[0][2], 10, 64)
+	t.Logf("lost %d, received %d, lines %d, opens of ours printed %d of %d", lost, received, c.lines, c.ours, opens)
+	if lost == 0 {
+		t.Errorf("ig reports 0 lost events, though its output was blocked while %d opens happened: %s", opens, r)
+	}
+	if c.ours > opens {
+		t.Errorf("%d opens of %s printed, but the test made only %d", c.ours, path, opens)
+	}
+	if lost+uint64(c.ours) < opens {
+		t.Errorf("lost %d + printed %d opens of ours = %d < %d opens made: events vanished without being counted as lost",
+			lost, c.ours, lost+uint64(c.ours), opens)
+	}
+	if received != uint64(c.lines) {
+		t.Errorf("ig says it received %d events but printed %d lines", received, c.lines)
+	}
+}
