@@ -1,7 +1,6 @@
 package btf
 
 import (
-	"archive/tar"
 	"bytes"
 	"fmt"
 	"math/rand"
@@ -14,8 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ig-tracer/ig/btf/btftest"
+
 	"github.com/cilium/ebpf/btf"
-	"github.com/ulikunitz/xz"
 )
 
 const sysVmlinux = "/sys/kernel/btf/vmlinux"
@@ -75,26 +75,12 @@ func tarXz(t *testing.T, name string, data []byte) []byte {
 	if b, ok := tarXzCache[key]; ok {
 		return b
 	}
-	var buf bytes.Buffer
-	xw, err := xz.NewWriter(&buf)
+	archive, err := btftest.Archive(name, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw := tar.NewWriter(xw)
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := xw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	tarXzCache[key] = buf.Bytes()
-	return buf.Bytes()
+	tarXzCache[key] = archive
+	return archive
 }
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"archive/tar"
 	"bytes"
 	"net/http"
 	"net/http/httptest"
@@ -13,8 +12,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ulikunitz/xz"
 	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/btf/btftest"
 )
 
 const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
@@ -91,25 +91,11 @@ func btfHubArchive(t *testing.T, release string) []byte {
 	if err != nil {
 		t.Fatalf("this test needs the kernel's own BTF: %v", err)
 	}
-	var buf bytes.Buffer
-	xw, err := xz.NewWriter(&buf)
+	archive, err := btftest.Archive(release+".btf", data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw := tar.NewWriter(xw)
-	if err := tw.WriteHeader(&tar.Header{Name: release + ".btf", Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := xw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archive
 }
 
 func TestBTFSources(t *testing.T) {
