@@ -389,8 +389,9 @@ func hubArch(goarch string) (string, error) {
 	return "", fmt.Errorf("BTFHub has no BTF for architecture %s", goarch)
 }
 
-// osRelease reads ID and VERSION_ID from an os-release file.
-func osRelease(p string) (id, version string, err error) {
+// OSRelease reads ID and VERSION_ID from an os-release file (BTFHub files its
+// archive by them).
+func OSRelease(p string) (id, version string, err error) {
 	data, err := os.ReadFile(p)
 	if err != nil {
 		return "", "", err
@@ -437,7 +438,7 @@ func loadHub(o Options, release string, logf func(string, ...any)) (*Result, err
 	if osrel == "" {
 		osrel = defaultOSReleasePath
 	}
-	id, version, err := osRelease(osrel)
+	id, version, err := OSRelease(osrel)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, skipf("%s not found (needed for the BTFHub path)", osrel)

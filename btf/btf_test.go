@@ -37,14 +37,7 @@ func someBTF(t *testing.T) []byte {
 	if data, err := os.ReadFile(sysVmlinux); err == nil {
 		return data
 	}
-	rels := EmbeddedReleases()
-	if len(rels) == 0 {
-		t.Fatal("no embedded BTF")
-	}
-	data, err := embedded.ReadFile("embedded/" + rels[0] + ".btf")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, data := embeddedBTF(t)
 	return data
 }
 

@@ -68,9 +68,11 @@ func TestJSONMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
-func TestColumns(t *testing.T) {
+// printColumns prints the header and one sample event.
+func printColumns(t *testing.T, f Format, defaultColumns []string) string {
+	t.Helper()
 	var buf bytes.Buffer
-	p, err := NewPrinter[sample](&buf, sampleSchema, Format{Mode: ModeColumns}, []string{"inner.name", "pid", "comm", "ret", "flags", "text"})
+	p, err := NewPrinter[sample](&buf, sampleSchema, f, defaultColumns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,10 +80,15 @@ func TestColumns(t *testing.T) {
 	p.Header()
 	p.Print(&ev)
 	p.Flush()
+	return buf.String()
+}
+
+func TestColumns(t *testing.T) {
+	got := printColumns(t, Format{Mode: ModeColumns}, []string{"inner.name", "pid", "comm", "ret", "flags", "text"})
 	want := "INNER.NAME   PID COMM      RET FLAGS      TEXT\n" +
 		"web           42 cat        -2 O_RDONLY|O_CLOEXEC only a column\n"
-	if buf.String() != want {
-		t.Errorf("got\n%q\nwant\n%q", buf.String(), want)
+	if got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
 	}
 }
 
@@ -90,18 +97,10 @@ func TestColumnSelection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, want := printColumns(t, f, nil), "COMM       PID\ncat         42\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
 	var buf bytes.Buffer
-	p, err := NewPrinter[sample](&buf, sampleSchema, f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := newSample()
-	p.Header()
-	p.Print(&ev)
-	p.Flush()
-	if want := "COMM       PID\ncat         42\n"; buf.String() != want {
-		t.Errorf("got %q, want %q", buf.String(), want)
-	}
 	f, _ = ParseFormat("columns=pid,bogus")
 	_, err = NewPrinter[sample](&buf, sampleSchema, f, nil)
 	if err == nil || !strings.Contains(err.Error(), `unknown column "bogus"`) || !strings.Contains(err.Error(), "inner.name,pid,comm,ret,ok,flags,text,path") {

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ig-tracer/ig/btf"
 	"github.com/ig-tracer/ig/btf/btftest"
 )
 
@@ -60,25 +61,9 @@ func kernelRelease(t *testing.T) string {
 // osReleaseIDs reads ID and VERSION_ID from /etc/os-release.
 func osReleaseIDs(t *testing.T) (id, version string) {
 	t.Helper()
-	b, err := os.ReadFile("/etc/os-release")
+	id, version, err := btf.OSRelease("/etc/os-release")
 	if err != nil {
 		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if !ok {
-			continue
-		}
-		v = strings.Trim(v, `"'`)
-		switch k {
-		case "ID":
-			id = v
-		case "VERSION_ID":
-			version = v
-		}
-	}
-	if id == "" || version == "" {
-		t.Fatalf("/etc/os-release has no ID or VERSION_ID:\n%s", b)
 	}
 	return id, version
 }
