@@ -1,8 +1,5 @@
-// Package runtimes will hold ig's container runtimes (docker, containerd,
-// CRI-O, podman) behind one small interface, and the collection that maps
-// mount namespaces to containers while a gadget runs, filling the Runtime
-// and K8s fields of tracers.Event and the kernel's mount-namespace filter.
-//
-// Nothing is here yet: until it lands every process is a host process, and
-// the container fields of every event are empty (see README.md).
+// Package runtimes finds the containers of this host's container runtimes
+// (docker, containerd, CRI-O, podman), one small client each behind Client,
+// and keeps a Collection that maps mount namespaces to containers while a
+// gadget runs, so that every event can say which container it came from.
 package runtimes

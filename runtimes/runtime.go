@@ -1,0 +1,58 @@
+package runtimes
+
+import (
+	"context"
+	"errors"
+)
+
+// Runtime names, as -r/--runtimes takes them and events show them.
+const (
+	Docker     = "docker"
+	Containerd = "containerd"
+	CRIO       = "cri-o"
+	Podman     = "podman"
+)
+
+// All is every runtime, in the order their claims on a container win: a
+// docker container is also in containerd's "moby" namespace, and belongs to
+// docker.
+var All = []string{Docker, CRIO, Podman, Containerd}
+
+// Container is one running container as its runtime describes it.
+type Container struct {
+	Runtime string            // one of the names above
+	ID      string            // full id
+	Name    string            // the runtime's name for it (the CRI container name for pods)
+	Image   string            // image reference
+	Pid     int               // host pid of its first process
+	Labels  map[string]string // runtime labels (CRI ones carry the pod)
+	// PodName and PodNamespace come from the CRI labels, for Kubernetes pods.
+	PodName      string
+	PodNamespace string
+	// OwnerUID is the user whose runtime runs it: 0 for root, the user's uid
+	// for rootless podman.
+	OwnerUID uint32
+
+	// MountNsID is filled by the Collection from /proc/<Pid>/ns/mnt.
+	MountNsID uint64
+}
+
+// CRI labels, set by containerd's CRI plugin and by CRI-O.
+const (
+	LabelPodName       = "io.kubernetes.pod.name"
+	LabelPodNamespace  = "io.kubernetes.pod.namespace"
+	LabelContainerName = "io.kubernetes.container.name"
+)
+
+// Client is one runtime's API.
+type Client interface {
+	// Name is the runtime's name (Docker, Containerd, ...).
+	Name() string
+	// Containers lists the running containers, with their host pids.
+	Containers(ctx context.Context) ([]Container, error)
+	Close() error
+}
+
+// ErrNoSocket says a runtime's API socket does not exist: the runtime is not
+// installed or not running. ig skips such a runtime unless it was asked for.
+var ErrNoSocket = errors.New("socket not found")
