@@ -55,16 +55,18 @@ func commonFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
 			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
 		&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)"},
-		&cli.BoolFlag{Name: "host", Usage: "include host processes (until container support lands, everything is host)"},
+		&cli.BoolFlag{Name: "host", Usage: "with -c or --containers: include host processes too"},
 		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`"},
 		&cli.StringFlag{Name: "comm", Usage: "only processes with this command `NAME`"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
 	}
 }
 
-// globalFlags are accepted before the command.
+// globalFlags are accepted before the command (and after it, for gadgets).
 func globalFlags() []cli.Flag {
-	return append(commonFlags(),
+	flags := append(commonFlags(), containerFlags()...)
+	flags = append(flags, runtimeFlags()...)
+	return append(flags,
 		&cli.StringFlag{Name: "kernel-config", Usage: "read the kernel config from `PATH` (plain or gzip) instead of /proc/config.gz or /boot"},
 		&cli.StringFlag{Name: "btf", Usage: "use the kernel BTF in `PATH` and nothing else"},
 		&cli.StringFlag{Name: "btf-sources", Value: strings.Join(btf.DefaultSources, ","),
@@ -90,7 +92,7 @@ func newApp() *cli.App {
 			os.Exit(1)
 		},
 	}
-	app.Commands = append(gadgetCommands(), requirementsCommand(), versionCommand())
+	app.Commands = append(gadgetCommands(), listContainersCommand(), requirementsCommand(), versionCommand())
 	return app
 }
 
@@ -237,14 +239,30 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		env.KernelTypes = res.Spec
 	}
 
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-	if timeout > 0 {
-		var cancelTimeout context.CancelFunc
-		ctx, cancelTimeout = context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
-		defer cancelTimeout()
+	coll, err := connectRuntimes(c, env)
+	if err != nil {
+		return err
 	}
+	defer coll.Close()
+	if err := containerFilter(c, coll, &env.Filter, env); err != nil {
+		return err
+	}
+	env.Enrich = enricher(coll)
+
+	ctx, cancel := signalContext(timeout)
+	defer cancel()
+	go coll.Run(ctx, refreshInterval)
 	return g.Run(ctx, env)
+}
+
+// signalContext ends on Ctrl-C, SIGTERM, or after timeout seconds (0: never).
+func signalContext(timeout float64) (context.Context, context.CancelFunc) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if timeout <= 0 {
+		return ctx, cancel
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
+	return ctx, func() { cancelTimeout(); cancel() }
 }
 
 func variantOf(r *tracers.Requirements, name string) tracers.Variant {

@@ -327,6 +327,17 @@ func jsonObjects(out []byte) ([]json.RawMessage, error) {
 
 // commonEvent is what every ig event carries (tracers.Event), as JSON.
 type commonEvent struct {
+	Runtime struct {
+		RuntimeName        string `json:"runtimeName"`
+		ContainerID        string `json:"containerId"`
+		ContainerName      string `json:"containerName"`
+		ContainerImageName string `json:"containerImageName"`
+	} `json:"runtime"`
+	K8s struct {
+		Namespace     string `json:"namespace"`
+		PodName       string `json:"podName"`
+		ContainerName string `json:"containerName"`
+	} `json:"k8s"`
 	Timestamp int64  `json:"timestamp"`
 	MountNsID uint64 `json:"mountnsid"`
 	Pid       int64  `json:"pid"`

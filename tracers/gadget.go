@@ -42,10 +42,43 @@ type Args interface {
 }
 
 // Filter says which processes a gadget reports. The zero value reports all.
+// Everything is filtered in the kernel.
 type Filter struct {
-	Pid   uint32
-	Comm  string
-	MntNs []uint64 // nil: every mount namespace
+	Pid       uint32
+	Comm      string
+	MntNsMode MntNsMode
+	MntNs     []uint64           // the mount namespaces MntNsMode speaks of, at start
+	MntNsSets <-chan MntNsUpdate // changes to them while the gadget runs (containers come and go); may be nil
+}
+
+// MntNsMode says how Filter.MntNs filters (filter_mntns_mode in bpf/common.h).
+type MntNsMode uint8
+
+const (
+	MntNsAll    MntNsMode = iota // every mount namespace
+	MntNsOnly                    // only those listed (-c NAME, --containers)
+	MntNsExcept                  // all but those listed (-c NAME --host: the other containers are out)
+)
+
+// MntNsUpdate changes the listed mount namespaces.
+type MntNsUpdate struct {
+	Add, Remove []uint64
+}
+
+// Allows says whether a process in mount namespace ns passes the filter,
+// for gadgets that filter in user space (snapshot process from /proc).
+func (f *Filter) Allows(ns uint64) bool {
+	if f.MntNsMode == MntNsAll {
+		return true
+	}
+	listed := false
+	for _, n := range f.MntNs {
+		if n == ns {
+			listed = true
+			break
+		}
+	}
+	return listed == (f.MntNsMode == MntNsOnly)
 }
 
 // Env is everything a gadget's Run gets from the CLI.
@@ -58,6 +91,9 @@ type Env struct {
 	Stdout      io.Writer
 	Stderr      io.Writer
 	Verbose     bool
+	// Enrich fills an event's container fields from its mount namespace;
+	// nil when no container runtime is in use.
+	Enrich func(*Event)
 }
 
 // Logf prints a -v message on stderr.

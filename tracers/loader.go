@@ -1,6 +1,7 @@
 package tracers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -56,7 +57,7 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 				return nil, err
 			}
 		}
-		if err := set("filter_by_mntns", env.Filter.MntNs != nil); err != nil {
+		if err := set("filter_mntns_mode", uint8(env.Filter.MntNsMode)); err != nil {
 			return nil, err
 		}
 	}
@@ -76,16 +77,48 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		return nil, loadError(err)
 	}
 	p := &Program{Coll: coll, spec: spec}
-	if m := coll.Maps["mntns_filter"]; m != nil {
-		one := uint8(1)
-		for _, ns := range env.Filter.MntNs {
-			if err := m.Put(ns, one); err != nil {
-				p.Close()
-				return nil, fmt.Errorf("fill mount-namespace filter: %w", err)
+	if err := p.UpdateMntNs(MntNsUpdate{Add: env.Filter.MntNs}); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// UpdateMntNs changes the mount namespaces of the kernel's filter.
+func (p *Program) UpdateMntNs(u MntNsUpdate) error {
+	m := p.Coll.Maps["mntns_filter"]
+	if m == nil {
+		return nil
+	}
+	one := uint8(1)
+	for _, ns := range u.Add {
+		if err := m.Put(ns, one); err != nil {
+			return fmt.Errorf("mount-namespace filter: add %d: %w", ns, err)
+		}
+	}
+	for _, ns := range u.Remove {
+		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("mount-namespace filter: remove %d: %w", ns, err)
+		}
+	}
+	return nil
+}
+
+// FollowMntNs applies the filter's changes until ctx ends.
+func (p *Program) FollowMntNs(ctx context.Context, env *Env) {
+	if env.Filter.MntNsSets == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case u := <-env.Filter.MntNsSets:
+			if err := p.UpdateMntNs(u); err != nil {
+				env.Warnf("%v", err)
 			}
 		}
 	}
-	return p, nil
 }
 
 // loadError keeps the verifier's verdict to its last lines: the whole log is

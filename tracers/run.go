@@ -15,6 +15,9 @@ func RunStream[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.
 		return err
 	}
 	defer p.Close()
+	followCtx, stopFollowing := context.WithCancel(ctx)
+	defer stopFollowing()
+	go p.FollowMntNs(followCtx, env)
 	if err := p.Attach(); err != nil {
 		return err
 	}

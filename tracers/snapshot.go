@@ -4,7 +4,12 @@ import "github.com/ig-tracer/ig/output"
 
 // PrintSnapshot prints a snapshot gadget's rows once: a table in columns
 // mode, one JSON array otherwise.
-func PrintSnapshot[T any](env *Env, schema *output.Schema, defaultColumns []string, rows []T) error {
+func PrintSnapshot[T any, PT eventPtr[T]](env *Env, schema *output.Schema, defaultColumns []string, rows []T) error {
+	if env.Enrich != nil {
+		for i := range rows {
+			env.Enrich(PT(&rows[i]).Common())
+		}
+	}
 	p, err := output.NewPrinter[T](env.Stdout, schema, env.Format, defaultColumns)
 	if err != nil {
 		return err

@@ -104,6 +104,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			malformed++
 			continue
 		}
+		if env.Enrich != nil {
+			env.Enrich(PT(&ev).Common())
+		}
 		printer.Print(&ev)
 	}
 	if malformed > 0 {

@@ -25,13 +25,19 @@ struct event_header {
 	__u32 pad;
 };
 
-/* Filters, set by the loader before the program is loaded. */
-const volatile bool filter_by_mntns = false;
+/* Filters, set by the loader before the program is loaded.
+ * filter_mntns_mode: 0 all mount namespaces; 1 only those in mntns_filter
+ * (-c NAME, --containers); 2 all but those in mntns_filter (-c NAME --host:
+ * the host and one container, so every other container is excluded). */
+#define IG_MNTNS_ALL 0
+#define IG_MNTNS_ONLY 1
+#define IG_MNTNS_EXCEPT 2
+const volatile __u8 filter_mntns_mode = IG_MNTNS_ALL;
 const volatile __u32 filter_pid = 0;
 const volatile bool filter_by_comm = false;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
-/* Mount namespaces to trace when filter_by_mntns is set; kept current by ig. */
+/* The mount namespaces filter_mntns_mode speaks of; kept current by ig. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
@@ -69,9 +75,10 @@ static __always_inline bool ig_comm_matches(const char *comm)
 	return true;
 }
 
-static __always_inline bool ig_mntns_traced(__u64 mntns)
+static __always_inline bool ig_mntns_skipped(__u64 mntns)
 {
-	return bpf_map_lookup_elem(&mntns_filter, &mntns) != NULL;
+	bool listed = bpf_map_lookup_elem(&mntns_filter, &mntns) != NULL;
+	return filter_mntns_mode == IG_MNTNS_ONLY ? !listed : listed;
 }
 
 /* ig_skip_current says whether the current task is filtered out. Call it first,
@@ -80,7 +87,8 @@ static __always_inline bool ig_skip_current(void)
 {
 	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
 		return true;
-	if (filter_by_mntns && !ig_mntns_traced(task_mntns_id((struct task_struct *)bpf_get_current_task())))
+	if (filter_mntns_mode != IG_MNTNS_ALL &&
+	    ig_mntns_skipped(task_mntns_id((struct task_struct *)bpf_get_current_task())))
 		return true;
 	if (filter_by_comm) {
 		char comm[TASK_COMM_LEN];
@@ -96,7 +104,7 @@ static __always_inline bool ig_skip_task(struct task_struct *task)
 {
 	if (filter_pid && BPF_CORE_READ(task, tgid) != filter_pid)
 		return true;
-	if (filter_by_mntns && !ig_mntns_traced(task_mntns_id(task)))
+	if (filter_mntns_mode != IG_MNTNS_ALL && ig_mntns_skipped(task_mntns_id(task)))
 		return true;
 	if (filter_by_comm) {
 		char comm[TASK_COMM_LEN];

@@ -165,15 +165,7 @@ func keep(p *Process, f tracers.Filter) bool {
 	if f.Comm != "" && p.Comm != f.Comm {
 		return false
 	}
-	if f.MntNs != nil {
-		for _, ns := range f.MntNs {
-			if ns == p.MountNsID {
-				return true
-			}
-		}
-		return false
-	}
-	return true
+	return f.Allows(p.MountNsID)
 }
 
 func taskIDs(pid int) []int {

@@ -21,8 +21,8 @@ const (
 	processMapMntnsFilter      = "mntns_filter"
 	processProgSnapshotProcess = "snapshot_process"
 	processVarFilterByComm     = "filter_by_comm"
-	processVarFilterByMntns    = "filter_by_mntns"
 	processVarFilterComm       = "filter_comm"
+	processVarFilterMntnsMode  = "filter_mntns_mode"
 	processVarFilterPid        = "filter_pid"
 	processVarShowThreads      = "show_threads"
 )
@@ -85,11 +85,11 @@ type processMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type processVariableSpecs struct {
-	FilterByComm  *ebpf.VariableSpec `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.VariableSpec `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.VariableSpec `ebpf:"filter_comm"`
-	FilterPid     *ebpf.VariableSpec `ebpf:"filter_pid"`
-	ShowThreads   *ebpf.VariableSpec `ebpf:"show_threads"`
+	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	ShowThreads     *ebpf.VariableSpec `ebpf:"show_threads"`
 }
 
 // processObjects contains all objects after they have been loaded into the kernel.
@@ -129,11 +129,11 @@ func (m *processMaps) Close() error {
 //
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processVariables struct {
-	FilterByComm  *ebpf.Variable `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.Variable `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.Variable `ebpf:"filter_comm"`
-	FilterPid     *ebpf.Variable `ebpf:"filter_pid"`
-	ShowThreads   *ebpf.Variable `ebpf:"show_threads"`
+	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	ShowThreads     *ebpf.Variable `ebpf:"show_threads"`
 }
 
 // processPrograms contains all programs after they have been loaded into the kernel.

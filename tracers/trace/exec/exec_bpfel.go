@@ -48,20 +48,20 @@ type execExecEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	execMapEvents         = "events"
-	execMapLostEvents     = "lost_events"
-	execMapMntnsFilter    = "mntns_filter"
-	execMapPending        = "pending"
-	execMapScratch        = "scratch"
-	execProgEnterExecve   = "enter_execve"
-	execProgEnterExecveat = "enter_execveat"
-	execProgExitExecve    = "exit_execve"
-	execProgExitExecveat  = "exit_execveat"
-	execVarFilterByComm   = "filter_by_comm"
-	execVarFilterByMntns  = "filter_by_mntns"
-	execVarFilterComm     = "filter_comm"
-	execVarFilterPid      = "filter_pid"
-	execVarWantCwd        = "want_cwd"
+	execMapEvents          = "events"
+	execMapLostEvents      = "lost_events"
+	execMapMntnsFilter     = "mntns_filter"
+	execMapPending         = "pending"
+	execMapScratch         = "scratch"
+	execProgEnterExecve    = "enter_execve"
+	execProgEnterExecveat  = "enter_execveat"
+	execProgExitExecve     = "exit_execve"
+	execProgExitExecveat   = "exit_execveat"
+	execVarFilterByComm    = "filter_by_comm"
+	execVarFilterComm      = "filter_comm"
+	execVarFilterMntnsMode = "filter_mntns_mode"
+	execVarFilterPid       = "filter_pid"
+	execVarWantCwd         = "want_cwd"
 )
 
 // loadExec returns the embedded CollectionSpec for exec.
@@ -127,11 +127,11 @@ type execMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execVariableSpecs struct {
-	FilterByComm  *ebpf.VariableSpec `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.VariableSpec `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.VariableSpec `ebpf:"filter_comm"`
-	FilterPid     *ebpf.VariableSpec `ebpf:"filter_pid"`
-	WantCwd       *ebpf.VariableSpec `ebpf:"want_cwd"`
+	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	WantCwd         *ebpf.VariableSpec `ebpf:"want_cwd"`
 }
 
 // execObjects contains all objects after they have been loaded into the kernel.
@@ -175,11 +175,11 @@ func (m *execMaps) Close() error {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execVariables struct {
-	FilterByComm  *ebpf.Variable `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.Variable `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.Variable `ebpf:"filter_comm"`
-	FilterPid     *ebpf.Variable `ebpf:"filter_pid"`
-	WantCwd       *ebpf.Variable `ebpf:"want_cwd"`
+	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	WantCwd         *ebpf.Variable `ebpf:"want_cwd"`
 }
 
 // execPrograms contains all programs after they have been loaded into the kernel.

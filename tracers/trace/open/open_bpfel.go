@@ -44,22 +44,22 @@ type openOpenEvent struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	openMapEvents        = "events"
-	openMapLostEvents    = "lost_events"
-	openMapMntnsFilter   = "mntns_filter"
-	openMapPending       = "pending"
-	openMapScratch       = "scratch"
-	openProgEnterOpen    = "enter_open"
-	openProgEnterOpenat  = "enter_openat"
-	openProgEnterOpenat2 = "enter_openat2"
-	openProgExitOpen     = "exit_open"
-	openProgExitOpenat   = "exit_openat"
-	openProgExitOpenat2  = "exit_openat2"
-	openVarFailedOnly    = "failed_only"
-	openVarFilterByComm  = "filter_by_comm"
-	openVarFilterByMntns = "filter_by_mntns"
-	openVarFilterComm    = "filter_comm"
-	openVarFilterPid     = "filter_pid"
+	openMapEvents          = "events"
+	openMapLostEvents      = "lost_events"
+	openMapMntnsFilter     = "mntns_filter"
+	openMapPending         = "pending"
+	openMapScratch         = "scratch"
+	openProgEnterOpen      = "enter_open"
+	openProgEnterOpenat    = "enter_openat"
+	openProgEnterOpenat2   = "enter_openat2"
+	openProgExitOpen       = "exit_open"
+	openProgExitOpenat     = "exit_openat"
+	openProgExitOpenat2    = "exit_openat2"
+	openVarFailedOnly      = "failed_only"
+	openVarFilterByComm    = "filter_by_comm"
+	openVarFilterComm      = "filter_comm"
+	openVarFilterMntnsMode = "filter_mntns_mode"
+	openVarFilterPid       = "filter_pid"
 )
 
 // loadOpen returns the embedded CollectionSpec for open.
@@ -127,11 +127,11 @@ type openMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type openVariableSpecs struct {
-	FailedOnly    *ebpf.VariableSpec `ebpf:"failed_only"`
-	FilterByComm  *ebpf.VariableSpec `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.VariableSpec `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.VariableSpec `ebpf:"filter_comm"`
-	FilterPid     *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FailedOnly      *ebpf.VariableSpec `ebpf:"failed_only"`
+	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
 }
 
 // openObjects contains all objects after they have been loaded into the kernel.
@@ -175,11 +175,11 @@ func (m *openMaps) Close() error {
 //
 // It can be passed to loadOpenObjects or ebpf.CollectionSpec.LoadAndAssign.
 type openVariables struct {
-	FailedOnly    *ebpf.Variable `ebpf:"failed_only"`
-	FilterByComm  *ebpf.Variable `ebpf:"filter_by_comm"`
-	FilterByMntns *ebpf.Variable `ebpf:"filter_by_mntns"`
-	FilterComm    *ebpf.Variable `ebpf:"filter_comm"`
-	FilterPid     *ebpf.Variable `ebpf:"filter_pid"`
+	FailedOnly      *ebpf.Variable `ebpf:"failed_only"`
+	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
+	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
+	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
 }
 
 // openPrograms contains all programs after they have been loaded into the kernel.

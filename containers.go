@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/runtimes"
+	runtimesall "github.com/ig-tracer/ig/runtimes/all"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// refreshInterval is how often the container list is asked for while a
+// gadget runs; events from an unknown mount namespace also ask at once.
+const refreshInterval = time.Second
+
+// runtimeFlags choose the container runtimes and their sockets.
+func runtimeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "runtimes", Aliases: []string{"r"}, Usage: "container runtimes to use, comma-separated: docker, containerd, cri-o, podman (default: all found)"},
+		&cli.StringFlag{Name: "docker-socketpath", Value: runtimesall.DockerSocket, Usage: "docker's API `SOCKET`"},
+		&cli.StringFlag{Name: "containerd-socketpath", Value: runtimesall.ContainerdSocket, Usage: "containerd's API `SOCKET`"},
+		&cli.StringFlag{Name: "containerd-namespace", Usage: "only this containerd `NAMESPACE` (default: every namespace)"},
+		&cli.StringFlag{Name: "crio-socketpath", Value: runtimesall.CrioSocket, Usage: "CRI-O's API `SOCKET`"},
+		&cli.StringSliceFlag{Name: "podman-socketpath", Usage: "a podman API `SOCKET`; may be repeated (default: " + runtimesall.PodmanSocket + " and every /run/user/UID/podman/podman.sock)"},
+	}
+}
+
+// containerFlags pick containers; accepted with the common flags.
+func containerFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "containername", Aliases: []string{"c"}, Usage: "only the container(s) with this `NAME` (filtered in the kernel); with --host, the host too"},
+		&cli.BoolFlag{Name: "containers", Usage: "only processes in containers, not the host's"},
+	}
+}
+
+// connectRuntimes builds the container collection from the runtime flags
+// and fills it once.
+func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, error) {
+	cfg := runtimesall.Config{
+		DockerSocket:        flagString(c, "docker-socketpath"),
+		ContainerdSocket:    flagString(c, "containerd-socketpath"),
+		ContainerdNamespace: flagString(c, "containerd-namespace"),
+		CrioSocket:          flagString(c, "crio-socketpath"),
+		Logf:                env.Logf,
+		Warnf:               env.Warnf,
+	}
+	if names := flagString(c, "runtimes"); names != "" {
+		for _, n := range strings.Split(names, ",") {
+			cfg.Runtimes = append(cfg.Runtimes, strings.ToLower(strings.TrimSpace(n)))
+		}
+		cfg.Explicit = true
+	}
+	if socks := flagValue(c, "podman-socketpath", (*cli.Context).StringSlice); len(socks) > 0 {
+		cfg.PodmanSockets = socks
+	}
+	clients, err := runtimesall.Connect(cfg)
+	if err != nil {
+		return nil, err
+	}
+	coll := runtimes.NewCollection(clients, env.Logf)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := coll.Refresh(ctx); err != nil {
+		env.Warnf("%v", err)
+	}
+	return coll, nil
+}
+
+// enricher fills an event's container fields from the collection.
+func enricher(coll *runtimes.Collection) func(*tracers.Event) {
+	return func(ev *tracers.Event) {
+		ct := coll.Lookup(ev.MountNsID)
+		if ct == nil {
+			ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
+			return
+		}
+		ev.Runtime = tracers.Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
+		ev.K8s = tracers.K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
+		if ct.PodName != "" {
+			ev.K8s.ContainerName = ct.Name
+		}
+	}
+}
+
+// containerFilter turns -c, --containers and --host into the kernel's
+// mount-namespace filter, and keeps it current as containers come and go.
+func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filter, env *tracers.Env) error {
+	names := flagValue(c, "containername", (*cli.Context).StringSlice)
+	onlyContainers := flagBool(c, "containers")
+	host := flagBool(c, "host")
+	if len(names) == 0 && !onlyContainers {
+		return nil // everything: host and containers
+	}
+	wanted := func(ct runtimes.Container) bool {
+		if len(names) == 0 {
+			return true
+		}
+		for _, n := range names {
+			if ct.Name == n {
+				return true
+			}
+		}
+		return false
+	}
+	// listed: the mount namespaces the kernel filter names.
+	listed := wanted
+	f.MntNsMode = tracers.MntNsOnly
+	if host && len(names) > 0 {
+		f.MntNsMode = tracers.MntNsExcept
+		listed = func(ct runtimes.Container) bool { return !wanted(ct) }
+	} else if host {
+		f.MntNsMode = tracers.MntNsAll // --containers --host: everything
+		return nil
+	}
+	current := coll.Containers()
+	found := map[string]bool{}
+	for _, ct := range current {
+		if wanted(ct) {
+			found[ct.Name] = true
+		}
+		if listed(ct) && ct.MountNsID != 0 {
+			f.MntNs = append(f.MntNs, ct.MountNsID)
+		}
+	}
+	for _, n := range names {
+		if !found[n] {
+			return fmt.Errorf("no running container named %q (see 'ig list-containers')", n)
+		}
+	}
+	if onlyContainers && len(current) == 0 {
+		env.Warnf("no container is running: --containers shows nothing until one starts (without it, ig shows the host too)")
+	}
+	updates := make(chan tracers.MntNsUpdate, 64)
+	f.MntNsSets = updates
+	coll.OnChange(func(added, removed []runtimes.Container) {
+		var u tracers.MntNsUpdate
+		for _, ct := range added {
+			if listed(ct) && ct.MountNsID != 0 {
+				u.Add = append(u.Add, ct.MountNsID)
+			}
+		}
+		for _, ct := range removed {
+			if listed(ct) && ct.MountNsID != 0 {
+				u.Remove = append(u.Remove, ct.MountNsID)
+			}
+		}
+		if len(u.Add)+len(u.Remove) > 0 {
+			select {
+			case updates <- u:
+			default:
+				env.Warnf("container filter not updated: too many changes at once")
+			}
+		}
+	})
+	return nil
+}

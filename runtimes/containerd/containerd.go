@@ -1,0 +1,214 @@
+// Package containerd lists the running containers of a containerd daemon
+// through its gRPC socket, in every namespace or in one.
+package containerd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/containerd/api/types/task"
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/ig-tracer/ig/runtimes"
+)
+
+// DefaultSocket is where containerd listens unless told otherwise.
+const DefaultSocket = "/run/containerd/containerd.sock"
+
+// LabelNamespace is the key under which each Container's Labels carry the
+// containerd namespace it is in ("moby" for docker's, "k8s.io" for the CRI's).
+const LabelNamespace = "containerd.namespace"
+
+// LabelKind is the CRI plugin's label telling a pod sandbox ("sandbox") from
+// a container ("container").
+const LabelKind = "io.cri-containerd.kind"
+
+// pingTimeout bounds New's check that the daemon answers.
+const pingTimeout = 3 * time.Second
+
+// Client is a containerd daemon's API. It implements runtimes.Client.
+type Client struct {
+	socket    string
+	namespace string // "" for every namespace
+	api       *client.Client
+}
+
+var _ runtimes.Client = (*Client)(nil)
+
+// New connects to the containerd at socket ("" means DefaultSocket) and checks
+// that it answers. Its Containers lists the containers of that namespace, or
+// of every namespace when namespace is "". The error wraps
+// runtimes.ErrNoSocket when the socket does not exist.
+func New(socket, namespace string) (*Client, error) {
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	var api *client.Client
+	fi, err := os.Stat(socket)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("containerd: %s: %w", socket, runtimes.ErrNoSocket)
+		}
+		return nil, fmt.Errorf("containerd: %s: %w", socket, err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("containerd: %s: not answering: not a unix socket (%s)", socket, fileType(fi.Mode()))
+	}
+	api, err = client.New(socket, client.WithTimeout(pingTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("containerd: %s: %w", socket, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if _, err := api.Version(ctx); err != nil {
+		api.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s", pingTimeout)
+		}
+		return nil, fmt.Errorf("containerd: %s: not answering: %w", socket, err)
+	}
+	return &Client{socket: socket, namespace: namespace, api: api}, nil
+}
+
+// Name is runtimes.Containerd.
+func (c *Client) Name() string { return runtimes.Containerd }
+
+// Containers lists the containers that have a running (or paused) task, with
+// the host pids of their init processes. CRI pod sandboxes are left out.
+func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
+	nss := []string{c.namespace}
+	if c.namespace == "" {
+		var err error
+		nss, err = c.api.NamespaceService().List(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("containerd: listing namespaces: %w", err)
+		}
+		sort.Strings(nss)
+	}
+	var out []runtimes.Container
+	for _, ns := range nss {
+		cs, err := c.namespaceContainers(namespaces.WithNamespace(ctx, ns), ns)
+		if err != nil {
+			return nil, fmt.Errorf("containerd: namespace %s: %w", ns, err)
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+// namespaceContainers lists one namespace's containers that have a live task.
+func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes.Container, error) {
+	resp, err := c.api.TaskService().List(ctx, &tasks.ListTasksRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("listing tasks: %w", err)
+	}
+	pids := make(map[string]uint32, len(resp.Tasks))
+	for _, t := range resp.Tasks {
+		switch t.Status {
+		case task.Status_RUNNING, task.Status_PAUSED, task.Status_PAUSING:
+			if t.Pid > 0 {
+				pids[t.ID] = t.Pid
+			}
+		}
+	}
+	if len(pids) == 0 {
+		return nil, nil
+	}
+	list, err := c.api.ContainerService().List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	// CRI pods: kubelet puts the pod and container names in labels; pods
+	// made otherwise (crictl) have them only in the CRI plugin's metadata.
+	pods := map[string]criMetadata{} // sandbox id -> its metadata
+	for _, ci := range list {
+		if ci.Labels[LabelKind] == "sandbox" {
+			if md, ok := criMeta(ci, extSandbox); ok {
+				pods[ci.ID] = md
+			}
+		}
+	}
+	var out []runtimes.Container
+	for _, ci := range list {
+		pid, ok := pids[ci.ID]
+		if !ok {
+			continue // no task, or it has exited
+		}
+		if ci.Labels[LabelKind] == "sandbox" {
+			continue
+		}
+		labels := make(map[string]string, len(ci.Labels)+1)
+		for k, v := range ci.Labels {
+			labels[k] = v
+		}
+		labels[LabelNamespace] = ns
+		ct := runtimes.Container{
+			Runtime:      runtimes.Containerd,
+			ID:           ci.ID,
+			Name:         labels[runtimes.LabelContainerName],
+			Image:        ci.Image,
+			Pid:          int(pid),
+			Labels:       labels,
+			PodName:      labels[runtimes.LabelPodName],
+			PodNamespace: labels[runtimes.LabelPodNamespace],
+		}
+		if ci.Labels[LabelKind] == "container" && (ct.Name == "" || ct.PodName == "") {
+			if md, ok := criMeta(ci, extContainer); ok {
+				if ct.Name == "" {
+					ct.Name = md.Metadata.Config.Metadata.Name
+				}
+				if pod, ok := pods[md.Metadata.SandboxID]; ok && ct.PodName == "" {
+					ct.PodName = pod.Metadata.Config.Metadata.Name
+					ct.PodNamespace = pod.Metadata.Config.Metadata.Namespace
+				}
+			}
+		}
+		if ct.Name == "" {
+			ct.Name = ci.ID
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// The CRI plugin's container extensions, JSON since containerd 1.x.
+const (
+	extContainer = "io.cri-containerd.container.metadata"
+	extSandbox   = "io.cri-containerd.sandbox.metadata"
+)
+
+// criMetadata is the part of the CRI plugin's container and sandbox metadata
+// that names them ({"Version":"v1","Metadata":{...}}).
+type criMetadata struct {
+	Version  string
+	Metadata struct {
+		SandboxID string // containers only
+		Config    struct {
+			Metadata struct {
+				Name      string `json:"name"`
+				Namespace string `json:"namespace"` // sandboxes only
+			} `json:"metadata"`
+		}
+	}
+}
+
+// criMeta decodes the CRI metadata extension ext of a container.
+func criMeta(ci containers.Container, ext string) (criMetadata, bool) {
+	var md criMetadata
+	a, ok := ci.Extensions[ext]
+	if !ok || a == nil || json.Unmarshal(a.GetValue(), &md) != nil || md.Version != "v1" {
+		return criMetadata{}, false
+	}
+	return md, true
+}
+
+// Close closes the connection to the daemon.
+func (c *Client) Close() error { return c.api.Close() }

@@ -1,0 +1,243 @@
+// Package crio lists the running containers of CRI-O through its CRI v1
+// gRPC API socket.
+package crio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/ig-tracer/ig/runtimes"
+)
+
+// DefaultSocket is where CRI-O listens unless told otherwise.
+const DefaultSocket = "/var/run/crio/crio.sock"
+
+// pingTimeout bounds New's check that the daemon answers.
+const pingTimeout = 3 * time.Second
+
+// maxMsgSize is the largest answer taken (a verbose status carries the whole
+// OCI spec); the kubelet allows the same.
+const maxMsgSize = 16 << 20
+
+// Client is CRI-O's CRI API. It implements runtimes.Client.
+type Client struct {
+	socket string
+	conn   *grpc.ClientConn
+	api    cri.RuntimeServiceClient
+}
+
+var _ runtimes.Client = (*Client)(nil)
+
+// New connects to CRI-O at socket ("" means DefaultSocket) and checks that it
+// answers. The error wraps runtimes.ErrNoSocket when the socket does not
+// exist.
+func New(socket string) (*Client, error) {
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	if _, err := os.Stat(socket); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("cri-o: %s: %w", socket, runtimes.ErrNoSocket)
+		}
+		return nil, fmt.Errorf("cri-o: %s: %w", socket, err)
+	}
+	abs, err := filepath.Abs(socket)
+	if err != nil {
+		return nil, fmt.Errorf("cri-o: %s: %w", socket, err)
+	}
+	conn, err := grpc.NewClient("unix://"+abs,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMsgSize)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("cri-o: %s: %w", socket, err)
+	}
+	c := &Client{socket: socket, conn: conn, api: cri.NewRuntimeServiceClient(conn)}
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if _, err := c.api.Version(ctx, &cri.VersionRequest{}); err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s", pingTimeout)
+		}
+		return nil, fmt.Errorf("cri-o: %s: not answering: %w", socket, err)
+	}
+	return c, nil
+}
+
+// Name is runtimes.CRIO.
+func (c *Client) Name() string { return runtimes.CRIO }
+
+// Containers lists the running containers with the host pids of their main
+// processes. A container that stops while it is being listed is left out.
+// PodName and PodNamespace come from the kubelet's labels, or, for a
+// container made without them (crictl), from its pod sandbox's metadata.
+func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
+	list, err := c.api.ListContainers(ctx, &cri.ListContainersRequest{
+		Filter: &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cri-o: listing containers: %w", err)
+	}
+	out := make([]runtimes.Container, 0, len(list.Containers))
+	var pods map[string]*cri.PodSandboxMetadata // read once, when first needed
+	for _, lc := range list.Containers {
+		if lc.State != cri.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		st, err := c.api.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: lc.Id, Verbose: true})
+		if err != nil {
+			if status.Code(err) == codes.NotFound {
+				continue // removed since the list
+			}
+			return nil, fmt.Errorf("cri-o: status of container %s: %w", shortID(lc.Id), err)
+		}
+		if st.Status == nil || st.Status.State != cri.ContainerState_CONTAINER_RUNNING {
+			continue // stopped since the list
+		}
+		pid, err := verbosePid(st.Info)
+		if err != nil {
+			return nil, fmt.Errorf("cri-o: status of container %s: %w", shortID(lc.Id), err)
+		}
+		ct := fromCRI(lc, st.Status, pid)
+		if (ct.PodName == "" || ct.PodNamespace == "") && lc.PodSandboxId != "" {
+			if pods == nil {
+				if pods, err = c.sandboxes(ctx); err != nil {
+					return nil, err
+				}
+			}
+			if md := pods[lc.PodSandboxId]; md != nil {
+				if ct.PodName == "" {
+					ct.PodName = md.Name
+				}
+				if ct.PodNamespace == "" {
+					ct.PodNamespace = md.Namespace
+				}
+			}
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+// sandboxes maps pod sandbox ids to their metadata.
+func (c *Client) sandboxes(ctx context.Context) (map[string]*cri.PodSandboxMetadata, error) {
+	resp, err := c.api.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
+	if err != nil {
+		return nil, fmt.Errorf("cri-o: listing pod sandboxes: %w", err)
+	}
+	m := make(map[string]*cri.PodSandboxMetadata, len(resp.Items))
+	for _, p := range resp.Items {
+		if p.Metadata != nil {
+			m[p.Id] = p.Metadata
+		}
+	}
+	return m, nil
+}
+
+// verbosePid reads the host pid from a verbose ContainerStatus answer: CRI-O
+// (like containerd's CRI plugin) puts a JSON object with a "pid" field under
+// the "info" key.
+func verbosePid(info map[string]string) (int, error) {
+	raw, ok := info["info"]
+	if !ok {
+		return 0, errors.New(`no "info" in the verbose status`)
+	}
+	var v struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return 0, fmt.Errorf(`decoding the verbose status "info": %w`, err)
+	}
+	if v.Pid <= 0 {
+		return 0, errors.New(`no pid in the verbose status "info"`)
+	}
+	return v.Pid, nil
+}
+
+// fromCRI builds a runtimes.Container from a list entry, its status and its
+// pid.
+func fromCRI(lc *cri.Container, st *cri.ContainerStatus, pid int) runtimes.Container {
+	c := runtimes.Container{
+		Runtime: runtimes.CRIO,
+		ID:      lc.Id,
+		Pid:     pid,
+		Labels:  lc.Labels,
+	}
+	if st.Metadata != nil {
+		c.Name = st.Metadata.Name
+	}
+	if c.Name == "" && lc.Metadata != nil {
+		c.Name = lc.Metadata.Name
+	}
+	c.Image = imageName(lc, st)
+	if c.Labels == nil {
+		c.Labels = st.Labels
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.PodName = c.Labels[runtimes.LabelPodName]
+	c.PodNamespace = c.Labels[runtimes.LabelPodNamespace]
+	return c
+}
+
+// imageName picks the most readable image reference CRI-O gave: the name the
+// user asked for, else a name, else whatever id or digest there is.
+func imageName(lc *cri.Container, st *cri.ContainerStatus) string {
+	var cands []string
+	for _, spec := range []*cri.ImageSpec{st.Image, lc.Image} {
+		if spec != nil {
+			cands = append(cands, spec.UserSpecifiedImage, spec.Image)
+		}
+	}
+	cands = append(cands, st.ImageRef, lc.ImageRef)
+	for _, s := range cands {
+		if s != "" && !isImageID(s) {
+			return s
+		}
+	}
+	for _, s := range cands {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// isImageID says s is a bare image id ("sha256:<hex>" or 64 hex digits),
+// not a name.
+func isImageID(s string) bool {
+	s = strings.TrimPrefix(s, "sha256:")
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Close closes the connection to CRI-O.
+func (c *Client) Close() error { return c.conn.Close() }

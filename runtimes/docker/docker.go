@@ -1,0 +1,140 @@
+// Package docker lists the running containers of a docker daemon through its
+// API socket.
+package docker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+
+	"github.com/ig-tracer/ig/runtimes"
+)
+
+// DefaultSocket is where dockerd listens unless told otherwise.
+const DefaultSocket = "/var/run/docker.sock"
+
+// pingTimeout bounds New's check that the daemon answers.
+const pingTimeout = 3 * time.Second
+
+// Client is a docker daemon's API. It implements runtimes.Client.
+type Client struct {
+	socket string
+	api    *client.Client
+}
+
+var _ runtimes.Client = (*Client)(nil)
+
+// New connects to the docker daemon at socket ("" means DefaultSocket) and
+// checks that it answers. The error wraps runtimes.ErrNoSocket when the
+// socket does not exist.
+func New(socket string) (*Client, error) {
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	var api *client.Client
+	fi, err := os.Stat(socket)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("docker: %s: %w", socket, runtimes.ErrNoSocket)
+		}
+		return nil, fmt.Errorf("docker: %s: %w", socket, err)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("docker: %s: not answering: not a unix socket (%s)", socket, fileType(fi.Mode()))
+	}
+	api, err = client.NewClientWithOpts(
+		client.WithHost("unix://"+socket),
+		client.WithAPIVersionNegotiation(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %s: %w", socket, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+	defer cancel()
+	if _, err := api.Ping(ctx); err != nil {
+		api.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("no answer within %s", pingTimeout)
+		}
+		return nil, fmt.Errorf("docker: %s: not answering: %w", socket, err)
+	}
+	return &Client{socket: socket, api: api}, nil
+}
+
+// Name is runtimes.Docker.
+func (c *Client) Name() string { return runtimes.Docker }
+
+// Containers lists the running containers with the host pids of their main
+// processes. A container that stops while it is being listed is left out.
+func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
+	list, err := c.api.ContainerList(ctx, container.ListOptions{}) // running only
+	if err != nil {
+		return nil, fmt.Errorf("docker: listing containers: %w", err)
+	}
+	out := make([]runtimes.Container, 0, len(list))
+	for _, s := range list {
+		info, err := c.api.ContainerInspect(ctx, s.ID)
+		if err != nil {
+			if cerrdefs.IsNotFound(err) {
+				continue // removed since the list
+			}
+			return nil, fmt.Errorf("docker: inspecting container %s: %w", shortID(s.ID), err)
+		}
+		if info.State == nil || !info.State.Running || info.State.Pid <= 0 {
+			continue // stopped since the list
+		}
+		out = append(out, fromInspect(s, info))
+	}
+	return out, nil
+}
+
+// fromInspect builds a runtimes.Container from a list entry and its inspect
+// answer.
+func fromInspect(s container.Summary, info container.InspectResponse) runtimes.Container {
+	c := runtimes.Container{
+		Runtime: runtimes.Docker,
+		ID:      s.ID,
+		Image:   s.Image,
+		Labels:  s.Labels,
+	}
+	if info.ContainerJSONBase != nil {
+		c.Name = strings.TrimPrefix(info.Name, "/")
+		if info.State != nil {
+			c.Pid = info.State.Pid
+		}
+	}
+	if c.Name == "" && len(s.Names) > 0 {
+		c.Name = strings.TrimPrefix(s.Names[0], "/")
+	}
+	if info.Config != nil {
+		if info.Config.Image != "" {
+			c.Image = info.Config.Image
+		}
+		if info.Config.Labels != nil {
+			c.Labels = info.Config.Labels
+		}
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.PodName = c.Labels[runtimes.LabelPodName]
+	c.PodNamespace = c.Labels[runtimes.LabelPodNamespace]
+	return c
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// Close closes the connection to the daemon.
+func (c *Client) Close() error { return c.api.Close() }

@@ -1,0 +1,224 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The runtimes are brought up by tests/runtimes/up.sh (run by .ci/run);
+// tests/runtimes/run.sh starts, execs in and stops containers on each.
+const runtimesEnv = "/var/tmp/ig-test-runtimes/env"
+
+// runtimeKinds are the ways a container is started, and the runtime ig must
+// attribute it to.
+var runtimeKinds = []struct {
+	kind, runtime string
+	pod           bool // a CRI pod: ig shows its pod and namespace
+}{
+	{"docker", "docker", false},
+	{"podman", "podman", false},
+	{"podman-rootless", "podman", false},
+	{"containerd", "containerd", false},
+	{"containerd-cri", "containerd", true},
+	{"cri-o", "cri-o", true},
+}
+
+// containerRow is a row of `ig list-containers -o json`.
+type containerRow struct {
+	Runtime   string `json:"runtime"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Image     string `json:"image"`
+	Pid       int    `json:"pid"`
+	MountNsID uint64 `json:"mountnsid"`
+	OwnerUID  uint32 `json:"ownerUid"`
+	Namespace string `json:"namespace"`
+	PodName   string `json:"podName"`
+}
+
+// containerChange is a line of `ig list-containers --watch -o json`.
+type containerChange struct {
+	Event string `json:"event"`
+	containerRow
+}
+
+// runtimesUp fails the test when the runtimes are not up: they must be, in CI.
+func runtimesUp(t *testing.T) map[string]string {
+	t.Helper()
+	igBinary(t)
+	f, err := os.Open(runtimesEnv)
+	if err != nil {
+		t.Fatalf("container runtimes are not up (%v): run tests/runtimes/up.sh first", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[strings.TrimPrefix(k, "export ")] = strings.Trim(v, `"'`)
+		}
+	}
+	return env
+}
+
+// container starts a long-running container of kind and returns its name
+// and the host pid its runtime reports; the test's cleanup removes it.
+func container(t *testing.T, kind string) (string, int) {
+	t.Helper()
+	name := unique("igt-" + strings.ReplaceAll(kind, "-", ""))
+	out, err := exec.Command("runtimes/run.sh", "start", kind, name).Output()
+	if err != nil {
+		t.Fatalf("start a %s container: %v\n%s", kind, err, stderrOf(err))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("start a %s container: no pid in %q", kind, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("runtimes/run.sh", "stop", kind, name).Run() })
+	return name, pid
+}
+
+// inContainer runs argv in the container.
+func inContainer(t *testing.T, kind, name string, argv ...string) {
+	t.Helper()
+	if out, err := exec.Command("runtimes/run.sh", append([]string{"exec", kind, name}, argv...)...).CombinedOutput(); err != nil {
+		t.Fatalf("exec in %s container %s: %v\n%s", kind, name, err, out)
+	}
+}
+
+func stopContainer(t *testing.T, kind, name string) {
+	t.Helper()
+	if out, err := exec.Command("runtimes/run.sh", "stop", kind, name).CombinedOutput(); err != nil {
+		t.Fatalf("stop %s container %s: %v\n%s", kind, name, err, out)
+	}
+}
+
+func stderrOf(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
+
+func listContainers(t *testing.T, args ...string) []containerRow {
+	t.Helper()
+	r := runIG(t, append(args, "list-containers", "-o", "json")...)
+	checkSuccess(t, r)
+	var rows []containerRow
+	if err := json.Unmarshal(r.Stdout, &rows); err != nil {
+		t.Fatalf("list-containers -o json: %v\n%s", err, r.Stdout)
+	}
+	return rows
+}
+
+func TestContainers(t *testing.T) {
+	env := runtimesUp(t)
+	for _, k := range runtimeKinds {
+		t.Run(k.kind, func(t *testing.T) {
+			name, pid := container(t, k.kind)
+			ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/mnt"), "mnt:["), "]"), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			// Listed once, under its runtime, with the pid the runtime reports.
+			row := findOne(t, listContainers(t), name, func(c *containerRow) bool { return c.Name == name })
+			if row.Runtime != k.runtime || row.Pid != pid || row.MountNsID != ns || row.ID == "" || row.Image == "" {
+				t.Errorf("listed as %+v; want runtime %s, pid %d, mntns %d", row, k.runtime, pid, ns)
+			}
+			if k.pod && (row.PodName == "" || row.Namespace != "default") {
+				t.Errorf("pod fields %+v", row)
+			}
+			if k.kind == "podman-rootless" {
+				if strconv.Itoa(int(row.OwnerUID)) != env["RL_UID"] {
+					t.Errorf("owner %d, want the rootless user %s", row.OwnerUID, env["RL_UID"])
+				}
+				// The seed's command, with the user's own socket.
+				rows := listContainers(t, "-r", "podman", "--podman-socketpath", env["PODMAN_ROOTLESS_SOCK"])
+				findOne(t, rows, name, func(c *containerRow) bool { return c.Name == name && c.Pid == pid })
+			}
+
+			// trace exec -c catches a command run in it, and not the host's.
+			marker, hostMarker := unique("in-"+k.kind), unique("host")
+			ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+			ig.waitUntil("an exec in container "+name, func() { inContainer(t, k.kind, name, "/bin/true", marker) },
+				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
+			hostPid := runTrue(t, "", hostMarker)
+			inContainer(t, k.kind, name, "/bin/true", marker+"-2")
+			ig.waitUntil("a second exec in container "+name, nil,
+				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker+"-2" }))
+			r := ig.stop(os.Interrupt)
+			evs := eventsOf[execEvent](t, r.Stdout)
+			ev := findOne(t, evs, "the exec of "+marker+"-2", func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker+"-2" })
+			if ev.Runtime.ContainerName != name || ev.Runtime.RuntimeName != k.runtime || ev.Runtime.ContainerID != row.ID ||
+				ev.Ret != 0 || ev.Comm != "true" || uint64(ev.MountNsID) != ns {
+				t.Errorf("exec in %s attributed as %+v", name, ev)
+			}
+			if k.pod && (ev.K8s.PodName != row.PodName || ev.K8s.Namespace != "default" || ev.K8s.ContainerName != name) {
+				t.Errorf("k8s fields %+v", ev.K8s)
+			}
+			for _, e := range evs {
+				if e.Runtime.ContainerName != name || e.Pid == int64(hostPid) {
+					t.Errorf("-c %s let through %+v", name, e)
+				}
+			}
+		})
+	}
+}
+
+// A container started after ig attributes correctly, with no filter; and
+// --watch sees containers come and go.
+func TestContainerStartedLater(t *testing.T) {
+	runtimesUp(t)
+	ig := startIG(t, "trace", "exec", "-o", "json")
+	ig.waitExecJSON(unique("attached"))
+	watch := startIG(t, "list-containers", "--watch", "-o", "json")
+
+	name, pid := container(t, "docker")
+	marker := unique("late")
+	ig.waitUntil("an exec in the new container", func() { inContainer(t, "docker", name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool {
+			return len(ev.Args) == 2 && ev.Args[1] == marker && ev.Runtime.ContainerName == name && ev.Runtime.RuntimeName == "docker"
+		}))
+	hostMarker := unique("host")
+	runTrue(t, "", hostMarker)
+	ig.waitUntil("the host's exec", nil, streamMatcher(func(ev *execEvent) bool {
+		return len(ev.Args) == 2 && ev.Args[1] == hostMarker && ev.Runtime.ContainerName == "" && ev.Runtime.RuntimeName == ""
+	}))
+	ig.stop(os.Interrupt)
+
+	watch.waitUntil("ADDED "+name, nil, streamMatcher(func(c *containerChange) bool {
+		return c.Event == "ADDED" && c.Name == name && c.Pid == pid && c.Runtime == "docker"
+	}))
+	stopContainer(t, "docker", name)
+	watch.waitUntil("REMOVED "+name, nil, streamMatcher(func(c *containerChange) bool {
+		return c.Event == "REMOVED" && c.Name == name
+	}))
+	checkSuccess(t, watch.stop(os.Interrupt))
+}
+
+func TestContainerErrors(t *testing.T) {
+	runtimesUp(t)
+	msg := checkFailure(t, runIG(t, "trace", "exec", "-c", unique("no-such-container")))
+	if !strings.Contains(msg, "no running container named") {
+		t.Errorf("message %q", msg)
+	}
+	msg = checkFailure(t, runIG(t, "-r", "docker", "--docker-socketpath", "/nonexistent.sock", "list-containers"))
+	if !strings.Contains(msg, "/nonexistent.sock") {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func readlink(t *testing.T, p string) string {
+	t.Helper()
+	s, err := os.Readlink(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
