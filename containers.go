@@ -70,10 +70,26 @@ func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, er
 	return coll, nil
 }
 
-// enricher fills an event's container fields from the collection.
+// enricher fills an event's container fields from the collection. Answers
+// are cached until the collection changes: most events come from a few
+// mount namespaces, and this runs for every event.
 func enricher(coll *runtimes.Collection) func(*tracers.Event) {
+	type answer struct {
+		ct  *runtimes.Container
+		gen uint64
+	}
+	cache := map[uint64]answer{}
 	return func(ev *tracers.Event) {
-		ct := coll.Lookup(ev.MountNsID)
+		gen := coll.Generation()
+		a, ok := cache[ev.MountNsID]
+		if !ok || a.gen != gen {
+			a = answer{ct: coll.Lookup(ev.MountNsID), gen: gen}
+			if len(cache) > 4096 {
+				clear(cache)
+			}
+			cache[ev.MountNsID] = a
+		}
+		ct := a.ct
 		if ct == nil {
 			ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
 			return

@@ -27,6 +27,7 @@ type Collection struct {
 	snapshot    atomic.Pointer[map[uint64]*Container] // mntns -> container, read lock-free
 	unknown     map[uint64]bool                       // mntns seen and not a container, until the next refresh
 	lastRefresh time.Time
+	generation  atomic.Uint64 // counts refreshes, so callers can cache Lookup's answers
 	listeners   []func(added, removed []Container)
 }
 
@@ -141,6 +142,7 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 		}
 	}
 	c.snapshot.Store(&snap)
+	c.generation.Add(1)
 	if len(added)+len(removed) > 0 {
 		for _, f := range c.listeners {
 			f(added, removed)
@@ -168,14 +170,21 @@ func (c *Collection) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// Generation changes whenever the collection does: an answer of Lookup
+// stays true until it changes.
+func (c *Collection) Generation() uint64 { return c.generation.Load() }
+
 // Lookup returns the container of a mount namespace. An unknown namespace
 // triggers one refresh (at most every missRefreshGap), since it may be a
-// container that started since the last one.
+// container that started since the last one. It never waits for a refresh
+// already running: that one will tell (see Generation).
 func (c *Collection) Lookup(mntns uint64) *Container {
 	if ct := (*c.snapshot.Load())[mntns]; ct != nil {
 		return ct
 	}
-	c.refreshMu.Lock()
+	if !c.refreshMu.TryLock() {
+		return nil
+	}
 	defer c.refreshMu.Unlock()
 	if ct := (*c.snapshot.Load())[mntns]; ct != nil {
 		return ct // another caller refreshed meanwhile

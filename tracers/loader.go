@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 
@@ -76,6 +77,10 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	if err != nil {
 		return nil, loadError(err)
 	}
+	// Kernel types are only needed to load; they are most of ig's memory.
+	// Let them go now, before the ring buffer's pages fill, to keep the peak low.
+	env.KernelTypes = nil
+	debug.FreeOSMemory()
 	p := &Program{Coll: coll, spec: spec}
 	if err := p.UpdateMntNs(MntNsUpdate{Add: env.Filter.MntNs}); err != nil {
 		p.Close()

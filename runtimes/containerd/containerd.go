@@ -16,6 +16,9 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containerd/errdefs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ig-tracer/ig/runtimes"
 )
@@ -96,6 +99,9 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	var out []runtimes.Container
 	for _, ns := range nss {
 		cs, err := c.namespaceContainers(namespaces.WithNamespace(ctx, ns), ns)
+		if err != nil && c.namespace == "" && notFound(err) {
+			continue // the namespace went away since the list
+		}
 		if err != nil {
 			return nil, fmt.Errorf("containerd: namespace %s: %w", ns, err)
 		}
@@ -208,6 +214,10 @@ func criMeta(ci containers.Container, ext string) (criMetadata, bool) {
 		return criMetadata{}, false
 	}
 	return md, true
+}
+
+func notFound(err error) bool {
+	return errdefs.IsNotFound(err) || status.Code(err) == codes.NotFound
 }
 
 // Close closes the connection to the daemon.
