@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -85,14 +86,14 @@ func listContainersCommand() *cli.Command {
 				}
 				return p.PrintAll(rows)
 			}
-			return watchContainers(c, coll, format)
+			return watchContainers(c, env, coll, format)
 		},
 	}
 }
 
 // watchContainers prints the running containers as ADDED, then every
 // change, until Ctrl-C, SIGTERM or --timeout.
-func watchContainers(c *cli.Context, coll *runtimes.Collection, format output.Format) error {
+func watchContainers(c *cli.Context, env *tracers.Env, coll *runtimes.Collection, format output.Format) error {
 	p, err := output.NewPrinter[containerEvent](os.Stdout, containerEventSchema, format, append([]string{"event"}, containerColumns...))
 	if err != nil {
 		return err
@@ -114,6 +115,7 @@ func watchContainers(c *cli.Context, coll *runtimes.Collection, format output.Fo
 	if err := p.Flush(); err != nil {
 		return err
 	}
+	env.Logf("watching containers (%s)", strings.Join(coll.Runtimes(), ", "))
 	ctx, cancel := signalContext(flagValue(c, "timeout", (*cli.Context).Float64))
 	defer cancel()
 	go coll.Run(ctx, watchInterval)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The runtimes are brought up by tests/runtimes/up.sh (run by .ci/run);
@@ -120,7 +121,14 @@ func TestContainers(t *testing.T) {
 	env := runtimesUp(t)
 	for _, k := range runtimeKinds {
 		t.Run(k.kind, func(t *testing.T) {
+			watch := startIG(t, "list-containers", "--watch", "-o", "json", "-v")
+			watch.waitUntil("the watch to start", nil, func([]byte) bool {
+				return strings.Contains(string(watch.stderr.Bytes()), "ig: watching containers")
+			})
 			name, pid := container(t, k.kind)
+			watch.waitUntil("ADDED "+name, nil, streamMatcher(func(c *containerChange) bool {
+				return c.Event == "ADDED" && c.Name == name && c.Pid == pid && c.Runtime == k.runtime
+			}))
 			ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/mnt"), "mnt:["), "]"), 10, 64)
 			if err != nil {
 				t.Fatal(err)
@@ -167,19 +175,25 @@ func TestContainers(t *testing.T) {
 					t.Errorf("-c %s let through %+v", name, e)
 				}
 			}
+
+			stopContainer(t, k.kind, name)
+			watch.waitUntil("REMOVED "+name, nil, streamMatcher(func(c *containerChange) bool {
+				return c.Event == "REMOVED" && c.Name == name && c.Runtime == k.runtime
+			}))
+			checkSuccess(t, watch.stop(os.Interrupt))
 		})
 	}
 }
 
-// A container started after ig attributes correctly, with no filter; and
-// --watch sees containers come and go.
+// A container started after ig attributes correctly with no filter, the
+// host's processes show with no container, and a container's last events
+// before it exits keep its name.
 func TestContainerStartedLater(t *testing.T) {
 	runtimesUp(t)
 	ig := startIG(t, "trace", "exec", "-o", "json")
 	ig.waitExecJSON(unique("attached"))
-	watch := startIG(t, "list-containers", "--watch", "-o", "json")
 
-	name, pid := container(t, "docker")
+	name, _ := container(t, "docker")
 	marker := unique("late")
 	ig.waitUntil("an exec in the new container", func() { inContainer(t, "docker", name, "/bin/true", marker) },
 		streamMatcher(func(ev *execEvent) bool {
@@ -190,16 +204,41 @@ func TestContainerStartedLater(t *testing.T) {
 	ig.waitUntil("the host's exec", nil, streamMatcher(func(ev *execEvent) bool {
 		return len(ev.Args) == 2 && ev.Args[1] == hostMarker && ev.Runtime.ContainerName == "" && ev.Runtime.RuntimeName == ""
 	}))
-	ig.stop(os.Interrupt)
 
-	watch.waitUntil("ADDED "+name, nil, streamMatcher(func(c *containerChange) bool {
-		return c.Event == "ADDED" && c.Name == name && c.Pid == pid && c.Runtime == "docker"
+	// A container whose last act is an exec, right before it exits.
+	last := unique("last")
+	short := unique("igt-short")
+	docker := requireTool(t, "/usr/bin/docker")
+	if out, err := exec.Command(docker, "run", "-d", "--name", short, "--network", "none", "localhost/rtbox:latest",
+		"sh", "-c", "sleep 2; /bin/true "+last).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command(docker, "rm", "-f", short).Run() })
+	ig.waitUntil("the last exec of "+short, nil, streamMatcher(func(ev *execEvent) bool {
+		return len(ev.Args) == 2 && ev.Args[1] == last
 	}))
-	stopContainer(t, "docker", name)
-	watch.waitUntil("REMOVED "+name, nil, streamMatcher(func(c *containerChange) bool {
-		return c.Event == "REMOVED" && c.Name == name
-	}))
-	checkSuccess(t, watch.stop(os.Interrupt))
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	ev := findOne(t, eventsOf[execEvent](t, r.Stdout), "the last exec", func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == last })
+	if ev.Runtime.ContainerName != short || ev.Runtime.RuntimeName != "docker" {
+		t.Errorf("the last exec of a container is attributed as %+v", ev.Runtime)
+	}
+}
+
+// A container that stops while ig traces it with -c ends nothing.
+func TestFilteredContainerStops(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "podman")
+	ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+	marker := unique("before-stop")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "podman", name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
+	stopContainer(t, "podman", name)
+	time.Sleep(2 * time.Second) // refreshes see it gone
+	if ig.exited() {
+		t.Fatalf("ig ended when its container stopped: %s", ig.wait())
+	}
+	checkSuccess(t, ig.stop(os.Interrupt))
 }
 
 func TestContainerErrors(t *testing.T) {
