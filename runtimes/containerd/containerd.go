@@ -5,11 +5,8 @@ package containerd
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"sort"
-	"time"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/task"
@@ -34,9 +31,6 @@ const LabelNamespace = "containerd.namespace"
 // a container ("container").
 const LabelKind = "io.cri-containerd.kind"
 
-// pingTimeout bounds New's check that the daemon answers.
-const pingTimeout = 3 * time.Second
-
 // Client is a containerd daemon's API. It implements runtimes.Client.
 type Client struct {
 	socket    string
@@ -54,29 +48,19 @@ func New(socket, namespace string) (*Client, error) {
 	if socket == "" {
 		socket = DefaultSocket
 	}
-	var api *client.Client
-	fi, err := os.Stat(socket)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("containerd: %s: %w", socket, runtimes.ErrNoSocket)
-		}
-		return nil, fmt.Errorf("containerd: %s: %w", socket, err)
+	if err := runtimes.CheckSocket(runtimes.Containerd, socket); err != nil {
+		return nil, err
 	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return nil, fmt.Errorf("containerd: %s: not answering: not a unix socket (%s)", socket, fileType(fi.Mode()))
-	}
-	api, err = client.New(socket, client.WithTimeout(pingTimeout))
+	api, err := client.New(socket, client.WithTimeout(runtimes.AnswerTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("containerd: %s: %w", socket, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-	defer cancel()
-	if _, err := api.Version(ctx); err != nil {
+	if err := runtimes.CheckAnswers(runtimes.Containerd, socket, func(ctx context.Context) error {
+		_, err := api.Version(ctx)
+		return err
+	}); err != nil {
 		api.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s", pingTimeout)
-		}
-		return nil, fmt.Errorf("containerd: %s: not answering: %w", socket, err)
+		return nil, err
 	}
 	return &Client{socket: socket, namespace: namespace, api: api}, nil
 }

@@ -1,69 +1,22 @@
 package containerd
 
 // Tests against the real containerd (and dockerd, and containerd's CRI
-// plugin) that tests/runtimes/up.sh brings up. They run only with
-// IG_INTEGRATION=1, and then a missing daemon fails them.
+// plugin) that tests/runtimes/up.sh brings up. They skip unless
+// IG_INTEGRATION is set, and then a missing daemon fails them.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
-
-const envFile = "/var/tmp/ig-test-runtimes/env"
-
-// integrationEnv skips the test unless IG_INTEGRATION=1, and returns the
-// settings up.sh wrote (empty when it wrote none).
-func integrationEnv(t *testing.T) map[string]string {
-	t.Helper()
-	if os.Getenv("IG_INTEGRATION") != "1" {
-		t.Skip("set IG_INTEGRATION=1 to run against the daemons of tests/runtimes/up.sh")
-	}
-	env := map[string]string{}
-	f, err := os.Open(envFile)
-	if err != nil {
-		t.Logf("%v: using the default sockets", err)
-		return env
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = v
-		}
-	}
-	return env
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// run runs a command and returns its trimmed output.
-func run(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out)), nil
-}
 
 func listContainers(t *testing.T, c *Client) []runtimes.Container {
 	t.Helper()
@@ -93,22 +46,12 @@ func find(list []runtimes.Container, ns, id string) *runtimes.Container {
 	return nil
 }
 
-func checkComm(t *testing.T, pid int, want string) {
-	t.Helper()
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil || strings.TrimSpace(string(comm)) != want {
-		t.Errorf("/proc/%d/comm = %q, %v; want %s", pid, comm, err, want)
-	}
-}
-
 // TestIntegrationCtr: a plain `ctr run` container, in every namespace and in
 // its own.
 func TestIntegrationCtr(t *testing.T) {
-	env := integrationEnv(t)
-	socket := orDefault(env["CONTAINERD_SOCK"], DefaultSocket)
-	ns := orDefault(env["CTR_NAMESPACE"], "default")
-	image := orDefault(env["IMG_BOX"], "localhost/rtbox:latest")
-	imgDir := filepath.Join(orDefault(env["W"], filepath.Dir(envFile)), "img")
+	env := runtimestest.Env(t, "CONTAINERD_SOCK", "CTR_NAMESPACE", "IMG_BOX", "W")
+	socket, ns, image := env["CONTAINERD_SOCK"], env["CTR_NAMESPACE"], env["IMG_BOX"]
+	imgDir := filepath.Join(env["W"], "img")
 
 	c, err := New(socket, "")
 	if err != nil {
@@ -117,7 +60,7 @@ func TestIntegrationCtr(t *testing.T) {
 	defer c.Close()
 
 	ctr := func(args ...string) (string, error) {
-		return run(t, "ctr", append([]string{"--address", socket, "-n", ns}, args...)...)
+		return runtimestest.Run("ctr", append([]string{"--address", socket, "-n", ns}, args...)...)
 	}
 	if out, err := ctr("images", "ls", "-q"); err != nil {
 		t.Fatal(err)
@@ -171,7 +114,7 @@ func TestIntegrationCtr(t *testing.T) {
 		got.PodName != "" || got.PodNamespace != "" || got.OwnerUID != 0 || got.MountNsID != 0 {
 		t.Errorf("got %+v\nwant Runtime %q Name %q Image %q Pid %d", *got, runtimes.Containerd, name, image, pid)
 	}
-	checkComm(t, got.Pid, "sleep")
+	runtimestest.CheckComm(t, got.Pid, "sleep")
 
 	// Only its namespace.
 	c1, err := New(socket, ns)
@@ -236,10 +179,8 @@ func ctrTaskPid(t *testing.T, ctr func(...string) (string, error), id string) in
 // TestIntegrationDockerMoby: dockerd keeps its containers in containerd's
 // "moby" namespace; they are listed with that namespace and the same pid.
 func TestIntegrationDockerMoby(t *testing.T) {
-	env := integrationEnv(t)
-	socket := orDefault(env["CONTAINERD_SOCK"], DefaultSocket)
-	dockerSock := orDefault(env["DOCKER_SOCK"], "/var/run/docker.sock")
-	image := orDefault(env["IMG_BOX"], "localhost/rtbox:latest")
+	env := runtimestest.Env(t, "CONTAINERD_SOCK", "DOCKER_SOCK", "IMG_BOX")
+	socket, dockerSock, image := env["CONTAINERD_SOCK"], env["DOCKER_SOCK"], env["IMG_BOX"]
 
 	c, err := New(socket, "")
 	if err != nil {
@@ -248,7 +189,7 @@ func TestIntegrationDockerMoby(t *testing.T) {
 	defer c.Close()
 
 	docker := func(args ...string) (string, error) {
-		return run(t, "docker", append([]string{"--host", "unix://" + dockerSock}, args...)...)
+		return runtimestest.Run("docker", append([]string{"--host", "unix://" + dockerSock}, args...)...)
 	}
 	name := fmt.Sprintf("ig-rt-moby-%d", os.Getpid())
 	docker("rm", "-f", name)
@@ -278,13 +219,8 @@ func TestIntegrationDockerMoby(t *testing.T) {
 // container is listed under its CRI name with its pod, from the CRI plugin's
 // metadata; the sandbox is not listed.
 func TestIntegrationCRI(t *testing.T) {
-	env := integrationEnv(t)
-	socket := orDefault(env["CONTAINERD_SOCK"], DefaultSocket)
-	_, file, _, _ := runtime.Caller(0)
-	runSh := filepath.Join(filepath.Dir(file), "..", "..", "tests", "runtimes", "run.sh")
-	if _, err := os.Stat(runSh); err != nil {
-		t.Fatalf("no %s to start a pod with: %v", runSh, err)
-	}
+	env := runtimestest.Env(t, "CONTAINERD_SOCK", "IMG_PAUSE")
+	socket := env["CONTAINERD_SOCK"]
 
 	c, err := New(socket, "k8s.io")
 	if err != nil {
@@ -293,8 +229,8 @@ func TestIntegrationCRI(t *testing.T) {
 	defer c.Close()
 
 	name := fmt.Sprintf("igrtcri%d", os.Getpid())
-	t.Cleanup(func() { run(t, "bash", runSh, "stop", "containerd-cri", name) })
-	out, err := run(t, "bash", runSh, "start", "containerd-cri", name)
+	t.Cleanup(func() { runtimestest.RunSh(t, "stop", "containerd-cri", name) })
+	out, err := runtimestest.RunSh(t, "start", "containerd-cri", name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +251,7 @@ func TestIntegrationCRI(t *testing.T) {
 		t.Fatalf("CRI container %s not in Containers(): %+v", name, list)
 	}
 	if got.Pid != pid || got.PodNamespace != "default" || got.Labels[LabelNamespace] != "k8s.io" ||
-		got.ID == name || got.Image != orDefault(env["IMG_PAUSE"], "localhost/pause:latest") {
+		got.ID == name || got.Image != env["IMG_PAUSE"] {
 		t.Errorf("got %+v\nwant Pid %d PodNamespace default, namespace k8s.io", *got, pid)
 	}
 }

@@ -2,14 +2,8 @@ package containerd
 
 import (
 	"context"
-	"errors"
-	"net"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
 
 	containersapi "github.com/containerd/containerd/api/services/containers/v1"
 	namespacesapi "github.com/containerd/containerd/api/services/namespaces/v1"
@@ -24,85 +18,13 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
 
-func TestNewMissingSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "nothing.sock")
-	c, err := New(sock, "")
-	if err == nil {
-		c.Close()
-		t.Fatal("New on a missing socket succeeded")
-	}
-	if !errors.Is(err, runtimes.ErrNoSocket) {
-		t.Fatalf("error %q does not wrap ErrNoSocket", err)
-	}
-	if !strings.Contains(err.Error(), sock) {
-		t.Errorf("error %q does not name the socket", err)
-	}
-}
-
-func TestNewNotASocket(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "file")
-	if err := os.WriteFile(file, []byte("not a socket"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{file, dir} {
-		start := time.Now()
-		c, err := New(path, "")
-		if err == nil {
-			c.Close()
-			t.Fatalf("New(%s) succeeded", path)
-		}
-		if errors.Is(err, runtimes.ErrNoSocket) {
-			t.Errorf("error %q wraps ErrNoSocket, but the file exists", err)
-		}
-		want := "containerd: " + path + ": not answering: not a unix socket"
-		if !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("error %q, want it to start with %q", err, want)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("New took %s", d)
-		}
-	}
-}
-
-// TestNewSilentSocket: a socket that takes connections but never answers
-// must fail after the ping timeout, not hang.
-func TestNewSilentSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "silent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // hold it, say nothing
-		}
-	}()
-	start := time.Now()
-	c, err := New(sock, "")
-	if err == nil {
-		c.Close()
-		t.Fatal("New on a silent socket succeeded")
-	}
-	if !strings.Contains(err.Error(), "not answering") {
-		t.Errorf("error %q does not say the daemon is not answering", err)
-	}
-	if d := time.Since(start); d > 6*time.Second {
-		t.Errorf("New took %s, want about %s", d, pingTimeout)
-	}
+// TestNew: a missing socket, a file that is not a socket, a socket that
+// never answers and a stale one.
+func TestNew(t *testing.T) {
+	runtimestest.CheckNew(t, runtimes.Containerd, func(socket string) (*Client, error) { return New(socket, "") })
 }
 
 // fakeContainerd serves the version, namespaces, tasks and containers APIs
@@ -169,19 +91,12 @@ func (f fakeContainers) List(ctx context.Context, _ *containersapi.ListContainer
 
 func startFake(t *testing.T, f *fakeContainerd) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "containerd.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	versionapi.RegisterVersionServer(s, fakeVersion{})
-	namespacesapi.RegisterNamespacesServer(s, fakeNamespaces{fakeContainerd: f})
-	tasksapi.RegisterTasksServer(s, fakeTasks{fakeContainerd: f})
-	containersapi.RegisterContainersServer(s, fakeContainers{fakeContainerd: f})
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return sock
+	return runtimestest.ServeGRPC(t, "containerd.sock", func(s *grpc.Server) {
+		versionapi.RegisterVersionServer(s, fakeVersion{})
+		namespacesapi.RegisterNamespacesServer(s, fakeNamespaces{fakeContainerd: f})
+		tasksapi.RegisterTasksServer(s, fakeTasks{fakeContainerd: f})
+		containersapi.RegisterContainersServer(s, fakeContainers{fakeContainerd: f})
+	})
 }
 
 func TestContainersFake(t *testing.T) {
@@ -244,15 +159,7 @@ func TestContainersFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Name() != runtimes.Containerd {
-		t.Errorf("Name() = %q", c.Name())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	got, err := c.Containers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runtimestest.List(t, c, runtimes.Containerd)
 	want := []runtimes.Container{
 		{
 			Runtime: runtimes.Containerd, ID: "plain", Name: "plain", Image: "localhost/rtbox:latest", Pid: 100,
@@ -290,10 +197,7 @@ func TestContainersFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	got, err = c2.Containers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got = runtimestest.List(t, c2, runtimes.Containerd)
 	if len(got) != 3 || got[0].ID != "ctr1" || got[1].ID != "ctr2" || got[2].ID != "ctr3" {
 		t.Errorf("Containers() in k8s.io = %+v, want ctr1, ctr2, ctr3", got)
 	}

@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -23,9 +21,6 @@ import (
 
 // DefaultSocket is where CRI-O listens unless told otherwise.
 const DefaultSocket = "/var/run/crio/crio.sock"
-
-// pingTimeout bounds New's check that the daemon answers.
-const pingTimeout = 3 * time.Second
 
 // maxMsgSize is the largest answer taken (a verbose status carries the whole
 // OCI spec); the kubelet allows the same.
@@ -47,11 +42,8 @@ func New(socket string) (*Client, error) {
 	if socket == "" {
 		socket = DefaultSocket
 	}
-	if _, err := os.Stat(socket); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("cri-o: %s: %w", socket, runtimes.ErrNoSocket)
-		}
-		return nil, fmt.Errorf("cri-o: %s: %w", socket, err)
+	if err := runtimes.CheckSocket(runtimes.CRIO, socket); err != nil {
+		return nil, err
 	}
 	abs, err := filepath.Abs(socket)
 	if err != nil {
@@ -65,14 +57,12 @@ func New(socket string) (*Client, error) {
 		return nil, fmt.Errorf("cri-o: %s: %w", socket, err)
 	}
 	c := &Client{socket: socket, conn: conn, api: cri.NewRuntimeServiceClient(conn)}
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-	defer cancel()
-	if _, err := c.api.Version(ctx, &cri.VersionRequest{}); err != nil {
+	if err := runtimes.CheckAnswers(runtimes.CRIO, socket, func(ctx context.Context) error {
+		_, err := c.api.Version(ctx, &cri.VersionRequest{})
+		return err
+	}); err != nil {
 		conn.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s", pingTimeout)
-		}
-		return nil, fmt.Errorf("cri-o: %s: not answering: %w", socket, err)
+		return nil, err
 	}
 	return c, nil
 }
@@ -102,14 +92,14 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 			if status.Code(err) == codes.NotFound {
 				continue // removed since the list
 			}
-			return nil, fmt.Errorf("cri-o: status of container %s: %w", shortID(lc.Id), err)
+			return nil, fmt.Errorf("cri-o: status of container %s: %w", runtimes.ShortID(lc.Id), err)
 		}
 		if st.Status == nil || st.Status.State != cri.ContainerState_CONTAINER_RUNNING {
 			continue // stopped since the list
 		}
 		pid, err := verbosePid(st.Info)
 		if err != nil {
-			return nil, fmt.Errorf("cri-o: status of container %s: %w", shortID(lc.Id), err)
+			return nil, fmt.Errorf("cri-o: status of container %s: %w", runtimes.ShortID(lc.Id), err)
 		}
 		ct := fromCRI(lc, st.Status, pid)
 		if (ct.PodName == "" || ct.PodNamespace == "") && lc.PodSandboxId != "" {
@@ -230,13 +220,6 @@ func isImageID(s string) bool {
 		}
 	}
 	return true
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // Close closes the connection to CRI-O.

@@ -5,8 +5,6 @@ package crio
 // CRI-O is not there.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,59 +12,18 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
-
-// runtimesEnv reads the KEY=value file up.sh writes (IG_RUNTIMES_ENV, by
-// default /var/tmp/ig-test-runtimes/env).
-func runtimesEnv(t *testing.T) map[string]string {
-	t.Helper()
-	if os.Getenv("IG_INTEGRATION") == "" {
-		t.Skip("integration test against a real CRI-O: skipped unless IG_INTEGRATION=1 (as root, after tests/runtimes/up.sh)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("IG_INTEGRATION is set but the tests run as uid %d: they need root", os.Geteuid())
-	}
-	path := os.Getenv("IG_RUNTIMES_ENV")
-	if path == "" {
-		path = "/var/tmp/ig-test-runtimes/env"
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("IG_INTEGRATION is set but the runtimes' settings are missing (run tests/runtimes/up.sh as root): %v", err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = v
-		}
-	}
-	for _, k := range []string{"CRIO_SOCK", "CRICTL_CRIO", "IMG_PAUSE"} {
-		if env[k] == "" {
-			t.Fatalf("%s: no %s", path, k)
-		}
-	}
-	return env
-}
 
 // crictl runs crictl with CRI-O's config and returns its trimmed stdout,
 // failing the test on error.
 func crictl(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
-	cmd := crictlCmd(env, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("crictl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return runtimestest.Output(t, crictlCmd(env, args...))
 }
 
 // crictlCmd is crictl (up.sh's, else the one in PATH) with CRI-O's config.
@@ -95,7 +52,7 @@ func writeJSON(t *testing.T, path string, v any) {
 }
 
 func TestIntegration(t *testing.T) {
-	env := runtimesEnv(t)
+	env := runtimestest.Env(t, "CRIO_SOCK", "CRICTL_CRIO", "IMG_PAUSE")
 	c, err := New(env["CRIO_SOCK"])
 	if err != nil {
 		t.Fatalf("CRI-O (run tests/runtimes/up.sh): %v", err)

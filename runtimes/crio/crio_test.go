@@ -2,12 +2,8 @@ package crio
 
 import (
 	"context"
-	"errors"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -15,44 +11,14 @@ import (
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
 
-func TestNewMissingSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "crio.sock")
-	_, err := New(sock)
-	if !errors.Is(err, runtimes.ErrNoSocket) {
-		t.Fatalf("New(%s) = %v, want an error wrapping ErrNoSocket", sock, err)
-	}
-	if !strings.Contains(err.Error(), sock) {
-		t.Errorf("error %q does not name the socket", err)
-	}
-}
-
-func TestNewNotAnswering(t *testing.T) {
-	// A socket that accepts and never speaks HTTP/2.
-	sock := filepath.Join(t.TempDir(), "crio.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-	start := time.Now()
-	_, err = New(sock)
-	if err == nil || errors.Is(err, runtimes.ErrNoSocket) || !strings.Contains(err.Error(), "cri-o: "+sock+": not answering") {
-		t.Fatalf("New = %v, want a not-answering error", err)
-	}
-	if d := time.Since(start); d > pingTimeout+2*time.Second {
-		t.Errorf("New took %s", d)
-	}
+// TestNew: a missing socket, a file that is not a socket, a socket that
+// accepts and never speaks HTTP/2, and a stale one (CRI-O stopped
+// uncleanly).
+func TestNew(t *testing.T) {
+	runtimestest.CheckNew(t, runtimes.CRIO, New)
 }
 
 // fakeCRI answers ListContainers, ContainerStatus and ListPodSandbox from
@@ -98,16 +64,7 @@ func (f *fakeCRI) ListPodSandbox(context.Context, *cri.ListPodSandboxRequest) (*
 
 func serve(t *testing.T, f *fakeCRI) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "crio.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := grpc.NewServer()
-	cri.RegisterRuntimeServiceServer(s, f)
-	go s.Serve(l)
-	t.Cleanup(s.Stop)
-	return sock
+	return runtimestest.ServeGRPC(t, "crio.sock", func(s *grpc.Server) { cri.RegisterRuntimeServiceServer(s, f) })
 }
 
 const (
@@ -162,13 +119,7 @@ func TestContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Name() != runtimes.CRIO {
-		t.Errorf("Name = %q", c.Name())
-	}
-	got, err := c.Containers(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runtimestest.List(t, c, runtimes.CRIO)
 	if len(got) != 2 {
 		t.Fatalf("got %d containers, want 2: %+v", len(got), got)
 	}
@@ -237,30 +188,4 @@ func TestImageName(t *testing.T) {
 	if got := imageName(lc, st); got != "rtbox" {
 		t.Errorf("user specified: %q", got)
 	}
-}
-
-// TestNewStaleSocket: a socket file nobody listens on (CRI-O stopped
-// uncleanly) is "not answering", not "not found", and fails fast.
-func TestNewStaleSocket(t *testing.T) {
-	sock := staleSocket(t)
-	start := time.Now()
-	_, err := New(sock)
-	if err == nil || errors.Is(err, runtimes.ErrNoSocket) || !strings.Contains(err.Error(), "cri-o: "+sock+": not answering") {
-		t.Fatalf("New = %v, want a not-answering error", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("New took %s", d)
-	}
-}
-
-func staleSocket(t *testing.T) string {
-	t.Helper()
-	sock := filepath.Join(t.TempDir(), "stale.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	l.Close()
-	return sock
 }

@@ -4,11 +4,8 @@ package docker
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -19,9 +16,6 @@ import (
 
 // DefaultSocket is where dockerd listens unless told otherwise.
 const DefaultSocket = "/var/run/docker.sock"
-
-// pingTimeout bounds New's check that the daemon answers.
-const pingTimeout = 3 * time.Second
 
 // Client is a docker daemon's API. It implements runtimes.Client.
 type Client struct {
@@ -38,32 +32,22 @@ func New(socket string) (*Client, error) {
 	if socket == "" {
 		socket = DefaultSocket
 	}
-	var api *client.Client
-	fi, err := os.Stat(socket)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("docker: %s: %w", socket, runtimes.ErrNoSocket)
-		}
-		return nil, fmt.Errorf("docker: %s: %w", socket, err)
+	if err := runtimes.CheckSocket(runtimes.Docker, socket); err != nil {
+		return nil, err
 	}
-	if fi.Mode().Type() != os.ModeSocket {
-		return nil, fmt.Errorf("docker: %s: not answering: not a unix socket (%s)", socket, fileType(fi.Mode()))
-	}
-	api, err = client.NewClientWithOpts(
+	api, err := client.NewClientWithOpts(
 		client.WithHost("unix://"+socket),
 		client.WithAPIVersionNegotiation(),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("docker: %s: %w", socket, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-	defer cancel()
-	if _, err := api.Ping(ctx); err != nil {
+	if err := runtimes.CheckAnswers(runtimes.Docker, socket, func(ctx context.Context) error {
+		_, err := api.Ping(ctx)
+		return err
+	}); err != nil {
 		api.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s", pingTimeout)
-		}
-		return nil, fmt.Errorf("docker: %s: not answering: %w", socket, err)
+		return nil, err
 	}
 	return &Client{socket: socket, api: api}, nil
 }
@@ -85,7 +69,7 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 			if cerrdefs.IsNotFound(err) {
 				continue // removed since the list
 			}
-			return nil, fmt.Errorf("docker: inspecting container %s: %w", shortID(s.ID), err)
+			return nil, fmt.Errorf("docker: inspecting container %s: %w", runtimes.ShortID(s.ID), err)
 		}
 		if info.State == nil || !info.State.Running || info.State.Pid <= 0 {
 			continue // stopped since the list
@@ -127,13 +111,6 @@ func fromInspect(s container.Summary, info container.InspectResponse) runtimes.C
 	c.PodName = c.Labels[runtimes.LabelPodName]
 	c.PodNamespace = c.Labels[runtimes.LabelPodNamespace]
 	return c
-}
-
-func shortID(id string) string {
-	if len(id) > 12 {
-		return id[:12]
-	}
-	return id
 }
 
 // Close closes the connection to the daemon.

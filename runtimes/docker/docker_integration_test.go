@@ -1,54 +1,19 @@
 package docker
 
 // Tests against the real dockerd that tests/runtimes/up.sh brings up. They
-// run only with IG_INTEGRATION=1, and then a missing daemon fails them.
+// skip unless IG_INTEGRATION is set, and then a missing daemon fails them.
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
-
-const envFile = "/var/tmp/ig-test-runtimes/env"
-
-// integrationEnv skips the test unless IG_INTEGRATION=1, and returns the
-// settings up.sh wrote (empty when it wrote none).
-func integrationEnv(t *testing.T) map[string]string {
-	t.Helper()
-	if os.Getenv("IG_INTEGRATION") != "1" {
-		t.Skip("set IG_INTEGRATION=1 to run against the daemons of tests/runtimes/up.sh")
-	}
-	env := map[string]string{}
-	f, err := os.Open(envFile)
-	if err != nil {
-		t.Logf("%v: using the default sockets", err)
-		return env
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		line := strings.TrimSpace(s.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = v
-		}
-	}
-	return env
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
 
 // dockerCLI runs the docker CLI against socket and returns its trimmed output.
 func dockerCLI(t *testing.T, socket string, args ...string) (string, error) {
@@ -57,20 +22,12 @@ func dockerCLI(t *testing.T, socket string, args ...string) (string, error) {
 	if _, err := os.Stat(bin); err != nil {
 		bin = "docker"
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, append([]string{"--host", "unix://" + socket}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("docker %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return runtimestest.Run(bin, append([]string{"--host", "unix://" + socket}, args...)...)
 }
 
 func TestIntegrationContainers(t *testing.T) {
-	env := integrationEnv(t)
-	socket := orDefault(env["DOCKER_SOCK"], DefaultSocket)
-	image := orDefault(env["IMG_BOX"], "localhost/rtbox:latest")
+	env := runtimestest.Env(t, "DOCKER_SOCK", "IMG_BOX")
+	socket, image := env["DOCKER_SOCK"], env["IMG_BOX"]
 
 	c, err := New(socket)
 	if err != nil {
@@ -129,10 +86,7 @@ func TestIntegrationContainers(t *testing.T) {
 		got.Labels == nil || got.OwnerUID != 0 || got.MountNsID != 0 {
 		t.Errorf("got %+v\nwant Runtime %q Name %q Image %q Pid %d, non-nil Labels", *got, runtimes.Docker, name, image, pid)
 	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", got.Pid))
-	if err != nil || strings.TrimSpace(string(comm)) != "sleep" {
-		t.Errorf("/proc/%d/comm = %q, %v; want sleep", got.Pid, comm, err)
-	}
+	runtimestest.CheckComm(t, got.Pid, "sleep")
 
 	// Once stopped, it is no longer listed.
 	if _, err := dockerCLI(t, socket, "kill", name); err != nil {

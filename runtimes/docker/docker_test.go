@@ -1,99 +1,21 @@
 package docker
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
 
-func TestNewMissingSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "nothing.sock")
-	c, err := New(sock)
-	if err == nil {
-		c.Close()
-		t.Fatal("New on a missing socket succeeded")
-	}
-	if !errors.Is(err, runtimes.ErrNoSocket) {
-		t.Fatalf("error %q does not wrap ErrNoSocket", err)
-	}
-	if !strings.Contains(err.Error(), sock) {
-		t.Errorf("error %q does not name the socket", err)
-	}
-}
-
-func TestNewNotASocket(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "file")
-	if err := os.WriteFile(file, []byte("not a socket"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, path := range []string{file, dir} {
-		start := time.Now()
-		c, err := New(path)
-		if err == nil {
-			c.Close()
-			t.Fatalf("New(%s) succeeded", path)
-		}
-		if errors.Is(err, runtimes.ErrNoSocket) {
-			t.Errorf("error %q wraps ErrNoSocket, but the file exists", err)
-		}
-		want := "docker: " + path + ": not answering: not a unix socket"
-		if !strings.HasPrefix(err.Error(), want) {
-			t.Errorf("error %q, want it to start with %q", err, want)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("New took %s", d)
-		}
-	}
-}
-
-// TestNewSilentSocket: a socket that takes connections but never answers
-// must fail after the ping timeout, not hang.
-func TestNewSilentSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "silent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c) // hold it, say nothing
-		}
-	}()
-	start := time.Now()
-	c, err := New(sock)
-	if err == nil {
-		c.Close()
-		t.Fatal("New on a silent socket succeeded")
-	}
-	if !strings.Contains(err.Error(), "not answering") {
-		t.Errorf("error %q does not say the daemon is not answering", err)
-	}
-	if d := time.Since(start); d > 6*time.Second {
-		t.Errorf("New took %s, want about %s", d, pingTimeout)
-	}
+// TestNew: a missing socket, a file that is not a socket, a socket that
+// never answers and a stale one.
+func TestNew(t *testing.T) {
+	runtimestest.CheckNew(t, runtimes.Docker, New)
 }
 
 // fakeDockerd answers like a docker 20.10 (API 1.41) with fixed containers.
@@ -156,29 +78,12 @@ func TestContainersFake(t *testing.T) {
 					"Labels": map[string]string{runtimes.LabelPodName: "web", runtimes.LabelPodNamespace: "prod"}}},
 		},
 	}
-	sock := filepath.Join(t.TempDir(), "docker.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: f}
-	go srv.Serve(l)
-	defer srv.Close()
-
-	c, err := New(sock)
+	c, err := New(runtimestest.ServeHTTP(t, "docker.sock", f))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Name() != runtimes.Docker {
-		t.Errorf("Name() = %q", c.Name())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	got, err := c.Containers(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runtimestest.List(t, c, runtimes.Docker)
 	if strings.Contains(f.query, "all=") {
 		t.Errorf("list query %q asks for stopped containers too", f.query)
 	}

@@ -6,7 +6,6 @@ package podman
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,9 +30,6 @@ const rootlessGlob = "/run/user/*/podman/podman.sock"
 // apiPrefix is the libpod API version asked for; podman 4.0 and newer
 // answer it.
 const apiPrefix = "/v4.0.0/libpod"
-
-// pingTimeout bounds New's check that the service answers.
-const pingTimeout = 3 * time.Second
 
 // maxBody bounds an API answer read.
 const maxBody = 64 << 20
@@ -72,12 +68,9 @@ func New(socket string) (*Client, error) {
 	if socket == "" {
 		socket = DefaultSocket
 	}
-	fi, err := os.Stat(socket)
+	fi, err := runtimes.StatSocket(runtimes.Podman, socket)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("podman: %s: %w", socket, runtimes.ErrNoSocket)
-		}
-		return nil, fmt.Errorf("podman: %s: %w", socket, err)
+		return nil, err
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -95,14 +88,11 @@ func New(socket string) (*Client, error) {
 			IdleConnTimeout: 30 * time.Second,
 		}},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
-	defer cancel()
-	if err := c.get(ctx, apiPrefix+"/_ping", nil); err != nil {
+	if err := runtimes.CheckAnswers(runtimes.Podman, socket, func(ctx context.Context) error {
+		return c.get(ctx, apiPrefix+"/_ping", nil)
+	}); err != nil {
 		c.Close()
-		if ctx.Err() != nil {
-			err = fmt.Errorf("no answer within %s", pingTimeout)
-		}
-		return nil, fmt.Errorf("podman: %s: not answering: %w", socket, err)
+		return nil, err
 	}
 	return c, nil
 }

@@ -5,8 +5,6 @@ package podman
 // set, and fail when it is set and the services are not there.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -14,46 +12,18 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
 
-// runtimesEnv reads the KEY=value file up.sh writes (IG_RUNTIMES_ENV, by
-// default /var/tmp/ig-test-runtimes/env).
+// runtimesEnv gates a test and returns the settings of up.sh's services.
 func runtimesEnv(t *testing.T) map[string]string {
 	t.Helper()
-	if os.Getenv("IG_INTEGRATION") == "" {
-		t.Skip("integration test against real podman services: skipped unless IG_INTEGRATION=1 (as root, after tests/runtimes/up.sh)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("IG_INTEGRATION is set but the tests run as uid %d: they need root", os.Geteuid())
-	}
-	path := os.Getenv("IG_RUNTIMES_ENV")
-	if path == "" {
-		path = "/var/tmp/ig-test-runtimes/env"
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("IG_INTEGRATION is set but the runtimes' settings are missing (run tests/runtimes/up.sh as root): %v", err)
-	}
-	env := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
-			env[k] = v
-		}
-	}
-	for _, k := range []string{"PODMAN_SOCK", "PODMAN_ROOTLESS_SOCK", "RL_USER", "RL_UID", "RL_HOME", "CONTAINERS_CONF", "IMG_PAUSE"} {
-		if env[k] == "" {
-			t.Fatalf("%s: no %s", path, k)
-		}
-	}
-	return env
+	return runtimestest.Env(t, "PODMAN_SOCK", "PODMAN_ROOTLESS_SOCK", "RL_USER", "RL_UID", "RL_HOME", "CONTAINERS_CONF", "IMG_PAUSE")
 }
 
 // run runs a command and returns its trimmed stdout, failing the test on
@@ -62,13 +32,7 @@ func run(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return strings.TrimSpace(string(out))
+	return runtimestest.Output(t, cmd)
 }
 
 // rootPodman is the podman command line as root, with the test setup's

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ig-tracer/ig/runtimes"
+	"github.com/ig-tracer/ig/runtimes/runtimestest"
 )
 
 // containersJSON is GET /v4.0.0/libpod/containers/json?filters={"status":["running"]}
@@ -26,11 +27,6 @@ var containersJSON []byte
 // in a temporary directory and returns the socket's path.
 func fakeService(t *testing.T, ping int) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "podman.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v4.0.0/libpod/_ping", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(ping)
@@ -45,23 +41,16 @@ func fakeService(t *testing.T, ping int) string {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(containersJSON)
 	})
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return sock
+	return runtimestest.ServeHTTP(t, "podman.sock", mux)
 }
 
-func TestNewMissingSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "podman.sock")
-	_, err := New(sock)
-	if !errors.Is(err, runtimes.ErrNoSocket) {
-		t.Fatalf("New(%s) = %v, want an error wrapping ErrNoSocket", sock, err)
-	}
-	if !strings.Contains(err.Error(), sock) {
-		t.Errorf("error %q does not name the socket", err)
-	}
+// TestNew: a missing socket, a file that is not a socket, a socket that
+// never answers and a stale one (the service died).
+func TestNew(t *testing.T) {
+	runtimestest.CheckNew(t, runtimes.Podman, New)
 }
 
+// TestNewNotAnswering: a service that answers the ping with an error.
 func TestNewNotAnswering(t *testing.T) {
 	sock := fakeService(t, http.StatusInternalServerError)
 	_, err := New(sock)
@@ -77,13 +66,7 @@ func TestContainers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if c.Name() != runtimes.Podman {
-		t.Errorf("Name = %q", c.Name())
-	}
-	got, err := c.Containers(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := runtimestest.List(t, c, runtimes.Podman)
 	want := wantContainers(uint32(os.Getuid()))
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Containers =\n%+v\nwant\n%+v", got, want)
@@ -187,21 +170,4 @@ func wantContainers(uid uint32) []runtimes.Container {
 			OwnerUID: uid,
 		},
 	}
-}
-
-// TestNewStaleSocket: a socket file nobody listens on (the service died) is
-// "not answering", not "not found".
-func TestNewStaleSocket(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "stale.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	l.Close()
-	_, err = New(sock)
-	if err == nil || errors.Is(err, runtimes.ErrNoSocket) || !strings.Contains(err.Error(), "podman: "+sock+": not answering") {
-		t.Fatalf("New = %v, want a not-answering error", err)
-	}
-	t.Log(err)
 }
