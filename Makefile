@@ -8,7 +8,7 @@ BUILD     := $(CURDIR)/build
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BPF_CFLAGS := -fdebug-prefix-map=$(CURDIR)=. -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
 
-.PHONY: all ig bpf vmlinux test test-unit integration bench btfgen clean
+.PHONY: all ig bpf vmlinux test test-unit integration bench btfgen kernels clean
 
 all: ig
 
@@ -45,6 +45,11 @@ bench: ig
 # Minimized BTF for known kernels, embedded in the binary (btf/embedded/).
 btfgen:
 	bash scripts/btfgen.sh
+
+# Run the gadgets in real Debian kernels under qemu; regenerate testdata/kernel-matrix.json
+# and README.md's kernel matrix (tests/kernels/).
+kernels:
+	bash tests/kernels/run.sh
 
 clean:
 	rm -rf ig $(BUILD)

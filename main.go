@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cilium/ebpf/rlimit"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
@@ -312,6 +313,11 @@ func checkPrivileges() error {
 	}
 	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
 	if has(unix.CAP_SYS_ADMIN) || has(unix.CAP_BPF) && has(unix.CAP_PERFMON) {
+		// Kernels before 5.11 charge eBPF maps to RLIMIT_MEMLOCK, often 64 KiB,
+		// even for root: lift it, or every map creation fails with EPERM.
+		if err := rlimit.RemoveMemlock(); err != nil {
+			return fmt.Errorf("raise the locked-memory limit for eBPF maps: %w", err)
+		}
 		return nil
 	}
 	return errors.New("permission denied: ig needs root (or CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN) to load eBPF programs; run it with sudo")

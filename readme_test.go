@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ig-tracer/ig/tests/kernels/matrix"
 	"github.com/ig-tracer/ig/tracers"
 )
 
@@ -22,6 +23,25 @@ func TestReadmeRequirementsTable(t *testing.T) {
 	}
 	if got, want := s[i+len(begin):j], tracers.MarkdownTable(); got != want {
 		t.Errorf("README.md's requirements table is stale; regenerate it with `ig requirements --markdown`.\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// The README's kernel matrix is testdata/kernel-matrix.json (written by `make kernels`), rendered.
+func TestReadmeKernelMatrix(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := matrix.ReadmeBlock(string(data))
+	if !ok {
+		t.Fatalf("README.md lacks the %q ... %q block", matrix.ReadmeBegin, matrix.ReadmeEnd)
+	}
+	m, err := matrix.Load("testdata/kernel-matrix.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := m.Markdown(); got != want {
+		t.Errorf("README.md's kernel matrix is stale; `make kernels` rewrites it (or: go run ./tests/kernels/matrix/cmd -readme README.md testdata/kernel-matrix.json).\ngot:\n%s\nwant:\n%s", got, want)
 	}
 }
 
