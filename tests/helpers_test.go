@@ -20,12 +20,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/tests/syncbuf"
 )
 
 const (
@@ -112,35 +113,13 @@ func mountNsID(t *testing.T) uint64 {
 
 // --- running ig ---
 
-// syncBuffer collects a child's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// Bytes returns what was written so far. It does not copy: the buffer is
-// never read from, so later writes only append (or move to a new array) and
-// never change the bytes returned.
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	return b[:len(b):len(b)]
-}
-
 // proc is a running ig (or a command wrapping it).
 type proc struct {
 	t      *testing.T
 	argv   []string
 	cmd    *exec.Cmd
-	stdout syncBuffer
-	stderr syncBuffer
+	stdout syncbuf.Buffer
+	stderr syncbuf.Buffer
 	done   chan struct{}
 }
 

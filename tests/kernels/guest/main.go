@@ -30,9 +30,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ig-tracer/ig/tests/syncbuf"
 )
 
 const (
@@ -138,7 +139,7 @@ type igRun struct {
 	cmd    *exec.Cmd
 	events chan event
 	stdout bytes.Buffer // everything ig printed on stdout (snapshots)
-	stderr lockedBuffer
+	stderr syncbuf.Buffer
 	exited chan struct{}
 	err    error // cmd.Wait's result, once exited is closed
 	seen   int   // events received
@@ -489,28 +490,4 @@ func snapshotProcess(r *igRun) (string, error) {
 		return "", errors.New(strings.Join(problems, "; "))
 	}
 	return fmt.Sprintf("%d processes, the guest and ig among them with the right ppid and comm", len(rows)), nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for exec's copying goroutine and readers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) WriteString(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
