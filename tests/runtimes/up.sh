@@ -55,16 +55,24 @@ trap 'on_err $LINENO' ERR
 fail() { echo "up.sh: $*" >&2; return 1; }
 
 # alive NAME COMM: the daemon we started (pid file $W/run/NAME.pid) still runs.
+# A killed daemon can linger as a zombie with the same comm (when nothing reaps
+# it, as after a session's processes are killed): that is not alive.
 alive() {
-  local f=$W/run/$1.pid p
-  [ -f "$f" ] && p=$(cat "$f") && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ]
+  local f=$W/run/$1.pid p state
+  [ -f "$f" ] && p=$(cat "$f") && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$2" ] && running "$p"
+}
+# running PID: the process exists and is not a zombie.
+running() {
+  local state
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
 }
 # wait_up NAME CHECK...: poll CHECK for up to 60 s; fail at once if the daemon exits.
 wait_up() {
   local name=$1 i; shift
   for i in $(seq 600); do
     "$@" >/dev/null 2>&1 && return 0
-    if [ -f "$W/run/$name.pid" ] && ! kill -0 "$(cat "$W/run/$name.pid")" 2>/dev/null; then
+    if [ -f "$W/run/$name.pid" ] && ! running "$(cat "$W/run/$name.pid")"; then
       fail "$name exited"
     fi
     sleep 0.1
