@@ -51,7 +51,11 @@ func New(socket, namespace string) (*Client, error) {
 	if err := runtimes.CheckSocket(runtimes.Containerd, socket); err != nil {
 		return nil, err
 	}
-	api, err := client.New(socket, client.WithTimeout(runtimes.AnswerTimeout))
+	// The client's timeout is also gRPC's connect timeout: at exactly
+	// AnswerTimeout it would close a silent socket's connection a moment
+	// before CheckAnswers' own deadline and hide "no answer within" behind
+	// a transport error. Give it room so CheckAnswers decides.
+	api, err := client.New(socket, client.WithTimeout(2*runtimes.AnswerTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("containerd: %s: %w", socket, err)
 	}
