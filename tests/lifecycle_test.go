@@ -83,7 +83,7 @@ func TestLifecycle(t *testing.T) {
 			// a moment after the process ends.
 			var after bpfState
 			var left []string
-			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 				after = snapshotBPF(t)
 				left = left[:0]
 				for _, kind := range []string{"prog", "link", "map", "btf"} {
