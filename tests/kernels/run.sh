@@ -18,7 +18,8 @@
 #   IG_KERNEL_BOOT_TIMEOUT  seconds one boot may take (default 240)
 #   IG_KERNEL_TCG           qemu's -accel value (default tcg,thread=single: with thread=multi, the
 #                           guests' live kernel text patching (int3) oopses in about one boot in five)
-#   IG_KERNEL_LOGS          keep the logs here (default: a new directory under /tmp, printed at the end)
+#   IG_KERNEL_LOGS          keep the logs here (default: a new directory under /tmp, removed after a
+#                           green run, kept and printed after a failure)
 #   IG_KERNEL_ONLY          boot only the kernels whose first package matches this ERE (the matrix is
 #                           then written to the logs directory, not testdata/)
 set -euo pipefail
@@ -164,8 +165,9 @@ status=0
 if [ -z "${IG_KERNEL_ONLY:-}" ] && [ -f "$out" ] && grep -q '^<!-- kernel-matrix:begin -->$' README.md; then
 	"$WORK/matrix" -readme README.md "$out"
 fi
-say "logs: $LOGS"
 if [ $status = 0 ]; then
+	# A green run's logs are only kept where IG_KERNEL_LOGS asked for them.
+	if [ -z "${IG_KERNEL_LOGS:-}" ]; then rm -rf "$LOGS"; else say "logs: $LOGS"; fi
 	say "wrote $out; done in $(since "$t0") s"
 else
 	say "FAILED (see above; logs in $LOGS); $out written, with the failures in it. Total $(since "$t0") s"
