@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,20 +71,25 @@ func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, er
 	return coll, nil
 }
 
-// enricher fills an event's container fields from the collection. Answers
-// are cached until the collection changes: most events come from a few
-// mount namespaces, and this runs for every event.
-func enricher(coll *runtimes.Collection) func(*tracers.Event) {
+// enricher fills an event's container fields from the collection. Settled
+// answers are cached until the collection changes: most events come from a
+// few mount namespaces, and this runs for every event.
+func enricher(coll *runtimes.Collection) func(*tracers.Event) bool {
 	type answer struct {
 		ct  *runtimes.Container
 		gen uint64
 	}
 	cache := map[uint64]answer{}
-	return func(ev *tracers.Event) {
+	return func(ev *tracers.Event) bool {
 		gen := coll.Generation()
 		a, ok := cache[ev.MountNsID]
 		if !ok || a.gen != gen {
-			a = answer{ct: coll.Lookup(ev.MountNsID), gen: gen}
+			ct, settled := coll.Lookup(ev.MountNsID)
+			if !settled {
+				ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
+				return false
+			}
+			a = answer{ct: ct, gen: gen}
 			if len(cache) > 4096 {
 				clear(cache)
 			}
@@ -92,13 +98,14 @@ func enricher(coll *runtimes.Collection) func(*tracers.Event) {
 		ct := a.ct
 		if ct == nil {
 			ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
-			return
+			return true
 		}
 		ev.Runtime = tracers.Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
 		ev.K8s = tracers.K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
 		if ct.PodName != "" {
 			ev.K8s.ContainerName = ct.Name
 		}
+		return true
 	}
 }
 
@@ -144,7 +151,7 @@ func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filte
 	}
 	for _, n := range names {
 		if !found[n] {
-			return fmt.Errorf("no running container named %q (see 'ig list-containers')", n)
+			return fmt.Errorf("no running container named %q in %s (see 'ig list-containers'; -v names the runtimes skipped)", n, inUse(coll))
 		}
 	}
 	if onlyContainers && len(current) == 0 {
@@ -173,4 +180,13 @@ func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filte
 		}
 	})
 	return nil
+}
+
+// inUse names the runtimes a collection asks, for messages.
+func inUse(coll *runtimes.Collection) string {
+	names := slices.Compact(slices.Sorted(slices.Values(coll.Runtimes())))
+	if len(names) == 0 {
+		return "no runtime (none found)"
+	}
+	return strings.Join(names, ", ")
 }

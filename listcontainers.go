@@ -100,11 +100,12 @@ func watchContainers(c *cli.Context, env *tracers.Env, coll *runtimes.Collection
 	}
 	changes := make(chan containerEvent, 256)
 	coll.OnChange(func(added, removed []runtimes.Container) {
-		for _, ct := range added {
-			changes <- containerEvent{Event: "ADDED", containerRow: rowOf(ct)}
-		}
+		// Removed first: a restarted container is removed, then added.
 		for _, ct := range removed {
 			changes <- containerEvent{Event: "REMOVED", containerRow: rowOf(ct)}
+		}
+		for _, ct := range added {
+			changes <- containerEvent{Event: "ADDED", containerRow: rowOf(ct)}
 		}
 	})
 	p.Header()

@@ -8,27 +8,41 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // Collection is the live set of this host's containers, keyed by mount
 // namespace, so an event's mount namespace says which container it came
-// from. It is refreshed on a timer (Run) and whenever an event comes from a
-// mount namespace it does not know yet (Lookup), so a container started
-// after ig attributes correctly. A container that is gone stays known for
-// a while, so its last events still carry its name.
+// from. It is refreshed on a timer (Run) and soon after an event comes from
+// a mount namespace it does not know yet (Lookup), so a container started
+// after ig attributes correctly from its first event. A container that is
+// gone stays known for a while, so its last events still carry its name.
+//
+// The kernel reuses a freed namespace's number for the next namespace made,
+// so the collection holds each container's mount namespace open (an fd on
+// /proc/PID/ns/mnt) until it forgets the container: while ig holds it, its
+// number cannot name another namespace, and a late event from it is the
+// container's.
 type Collection struct {
 	clients []Client
 	logf    func(string, ...any)
+	hostNs  uint64 // ig's own mount namespace: the host's, never a container's
 
-	refreshMu   sync.Mutex // one refresh at a time
+	refreshMu   sync.Mutex // one refresh at a time; guards the fields below
 	current     map[string]Container
-	gone        map[string]goneContainer
-	snapshot    atomic.Pointer[map[uint64]*Container] // mntns -> container, read lock-free
-	unknown     map[uint64]bool                       // mntns seen and not a container, until the next refresh
+	gone        map[uint64]goneContainer // by mount namespace
+	pins        map[uint64]*os.File      // open mount namespaces of current and gone containers
 	lastRefresh time.Time
-	generation  atomic.Uint64 // counts refreshes, so callers can cache Lookup's answers
 	listeners   []func(added, removed []Container)
+
+	snapshot   atomic.Pointer[map[uint64]*Container] // mntns -> container, read lock-free
+	generation atomic.Uint64                         // counts refreshes, so callers can cache Lookup's answers
+
+	nsMu         sync.Mutex
+	pending      map[uint64]time.Time // unknown namespaces, when first seen, until a refresh settles them
+	notContainer map[uint64]time.Time // namespaces that are no container's, until when to believe it
+	kick         chan struct{}        // asks Run for a refresh now
 }
 
 type goneContainer struct {
@@ -39,23 +53,36 @@ type goneContainer struct {
 // Keep is how long a removed container still attributes late events.
 const Keep = 5 * time.Second
 
-// missRefreshGap bounds how often an unknown mount namespace may trigger
-// a refresh on the event path.
-const missRefreshGap = 100 * time.Millisecond
+// settleAfter is how long a runtime may take to report a container whose
+// process already runs (docker says "running" a moment after its first
+// exec): an unknown namespace is no container's once a refresh that
+// started this long after its first event did not list it.
+const settleAfter = 150 * time.Millisecond
+
+// notContainerKeep is how long a namespace found to be no container's is
+// believed so without asking again.
+const notContainerKeep = 10 * time.Second
 
 // NewCollection makes an empty collection over clients; call Refresh to fill it.
 func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	c := &Collection{clients: clients, logf: logf, current: map[string]Container{}, gone: map[string]goneContainer{}, unknown: map[uint64]bool{}}
+	c := &Collection{
+		clients: clients, logf: logf,
+		current: map[string]Container{}, gone: map[uint64]goneContainer{}, pins: map[uint64]*os.File{},
+		pending: map[uint64]time.Time{}, notContainer: map[uint64]time.Time{},
+		kick: make(chan struct{}, 1),
+	}
+	c.hostNs, _ = MountNamespace(os.Getpid())
 	empty := map[uint64]*Container{}
 	c.snapshot.Store(&empty)
 	return c
 }
 
 // OnChange registers f to be told of containers added and removed by each
-// refresh (f runs on the refreshing goroutine).
+// refresh (f runs on the refreshing goroutine). A container restarted under
+// the same id with a new mount namespace is removed and added.
 func (c *Collection) OnChange(f func(added, removed []Container)) {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
@@ -78,8 +105,13 @@ func (c *Collection) Refresh(ctx context.Context) error {
 }
 
 func (c *Collection) refreshLocked(ctx context.Context) error {
+	start := time.Now()
 	next := map[string]Container{}
 	var errs []string
+	clientOf := map[string]bool{}
+	for _, cl := range c.clients {
+		clientOf[cl.Name()] = true
+	}
 	for _, cl := range c.clients {
 		list, err := cl.Containers(ctx)
 		if err != nil {
@@ -92,12 +124,15 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 			continue
 		}
 		for _, ct := range list {
+			if ct.Owner != "" && ct.Owner != ct.Runtime && clientOf[ct.Owner] {
+				continue // its owner reports it (or will, once it has started it)
+			}
 			if prev, seen := next[ct.ID]; seen && rank(prev.Runtime) <= rank(ct.Runtime) {
-				continue // the same container through a lower layer (docker's in containerd)
+				continue // the same container through a lower layer
 			}
 			if old, ok := c.current[ct.ID]; ok && old.Pid == ct.Pid {
 				ct.MountNsID = old.MountNsID
-			} else if ns, err := MountNamespace(ct.Pid); err == nil {
+			} else if ns, err := c.pin(ct.Pid); err == nil {
 				ct.MountNsID = ns
 			} else {
 				c.logf("%s container %s: %v", ct.Runtime, ct.Name, err)
@@ -105,35 +140,43 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 			next[ct.ID] = ct
 		}
 	}
+
 	var added, removed []Container
 	now := time.Now()
+	for id, old := range c.current {
+		if ct, ok := next[id]; !ok || ct.MountNsID != old.MountNsID {
+			removed = append(removed, old) // gone, or restarted in a new namespace
+			if old.MountNsID != 0 {
+				c.gone[old.MountNsID] = goneContainer{c: old, since: now}
+			}
+		}
+	}
+	live := map[uint64]bool{}
 	for id, ct := range next {
-		if _, ok := c.current[id]; !ok {
+		if old, ok := c.current[id]; !ok || old.MountNsID != ct.MountNsID {
 			added = append(added, ct)
 		}
-		delete(c.gone, id)
+		live[ct.MountNsID] = true
+		delete(c.gone, ct.MountNsID)
 	}
-	for id, ct := range c.current {
-		if _, ok := next[id]; !ok {
-			removed = append(removed, ct)
-			c.gone[id] = goneContainer{c: ct, since: now}
+	for ns, g := range c.gone {
+		if now.Sub(g.since) > Keep {
+			delete(c.gone, ns)
 		}
 	}
-	for id, g := range c.gone {
-		if now.Sub(g.since) > Keep {
-			delete(c.gone, id)
+	for ns, f := range c.pins { // forget what no container needs any more
+		if _, kept := c.gone[ns]; !live[ns] && !kept {
+			f.Close()
+			delete(c.pins, ns)
 		}
 	}
 	c.current = next
-	c.unknown = map[uint64]bool{}
 	c.lastRefresh = now
 
 	snap := make(map[uint64]*Container, len(next)+len(c.gone))
-	for _, g := range c.gone {
+	for ns, g := range c.gone {
 		g := g
-		if g.c.MountNsID != 0 {
-			snap[g.c.MountNsID] = &g.c
-		}
+		snap[ns] = &g.c
 	}
 	for _, ct := range next {
 		ct := ct
@@ -142,8 +185,11 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 		}
 	}
 	c.snapshot.Store(&snap)
+	c.settle(start, snap)
 	c.generation.Add(1)
 	if len(added)+len(removed) > 0 {
+		sortContainers(added)
+		sortContainers(removed)
 		for _, f := range c.listeners {
 			f(added, removed)
 		}
@@ -154,7 +200,68 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	return nil
 }
 
-// Run refreshes every interval until ctx ends.
+// pin opens the mount namespace of pid and holds it until no container
+// needs it, and returns its number.
+func (c *Collection) pin(pid int) (uint64, error) {
+	if pid <= 0 {
+		return 0, fmt.Errorf("no pid")
+	}
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+	if err != nil {
+		return 0, fmt.Errorf("mount namespace of pid %d: %w", pid, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return 0, fmt.Errorf("mount namespace of pid %d: %w", pid, err)
+	}
+	ns := fi.Sys().(*syscall.Stat_t).Ino
+	if _, held := c.pins[ns]; held {
+		f.Close()
+	} else {
+		c.pins[ns] = f
+	}
+	return ns, nil
+}
+
+// settle decides, after a refresh that started at start, which unknown
+// namespaces are no container's.
+func (c *Collection) settle(start time.Time, snap map[uint64]*Container) {
+	c.nsMu.Lock()
+	defer c.nsMu.Unlock()
+	now := time.Now()
+	var wait time.Duration
+	for ns, first := range c.pending {
+		switch {
+		case snap[ns] != nil:
+			delete(c.pending, ns)
+		case !start.Before(first.Add(settleAfter)):
+			delete(c.pending, ns)
+			c.notContainer[ns] = now.Add(notContainerKeep)
+		default:
+			if d := first.Add(settleAfter).Sub(now); wait == 0 || d < wait {
+				wait = d
+			}
+		}
+	}
+	for ns, until := range c.notContainer {
+		if now.After(until) {
+			delete(c.notContainer, ns)
+		}
+	}
+	if len(c.pending) > 0 {
+		time.AfterFunc(max(wait, time.Millisecond), c.askRefresh)
+	}
+}
+
+func (c *Collection) askRefresh() {
+	select {
+	case c.kick <- struct{}{}:
+	default: // one is asked for already
+	}
+}
+
+// Run refreshes every interval, and when Lookup asks, until ctx ends.
 func (c *Collection) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -163,9 +270,10 @@ func (c *Collection) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-				c.logf("refresh containers: %v", err)
-			}
+		case <-c.kick:
+		}
+		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
+			c.logf("refresh containers: %v", err)
 		}
 	}
 }
@@ -174,35 +282,28 @@ func (c *Collection) Run(ctx context.Context, interval time.Duration) {
 // stays true until it changes.
 func (c *Collection) Generation() uint64 { return c.generation.Load() }
 
-// Lookup returns the container of a mount namespace. An unknown namespace
-// triggers one refresh (at most every missRefreshGap), since it may be a
-// container that started since the last one. It never waits for a refresh
-// already running: that one will tell (see Generation).
-func (c *Collection) Lookup(mntns uint64) *Container {
+// Lookup returns the container of a mount namespace, nil for the host and
+// other namespaces that are no container's. settled is false while the
+// namespace is new and the runtimes have not been asked about it yet (a
+// container that started a moment ago): Lookup asks Run for a refresh, and
+// the caller may hold the event and ask again. It never blocks on a refresh.
+func (c *Collection) Lookup(mntns uint64) (ct *Container, settled bool) {
 	if ct := (*c.snapshot.Load())[mntns]; ct != nil {
-		return ct
+		return ct, true
 	}
-	if !c.refreshMu.TryLock() {
-		return nil
+	if mntns == c.hostNs || len(c.clients) == 0 {
+		return nil, true
 	}
-	defer c.refreshMu.Unlock()
-	if ct := (*c.snapshot.Load())[mntns]; ct != nil {
-		return ct // another caller refreshed meanwhile
+	c.nsMu.Lock()
+	defer c.nsMu.Unlock()
+	if until, ok := c.notContainer[mntns]; ok && time.Now().Before(until) {
+		return nil, true
 	}
-	if c.unknown[mntns] || time.Since(c.lastRefresh) < missRefreshGap {
-		c.unknown[mntns] = true
-		return nil
+	if _, ok := c.pending[mntns]; !ok {
+		c.pending[mntns] = time.Now()
+		c.askRefresh()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.refreshLocked(ctx); err != nil {
-		c.logf("refresh containers: %v", err)
-	}
-	ct := (*c.snapshot.Load())[mntns]
-	if ct == nil {
-		c.unknown[mntns] = true
-	}
-	return ct
+	return nil, false
 }
 
 // Runtimes names the runtimes in use, one per client (podman may repeat).
@@ -214,10 +315,16 @@ func (c *Collection) Runtimes() []string {
 	return names
 }
 
-// Close closes every client.
+// Close closes every client and lets go of the namespaces it holds.
 func (c *Collection) Close() {
 	for _, cl := range c.clients {
 		cl.Close()
+	}
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	for ns, f := range c.pins {
+		f.Close()
+		delete(c.pins, ns)
 	}
 }
 

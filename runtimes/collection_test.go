@@ -54,8 +54,28 @@ func TestCollectionDedupAndMountNamespace(t *testing.T) {
 	if got[0].MountNsID != self {
 		t.Errorf("mntns %d, want %d", got[0].MountNsID, self)
 	}
-	if ct := c.Lookup(self); ct == nil {
+	if ct, settled := c.Lookup(self); ct == nil || !settled {
 		t.Error("Lookup of a known mount namespace failed")
+	}
+}
+
+// A docker container seen in containerd's moby namespace before docker
+// reports it (docker says "running" a moment after its process starts) is
+// left to docker when docker is in use, and listed under containerd when not.
+func TestCollectionLeavesAContainerToItsOwner(t *testing.T) {
+	pid := os.Getpid()
+	moby := Container{Runtime: Containerd, ID: "abc", Name: "abc", Pid: pid, Owner: Docker}
+	ctrd := &fakeClient{name: Containerd, list: []Container{moby}}
+	dock := &fakeClient{name: Docker}
+	c := NewCollection([]Client{dock, ctrd}, nil)
+	c.Refresh(context.Background())
+	if got := c.Containers(); len(got) != 0 {
+		t.Errorf("with docker in use, containerd's view of a starting docker container is listed: %+v", got)
+	}
+	c = NewCollection([]Client{ctrd}, nil)
+	c.Refresh(context.Background())
+	if got := c.Containers(); len(got) != 1 || got[0].Runtime != Containerd {
+		t.Errorf("without docker: %+v", got)
 	}
 }
 
@@ -64,43 +84,101 @@ func TestCollectionChangesAndGrace(t *testing.T) {
 	ns, _ := MountNamespace(pid)
 	f := &fakeClient{name: Podman}
 	c := NewCollection([]Client{f}, nil)
+	defer c.Close()
 	var added, removed []Container
 	c.OnChange(func(a, r []Container) { added, removed = append(added, a...), append(removed, r...) })
 	c.Refresh(context.Background())
 
-	// A container that appears after the start is found by Lookup at once.
 	f.set(Container{Runtime: Podman, ID: "p1", Name: "late", Pid: pid})
-	time.Sleep(missRefreshGap)
-	if ct := c.Lookup(ns); ct == nil || ct.Name != "late" {
+	c.Refresh(context.Background())
+	if ct, _ := c.Lookup(ns); ct == nil || ct.Name != "late" {
 		t.Fatalf("late container not attributed: %+v", ct)
 	}
 	if len(added) != 1 || added[0].Name != "late" {
 		t.Errorf("added %+v", added)
 	}
-	// Once gone, it still attributes late events for a while.
+	if len(c.pins) != 1 {
+		t.Errorf("%d mount namespaces held, want the container's", len(c.pins))
+	}
+	// Once gone, it still attributes late events for a while, and its
+	// namespace stays held so that its number names nothing else.
 	f.set()
 	c.Refresh(context.Background())
 	if len(removed) != 1 || len(c.Containers()) != 0 {
 		t.Errorf("removed %+v, containers %+v", removed, c.Containers())
 	}
-	if ct := c.Lookup(ns); ct == nil || ct.Name != "late" {
+	if ct, _ := c.Lookup(ns); ct == nil || ct.Name != "late" {
 		t.Error("a container just gone should still attribute its events")
+	}
+	if len(c.pins) != 1 {
+		t.Errorf("%d mount namespaces held after the container went, want 1 for %s", len(c.pins), Keep)
+	}
+	c.gone[ns] = goneContainer{c: c.gone[ns].c, since: time.Now().Add(-Keep - time.Second)}
+	c.Refresh(context.Background())
+	if ct, _ := c.Lookup(ns); ct != nil || len(c.pins) != 0 {
+		t.Errorf("after %s: attributed to %+v, %d namespaces held", Keep, ct, len(c.pins))
 	}
 }
 
-func TestCollectionUnknownNamespaceRefreshesOnce(t *testing.T) {
+// An event from a namespace the collection does not know is held (not
+// settled) until a refresh that started settleAfter later has answered; a
+// container the runtime reports meanwhile is found.
+func TestCollectionSettlesUnknownNamespaces(t *testing.T) {
 	f := &fakeClient{name: Docker}
 	c := NewCollection([]Client{f}, nil)
+	defer c.Close()
+	c.hostNs = 0 // so that this process's namespace can play a new container's
 	c.Refresh(context.Background())
-	time.Sleep(missRefreshGap)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx, time.Hour)
+
 	before := f.hits
-	for i := 0; i < 100; i++ {
-		if c.Lookup(12345) != nil {
-			t.Fatal("unknown namespace attributed")
-		}
+	start := time.Now()
+	if _, settled := c.Lookup(12345); settled {
+		t.Fatal("an unknown namespace is settled before the runtimes were asked")
 	}
-	if f.hits-before != 1 {
-		t.Errorf("%d refreshes for one unknown namespace, want 1", f.hits-before)
+	for {
+		ct, settled := c.Lookup(12345)
+		if settled {
+			if ct != nil {
+				t.Fatal("unknown namespace attributed")
+			}
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("an unknown namespace never settled")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if d := time.Since(start); d < settleAfter {
+		t.Errorf("settled after %s, before settleAfter (%s)", d, settleAfter)
+	}
+	if n := f.hits - before; n < 1 || n > 3 {
+		t.Errorf("%d refreshes for one unknown namespace, want 1 to 3", n)
+	}
+	if _, settled := c.Lookup(12345); !settled {
+		t.Error("a namespace found to be no container's is asked about again at once")
+	}
+
+	// A container whose runtime reports it a moment after its first event.
+	ns, _ := MountNamespace(os.Getpid())
+	if _, settled := c.Lookup(ns); settled {
+		t.Fatal("a new namespace is settled before the runtimes were asked")
+	}
+	f.set(Container{Runtime: Docker, ID: "d1", Name: "new", Pid: os.Getpid()})
+	for {
+		ct, settled := c.Lookup(ns)
+		if settled {
+			if ct == nil || ct.Name != "new" {
+				t.Fatalf("attributed to %+v, want the container reported meanwhile", ct)
+			}
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("a new container's namespace never settled")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -32,6 +32,11 @@ type Container struct {
 	// OwnerUID is the user whose runtime runs it: 0 for root, the user's uid
 	// for rootless podman.
 	OwnerUID uint32
+	// Owner is the runtime that made the container when a lower layer
+	// lists it: docker for the containers of containerd's "moby"
+	// namespace. The collection leaves such a container to its owner's
+	// client when that is in use.
+	Owner string
 
 	// MountNsID is filled by the Collection from /proc/<Pid>/ns/mnt.
 	MountNsID uint64

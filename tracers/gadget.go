@@ -92,8 +92,11 @@ type Env struct {
 	Stderr      io.Writer
 	Verbose     bool
 	// Enrich fills an event's container fields from its mount namespace;
-	// nil when no container runtime is in use.
-	Enrich func(*Event)
+	// nil when no container runtime is in use. It returns false while the
+	// namespace is new and the runtimes have not told yet whether it is a
+	// container's: a streaming gadget holds such an event a moment and
+	// asks again (see heldEvents).
+	Enrich func(*Event) bool
 }
 
 // Logf prints a -v message on stderr.

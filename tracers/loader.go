@@ -95,15 +95,17 @@ func (p *Program) UpdateMntNs(u MntNsUpdate) error {
 	if m == nil {
 		return nil
 	}
+	// Removes first: a namespace number freed and made again between two
+	// refreshes is in both lists, and must end up in the filter.
+	for _, ns := range u.Remove {
+		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("mount-namespace filter: remove %d: %w", ns, err)
+		}
+	}
 	one := uint8(1)
 	for _, ns := range u.Add {
 		if err := m.Put(ns, one); err != nil {
 			return fmt.Errorf("mount-namespace filter: add %d: %w", ns, err)
-		}
-	}
-	for _, ns := range u.Remove {
-		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("mount-namespace filter: remove %d: %w", ns, err)
 		}
 	}
 	return nil

@@ -6,6 +6,8 @@ import "github.com/ig-tracer/ig/output"
 // mode, one JSON array otherwise.
 func PrintSnapshot[T any, PT eventPtr[T]](env *Env, schema *output.Schema, defaultColumns []string, rows []T) error {
 	if env.Enrich != nil {
+		// The collection was refreshed just before: what it does not
+		// know now is no container's.
 		for i := range rows {
 			env.Enrich(PT(&rows[i]).Common())
 		}

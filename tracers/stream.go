@@ -81,16 +81,38 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		ev        T
 		received  uint64
 		malformed uint64
+		held      heldEvents
 	)
+	// emit decodes, enriches and prints one record. It returns false, and
+	// prints nothing, when the event's container is not known yet and it
+	// may still wait (last is false).
+	emit := func(raw []byte, last bool) bool {
+		if !s.Decode(raw, &ev) {
+			malformed++
+			return true
+		}
+		if env.Enrich != nil && !env.Enrich(PT(&ev).Common()) && !last {
+			return false
+		}
+		printer.Print(&ev)
+		return true
+	}
 	rd.SetDeadline(time.Now().Add(pollInterval))
 	for {
 		err := rd.ReadInto(&rec)
+		if held.len() > 0 {
+			held.release(time.Now(), false, emit)
+		}
 		if err != nil {
 			// The ring buffer is empty: show what we have, then wait again.
+			stopped := ctx.Err() != nil && (errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, os.ErrDeadlineExceeded))
+			if stopped {
+				held.release(time.Now(), true, emit)
+			}
 			if err := printer.Flush(); err != nil {
 				return outputError(err)
 			}
-			if ctx.Err() != nil && (errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, os.ErrDeadlineExceeded)) {
+			if stopped {
 				break // stopped and drained
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
@@ -100,14 +122,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		received++
-		if !s.Decode(rec.RawSample, &ev) {
-			malformed++
-			continue
+		if held.len() > 0 || !emit(rec.RawSample, false) {
+			held.push(rec.RawSample, time.Now())
 		}
-		if env.Enrich != nil {
-			env.Enrich(PT(&ev).Common())
-		}
-		printer.Print(&ev)
 	}
 	if malformed > 0 {
 		env.Warnf("%d malformed events dropped", malformed)

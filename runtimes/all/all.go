@@ -89,7 +89,7 @@ func podmanClients(cfg Config) ([]runtimes.Client, error) {
 		sockets = append([]string{PodmanSocket}, podman.DiscoverRootless()...)
 	}
 	var clients []runtimes.Client
-	var firstErr error
+	var errs []error
 	for _, s := range sockets {
 		c, err := podman.New(s)
 		if err != nil {
@@ -99,15 +99,20 @@ func podmanClients(cfg Config) ([]runtimes.Client, error) {
 				}
 				return nil, err
 			}
-			if firstErr == nil {
-				firstErr = err
-			}
+			errs = append(errs, err)
 			continue
 		}
 		clients = append(clients, c)
 	}
 	if len(clients) == 0 {
-		return nil, firstErr
+		return nil, errs[0] // Connect says it
+	}
+	for _, err := range errs { // no one else will
+		if errors.Is(err, runtimes.ErrNoSocket) {
+			cfg.logf("skipped %v", err)
+		} else {
+			cfg.warnf("skipped %v", err)
+		}
 	}
 	return clients, nil
 }

@@ -27,6 +27,9 @@ const DefaultSocket = "/run/containerd/containerd.sock"
 // containerd namespace it is in ("moby" for docker's, "k8s.io" for the CRI's).
 const LabelNamespace = "containerd.namespace"
 
+// DockerNamespace is where docker keeps its containers in containerd.
+const DockerNamespace = "moby"
+
 // LabelKind is the CRI plugin's label telling a pod sandbox ("sandbox") from
 // a container ("container").
 const LabelKind = "io.cri-containerd.kind"
@@ -167,6 +170,9 @@ func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes
 		}
 		if ct.Name == "" {
 			ct.Name = ci.ID
+		}
+		if ns == DockerNamespace {
+			ct.Owner = runtimes.Docker
 		}
 		out = append(out, ct)
 	}
