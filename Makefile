@@ -34,9 +34,11 @@ test-unit:
 integration: ig
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 -v ./tests/...
 
-# The whole suite, as CI runs it (as root).
+# The whole suite, as CI runs it (as root). up.sh brings up the container runtimes the
+# integration tests use; when they are up already it only checks them (seconds).
 test: ig
 	bash scripts/deps.sh
+	bash tests/runtimes/up.sh
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 ./...
 
 bench: ig

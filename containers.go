@@ -110,47 +110,40 @@ func enricher(coll *runtimes.Collection) func(*tracers.Event) bool {
 }
 
 // containerFilter turns -c, --containers and --host into the kernel's
-// mount-namespace filter, and keeps it current as containers come and go.
+// mount-namespace verdicts and the user-space check (Env.Accept) for
+// namespaces the kernel has no verdict for yet, and keeps the verdicts
+// current as containers come and go.
 func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filter, env *tracers.Env) error {
 	names := flagValue(c, "containername", (*cli.Context).StringSlice)
 	onlyContainers := flagBool(c, "containers")
 	host := flagBool(c, "host")
-	if len(names) == 0 && !onlyContainers {
+	if len(names) == 0 && (!onlyContainers || host) {
 		return nil // everything: host and containers
 	}
-	wanted := func(ct runtimes.Container) bool {
-		if len(names) == 0 {
-			return true
+	wanted := func(name string) bool { return len(names) == 0 || slices.Contains(names, name) }
+	// Accept: the wanted containers, and with --host what is no container's.
+	env.Accept = func(ev *tracers.Event) bool {
+		if ev.Runtime.RuntimeName == "" {
+			return host
 		}
-		for _, n := range names {
-			if ct.Name == n {
-				return true
+		return wanted(ev.Runtime.ContainerName)
+	}
+	verdicts := func(u *tracers.MntNsUpdate, cts []runtimes.Container) {
+		for _, ct := range cts {
+			switch {
+			case ct.MountNsID == 0:
+			case wanted(ct.Name):
+				u.Pass = append(u.Pass, ct.MountNsID)
+			default:
+				u.Skip = append(u.Skip, ct.MountNsID)
 			}
 		}
-		return false
 	}
-	// listed: the mount namespaces the kernel filter names.
-	listed := wanted
-	f.MntNsMode = tracers.MntNsOnly
-	if host && len(names) > 0 {
-		f.MntNsMode = tracers.MntNsExcept
-		listed = func(ct runtimes.Container) bool { return !wanted(ct) }
-	} else if host {
-		f.MntNsMode = tracers.MntNsAll // --containers --host: everything
-		return nil
-	}
+	f.MntNsMode = tracers.MntNsVerdicts
 	current := coll.Containers()
-	found := map[string]bool{}
-	for _, ct := range current {
-		if wanted(ct) {
-			found[ct.Name] = true
-		}
-		if listed(ct) && ct.MountNsID != 0 {
-			f.MntNs = append(f.MntNs, ct.MountNsID)
-		}
-	}
+	verdicts(&f.MntNs, current)
 	for _, n := range names {
-		if !found[n] {
+		if !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
 			return fmt.Errorf("no running container named %q in %s (see 'ig list-containers'; -v names the runtimes skipped)", n, inUse(coll))
 		}
 	}
@@ -161,22 +154,19 @@ func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filte
 	f.MntNsSets = updates
 	coll.OnChange(func(added, removed []runtimes.Container) {
 		var u tracers.MntNsUpdate
-		for _, ct := range added {
-			if listed(ct) && ct.MountNsID != 0 {
-				u.Add = append(u.Add, ct.MountNsID)
-			}
-		}
 		for _, ct := range removed {
-			if listed(ct) && ct.MountNsID != 0 {
-				u.Remove = append(u.Remove, ct.MountNsID)
+			if ct.MountNsID != 0 {
+				u.Forget = append(u.Forget, ct.MountNsID)
 			}
 		}
-		if len(u.Add)+len(u.Remove) > 0 {
-			select {
-			case updates <- u:
-			default:
-				env.Warnf("container filter not updated: too many changes at once")
-			}
+		verdicts(&u, added)
+		select {
+		case updates <- u:
+		default:
+			// Not fatal: Env.Accept still decides every event the
+			// kernel lets through; only the kernel's share of the work
+			// is behind.
+			env.Warnf("container filter not updated: too many changes at once")
 		}
 	})
 	return nil

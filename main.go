@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/cilium/ebpf/rlimit"
 	"github.com/urfave/cli/v2"
@@ -55,9 +54,11 @@ func commonFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
 			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
-		&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)"},
+		&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)",
+			Action: func(_ *cli.Context, v float64) error { return checkTimeout(v) }},
 		&cli.BoolFlag{Name: "host", Usage: "with -c or --containers: include host processes too"},
-		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`"},
+		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`",
+			Action: func(_ *cli.Context, v int) error { return checkPid(v) }},
 		&cli.StringFlag{Name: "comm", Usage: "only processes with this command `NAME`"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
 	}
@@ -84,8 +85,7 @@ func newApp() *cli.App {
 		Name:                 "ig",
 		Usage:                "trace a Linux host and its containers with eBPF",
 		Version:              version + " (commit " + commit + ")",
-		Flags:                globalFlags(),
-		HideHelpCommand:      true,
+		Flags:                append(globalFlags(), cli.HelpFlag), // with our help command (help.go), cli adds no --help
 		EnableBashCompletion: false,
 		OnUsageError:         usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -93,7 +93,7 @@ func newApp() *cli.App {
 			os.Exit(1)
 		},
 	}
-	app.Commands = append(gadgetCommands(), listContainersCommand(), requirementsCommand(), versionCommand())
+	app.Commands = append(gadgetCommands(), listContainersCommand(), requirementsCommand(), versionCommand(), helpCommand())
 	return app
 }
 
@@ -202,13 +202,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		return err
 	}
 	timeout := flagValue(c, "timeout", (*cli.Context).Float64)
-	if timeout < 0 {
-		return fmt.Errorf("--timeout must not be negative")
-	}
-	pid := flagValue(c, "pid", (*cli.Context).Int)
-	if pid < 0 {
-		return fmt.Errorf("--pid must not be negative")
-	}
+	pid := flagValue(c, "pid", (*cli.Context).Int) // 0 (not set) or checked by its flag: 1 to pidMaxLimit
 	env := &tracers.Env{
 		Args:    c,
 		Format:  format,
@@ -256,13 +250,15 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	return g.Run(ctx, env)
 }
 
-// signalContext ends on Ctrl-C, SIGTERM, or after timeout seconds (0: never).
+// signalContext ends on Ctrl-C, SIGTERM, or after timeout seconds (0, or
+// more than a time.Duration holds: never).
 func signalContext(timeout float64) (context.Context, context.CancelFunc) {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if timeout <= 0 {
+	d, ok := timeoutDuration(timeout)
+	if !ok {
 		return ctx, cancel
 	}
-	ctx, cancelTimeout := context.WithTimeout(ctx, time.Duration(timeout*float64(time.Second)))
+	ctx, cancelTimeout := context.WithTimeout(ctx, d)
 	return ctx, func() { cancelTimeout(); cancel() }
 }
 
@@ -284,6 +280,9 @@ func detectHost(c *cli.Context, env *tracers.Env) (*tracers.Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	if host.BTF, err = kernelBTF(c, env); err != nil {
+		return nil, err
+	}
 	if host.Config == nil {
 		env.Logf("no kernel config found (%s): CONFIG_* not checked", strings.Join(tracers.KernelConfigPaths(host.Release), ", "))
 	} else {
@@ -293,7 +292,7 @@ func detectHost(c *cli.Context, env *tracers.Env) (*tracers.Host, error) {
 }
 
 func btfOptions(c *cli.Context, env *tracers.Env) btf.Options {
-	sources, _ := btf.ParseSources(flagString(c, "btf-sources")) // checked in runGadget
+	sources, _ := btf.ParseSources(flagString(c, "btf-sources")) // checked in runGadget and kernelBTF
 	return btf.Options{
 		Sources:  sources,
 		File:     flagString(c, "btf"),

@@ -3,21 +3,25 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ig-tracer/ig/btf"
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 )
 
-// requirementRow is one gadget in `ig requirements`.
+// requirementRow is one gadget in `ig requirements`. A gadget with several variants has
+// one value per variant, in order, joined by " | " (the README's table has a line each).
 type requirementRow struct {
-	Gadget    string `json:"gadget" column:"gadget,width:22"`
-	MinKernel string `json:"minKernel" column:"minkernel,width:9"`
-	Configs   string `json:"configs" column:"config,width:30"`
-	Verdict   string `json:"verdict" column:"host,width:40"`
+	Gadget       string `json:"gadget" column:"gadget,width:22"`
+	MinKernel    string `json:"minKernel" column:"minkernel,width:9"`
+	Configs      string `json:"configs" column:"config,width:30"`
+	ProgramTypes string `json:"programTypes" column:"programtypes,width:12"`
+	Verdict      string `json:"verdict" column:"host,width:40"`
 }
 
 var requirementSchema = output.NewSchema[requirementRow]()
@@ -25,10 +29,11 @@ var requirementSchema = output.NewSchema[requirementRow]()
 // requirementJSON is the -o json form: the whole row and this host's verdict.
 type requirementJSON struct {
 	tracers.Requirements
-	MinKernel string   `json:"minKernel"`
-	OK        bool     `json:"ok"`
-	Variant   string   `json:"variant,omitempty"`
-	Missing   []string `json:"missing"`
+	MinKernel string             `json:"minKernel"` // the oldest kernel any variant runs on, or "any"
+	OK        bool               `json:"ok"`
+	Variant   string             `json:"variant,omitempty"`
+	Missing   []string           `json:"missing"`
+	BTF       *tracers.BTFSource `json:"btf,omitempty"` // where Variant's kernel types come from, when it loads eBPF and a source has them
 }
 
 func requirementsCommand() *cli.Command {
@@ -56,23 +61,66 @@ func requirementsCommand() *cli.Command {
 				host, err = tracers.DetectHost(flagString(c, "kernel-config"), "")
 				if err == nil {
 					host.Probes = nil
-					env.Warnf("not root: tracepoints, program and map types not probed; verdicts use the kernel version and config only")
+					env.Warnf("not root: tracepoints, program and map types not probed; verdicts use the kernel version, config and BTF only")
+					host.BTF, err = kernelBTF(c, env)
 				}
 			}
 			if err != nil {
 				return err
 			}
-			return printRequirements(c, format, host)
+			return printRequirements(os.Stdout, format, host)
 		},
 	}
 }
 
-func printRequirements(c *cli.Context, format output.Format, host *tracers.Host) error {
+// kernelBTF is where --btf, or --btf-sources in their order, would find the kernel's types,
+// found without downloading anything: a host fact of the requirements check.
+func kernelBTF(c *cli.Context, env *tracers.Env) (*tracers.BTFSource, error) {
+	if _, err := btf.ParseSources(flagString(c, "btf-sources")); err != nil {
+		return nil, err
+	}
+	a, err := btf.Find(btfOptions(c, env))
+	if err != nil {
+		return nil, err
+	}
+	return &tracers.BTFSource{Source: a.Source, Path: a.Path, Download: a.Download, Missing: a.Missing}, nil
+}
+
+// variantBTF is where a verdict's variant takes the kernel's types from: nil when it loads
+// no eBPF, or no source has them (the verdict then says so).
+func variantBTF(r *tracers.Requirements, v tracers.Verdict, host *tracers.Host) *tracers.BTFSource {
+	if v.Variant == "" || variantOf(r, v.Variant).NoBPF || host.BTF == nil || host.BTF.Source == "" {
+		return nil
+	}
+	return host.BTF
+}
+
+// perVariant is one value per variant joined by " | " ("-" for an empty one); "" when all are empty.
+func perVariant(r *tracers.Requirements, value func(*tracers.Variant) string) string {
+	var parts []string
+	empty := true
+	for i := range r.Variants {
+		s := value(&r.Variants[i])
+		if s == "" {
+			s = "-"
+		} else {
+			empty = false
+		}
+		parts = append(parts, s)
+	}
+	if empty {
+		return ""
+	}
+	return strings.Join(parts, " | ")
+}
+
+func printRequirements(w io.Writer, format output.Format, host *tracers.Host) error {
 	if format.Mode != output.ModeColumns {
 		var all []requirementJSON
 		for _, r := range tracers.Table {
 			v := host.Check(&r)
-			all = append(all, requirementJSON{Requirements: r, MinKernel: r.MinKernel(), OK: v.OK, Variant: v.Variant, Missing: append([]string{}, v.Missing...)})
+			all = append(all, requirementJSON{Requirements: r, MinKernel: r.MinKernel(), OK: v.OK, Variant: v.Variant,
+				Missing: append([]string{}, v.Missing...), BTF: variantBTF(&r, v, host)})
 		}
 		var out []byte
 		var err error
@@ -84,7 +132,7 @@ func printRequirements(c *cli.Context, format output.Format, host *tracers.Host)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Println(string(out))
+		_, err = fmt.Fprintln(w, string(out))
 		return err
 	}
 	var rows []requirementRow
@@ -93,21 +141,24 @@ func printRequirements(c *cli.Context, format output.Format, host *tracers.Host)
 		verdict := "✘ " + v.Reason()
 		if v.OK {
 			verdict = "✔ " + v.Variant
-		}
-		var configs []string
-		for _, variant := range r.Variants {
-			if s := variant.ConfigsShort(); s != "" {
-				configs = append(configs, strings.ReplaceAll(s, "`", ""))
+			if b := variantBTF(&r, v, host); b != nil && b.Download {
+				verdict += " (kernel BTF to be downloaded from BTFHub)"
 			}
 		}
-		rows = append(rows, requirementRow{Gadget: r.Gadget, MinKernel: r.MinKernel(), Configs: strings.Join(configs, " | "), Verdict: verdict})
+		rows = append(rows, requirementRow{
+			Gadget:       r.Gadget,
+			MinKernel:    perVariant(&r, (*tracers.Variant).MinKernelOrAny),
+			Configs:      strings.ReplaceAll(perVariant(&r, (*tracers.Variant).ConfigsShort), "`", ""),
+			ProgramTypes: perVariant(&r, (*tracers.Variant).ProgramTypesShort),
+			Verdict:      verdict,
+		})
 	}
-	p, err := output.NewPrinter[requirementRow](os.Stdout, requirementSchema, format, requirementSchema.Columns())
+	p, err := output.NewPrinter[requirementRow](w, requirementSchema, format, requirementSchema.Columns())
 	if err != nil {
 		return err
 	}
-	fmt.Printf("kernel %s; config: %s; all gadgets need CONFIG_BPF, CONFIG_BPF_SYSCALL and kernel BTF (or --btf)\n",
-		host.Release, orNone(host.ConfigSource))
+	fmt.Fprintf(w, "kernel %s; config: %s; kernel BTF: %s; all gadgets need CONFIG_BPF, CONFIG_BPF_SYSCALL and kernel BTF\n",
+		host.Release, orNone(host.ConfigSource), host.BTF.Describe())
 	return p.PrintAll(rows)
 }
 

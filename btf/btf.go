@@ -11,6 +11,9 @@
 //
 // Options.File (--btf PATH) replaces all of them with one file: raw BTF, an ELF (a vmlinux)
 // with a .BTF section, or a BTFHub .btf.tar.xz.
+//
+// Find says which source Load would use without downloading or decoding anything, for the
+// requirements check (`ig requirements`, and every gadget before it loads).
 package btf
 
 import (
@@ -163,27 +166,9 @@ func Load(o Options) (*Result, error) {
 		return &Result{Spec: spec, Source: SourceFile, Path: o.File}, nil
 	}
 
-	sources := o.Sources
-	if len(sources) == 0 {
-		sources = DefaultSources
-	}
-	seen := map[string]bool{}
-	for _, s := range sources {
-		if err := checkSource(s); err != nil {
-			return nil, err
-		}
-		if seen[s] {
-			return nil, fmt.Errorf("BTF source %q listed twice", s)
-		}
-		seen[s] = true
-	}
-
-	release := o.Release
-	if release == "" {
-		var err error
-		if release, err = kernelRelease(); err != nil {
-			return nil, err
-		}
+	sources, release, err := sourcesAndRelease(o)
+	if err != nil {
+		return nil, err
 	}
 
 	var reasons []string
@@ -212,6 +197,32 @@ func Load(o Options) (*Result, error) {
 		reasons = append(reasons, s+": "+err.Error())
 	}
 	return nil, fmt.Errorf("no BTF for kernel %s: %s", release, strings.Join(reasons, "; "))
+}
+
+// sourcesAndRelease are the sources to try, validated, and the kernel release to find BTF for.
+func sourcesAndRelease(o Options) ([]string, string, error) {
+	sources := o.Sources
+	if len(sources) == 0 {
+		sources = DefaultSources
+	}
+	seen := map[string]bool{}
+	for _, s := range sources {
+		if err := checkSource(s); err != nil {
+			return nil, "", err
+		}
+		if seen[s] {
+			return nil, "", fmt.Errorf("BTF source %q listed twice", s)
+		}
+		seen[s] = true
+	}
+	release := o.Release
+	if release == "" {
+		var err error
+		if release, err = kernelRelease(); err != nil {
+			return nil, "", err
+		}
+	}
+	return sources, release, nil
 }
 
 func kernelRelease() (string, error) {
@@ -260,6 +271,16 @@ func loadEmbedded(release string) (*Result, error) {
 
 // loadFile reads raw BTF, an ELF with .BTF, or a .btf.tar.xz (detected by content).
 func loadFile(p string) (*btf.Spec, error) {
+	data, err := readFile(p)
+	if err != nil {
+		return nil, err
+	}
+	return parse(p, data, true)
+}
+
+// readFile returns the BTF bytes of a file: raw BTF or an ELF as they are, a .btf.tar.xz
+// extracted.
+func readFile(p string) ([]byte, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, err
@@ -278,7 +299,7 @@ func loadFile(p string) (*btf.Spec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", p, err)
 		}
-		return parse(p, data, true)
+		return data, nil
 	}
 	data, err := io.ReadAll(io.LimitReader(br, maxBTFSize+1))
 	if err != nil {
@@ -287,7 +308,7 @@ func loadFile(p string) (*btf.Spec, error) {
 	if len(data) > maxBTFSize {
 		return nil, fmt.Errorf("read %s: larger than %d MiB", p, maxBTFSize>>20)
 	}
-	return parse(p, data, true)
+	return data, nil
 }
 
 // parse decodes BTF (raw or ELF). With deep set, every type is decoded once on a throwaway
@@ -415,15 +436,51 @@ func OSRelease(p string) (id, version string, err error) {
 	return id, version, nil
 }
 
-func loadHub(o Options, release string, logf func(string, ...any)) (*Result, error) {
+// hubCache is the file a BTFHub download for release is cached as.
+func hubCache(o Options, release string) (dir, file string, err error) {
 	if strings.ContainsAny(release, `/\`) || strings.HasPrefix(release, ".") {
-		return nil, fmt.Errorf("kernel release %q cannot name a file", release)
+		return "", "", fmt.Errorf("kernel release %q cannot name a file", release)
 	}
-	cacheDir := o.CacheDir
-	if cacheDir == "" {
-		cacheDir = DefaultCacheDir
+	dir = o.CacheDir
+	if dir == "" {
+		dir = DefaultCacheDir
 	}
-	cached := filepath.Join(cacheDir, release+".btf")
+	return dir, filepath.Join(dir, release+".btf"), nil
+}
+
+// hubURL is where a BTFHub archive keeps release's BTF for this distribution and
+// architecture; a missing os-release or an architecture BTFHub lacks makes it not applicable.
+func hubURL(o Options, release string) (id, version, url string, err error) {
+	osrel := o.OSReleasePath
+	if osrel == "" {
+		osrel = defaultOSReleasePath
+	}
+	id, version, err = OSRelease(osrel)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", "", "", skipf("%s not found (needed for the BTFHub path)", osrel)
+		}
+		return "", "", "", err
+	}
+	arch := o.Arch
+	if arch == "" {
+		if arch, err = hubArch(runtime.GOARCH); err != nil {
+			return "", "", "", skipf("%v", err)
+		}
+	}
+	base := o.HubURL
+	if base == "" {
+		base = DefaultHubURL
+	}
+	url = strings.TrimRight(base, "/") + "/" + strings.Join([]string{id, version, arch, release + ".btf.tar.xz"}, "/")
+	return id, version, url, nil
+}
+
+func loadHub(o Options, release string, logf func(string, ...any)) (*Result, error) {
+	cacheDir, cached, err := hubCache(o, release)
+	if err != nil {
+		return nil, err
+	}
 	if data, err := os.ReadFile(cached); err == nil {
 		spec, perr := parse(cached, data, true)
 		if perr == nil {
@@ -434,28 +491,10 @@ func loadHub(o Options, release string, logf func(string, ...any)) (*Result, err
 		logf("btf: btfhub: cannot read cache: %v", err)
 	}
 
-	osrel := o.OSReleasePath
-	if osrel == "" {
-		osrel = defaultOSReleasePath
-	}
-	id, version, err := OSRelease(osrel)
+	id, version, url, err := hubURL(o, release)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, skipf("%s not found (needed for the BTFHub path)", osrel)
-		}
 		return nil, err
 	}
-	arch := o.Arch
-	if arch == "" {
-		if arch, err = hubArch(runtime.GOARCH); err != nil {
-			return nil, skipf("%v", err)
-		}
-	}
-	base := o.HubURL
-	if base == "" {
-		base = DefaultHubURL
-	}
-	url := strings.TrimRight(base, "/") + "/" + strings.Join([]string{id, version, arch, release + ".btf.tar.xz"}, "/")
 
 	client := o.HTTPClient
 	if client == nil {

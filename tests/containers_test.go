@@ -129,10 +129,7 @@ func TestContainers(t *testing.T) {
 			watch.waitUntil("ADDED "+name, nil, streamMatcher(func(c *containerChange) bool {
 				return c.Event == "ADDED" && c.Name == name && c.Pid == pid && c.Runtime == k.runtime
 			}))
-			ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/mnt"), "mnt:["), "]"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ns := mountNsOf(t, pid)
 
 			// Listed once, under its runtime, with the pid the runtime reports.
 			row := findOne(t, listContainers(t), name, func(c *containerRow) bool { return c.Name == name })
@@ -251,6 +248,16 @@ func TestContainerErrors(t *testing.T) {
 	if !strings.Contains(msg, "/nonexistent.sock") {
 		t.Errorf("message %q", msg)
 	}
+}
+
+// mountNsOf is the mount namespace of a live process.
+func mountNsOf(t *testing.T, pid int) uint64 {
+	t.Helper()
+	ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/mnt"), "mnt:["), "]"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
 }
 
 func readlink(t *testing.T, p string) string {

@@ -43,6 +43,20 @@ func TestErrors(t *testing.T) {
 		{"unreadable --kernel-config", []string{"--kernel-config", "/nonexistent", "trace", "open", "-t", "1"}, []string{"/nonexistent"}},
 		{"--kernel-config lacking a requirement, before the command", []string{"--kernel-config", config, "trace", "open", "-t", "1"}, []string{"CONFIG_FTRACE_SYSCALLS"}},
 		{"--kernel-config lacking a requirement, after the gadget", []string{"trace", "open", "--kernel-config", config, "-t", "1"}, []string{"CONFIG_FTRACE_SYSCALLS"}},
+		// pids that do not fit the kernel's: 4294967296 would be 0 (no filter), 4294967297 pid 1
+		{"--pid 4294967296", []string{"trace", "open", "--pid", "4294967296", "-t", "1"}, []string{"--pid", "4294967296"}},
+		{"--pid 4294967297 before the command", []string{"--pid", "4294967297", "trace", "exec", "-t", "1"}, []string{"--pid", "4294967297"}},
+		{"--pid above PID_MAX_LIMIT", []string{"snapshot", "process", "--pid", "4194305"}, []string{"--pid", "4194305"}},
+		{"--pid negative", []string{"trace", "open", "--pid", "-5", "-t", "1"}, []string{"--pid", "-5"}},
+		{"--pid 0", []string{"trace", "open", "--pid", "0", "-t", "1"}, []string{"--pid", "0"}},
+		{"--pid beyond int64", []string{"trace", "open", "--pid", "99999999999999999999", "-t", "1"}, []string{"pid", "99999999999999999999"}},
+		{"--timeout NaN", []string{"trace", "open", "-t", "NaN"}, []string{"--timeout", "NaN"}},
+		{"--timeout Inf", []string{"trace", "open", "-t", "Inf"}, []string{"--timeout", "Inf"}},
+		{"--timeout -Inf before the command", []string{"-t", "-Inf", "trace", "open"}, []string{"--timeout", "-Inf"}},
+		{"--timeout negative", []string{"trace", "open", "-t", "-1"}, []string{"--timeout", "-1"}},
+		{"--timeout negative, list-containers", []string{"list-containers", "-t", "-0.5"}, []string{"--timeout", "-0.5"}},
+		{"help on an unknown command", []string{"help", "nope"}, []string{"nope"}},
+		{"help on an unknown gadget", []string{"help", "trace", "nope"}, []string{"trace nope"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runIG(t, tc.args...)

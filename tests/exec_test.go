@@ -58,8 +58,8 @@ func TestTraceExec(t *testing.T) {
 		if ev.Comm != "true" {
 			t.Errorf("comm %q, want \"true\"", ev.Comm)
 		}
-		if ev.ExePath != trueExe {
-			t.Errorf("exepath %q, want %q", ev.ExePath, trueExe)
+		if ev.ExePath != trueExe || ev.ExePathTruncated {
+			t.Errorf("exepath %q (exepathTruncated %v), want %q whole", ev.ExePath, ev.ExePathTruncated, trueExe)
 		}
 		if ev.Uid != 0 || ev.Gid != 0 {
 			t.Errorf("uid/gid %d/%d, want 0/0", ev.Uid, ev.Gid)
@@ -70,8 +70,8 @@ func TestTraceExec(t *testing.T) {
 		if ev.ArgsTruncated {
 			t.Error("argsTruncated is true for 4 short arguments")
 		}
-		if ev.Cwd != "" {
-			t.Errorf("cwd %q without --cwd, want \"\"", ev.Cwd)
+		if ev.Cwd != "" || ev.CwdTruncated {
+			t.Errorf("cwd %q (cwdTruncated %v) without --cwd, want \"\"", ev.Cwd, ev.CwdTruncated)
 		}
 		checkNear(t, "exec", ev.Timestamp, from, to)
 	})
@@ -87,8 +87,8 @@ func TestTraceExec(t *testing.T) {
 		if ev.Ret != -2 || ev.Err != 2 || ev.Error != "ENOENT" {
 			t.Errorf("ret %d err %d error %q, want -2 2 ENOENT", ev.Ret, ev.Err, ev.Error)
 		}
-		if ev.ExePath != missing {
-			t.Errorf("exepath %q, want %q as passed", ev.ExePath, missing)
+		if ev.ExePath != missing || ev.ExePathTruncated {
+			t.Errorf("exepath %q (exepathTruncated %v), want %q as passed", ev.ExePath, ev.ExePathTruncated, missing)
 		}
 		// The child that failed to exec is still a fork of this test.
 		if ev.Ppid != int64(os.Getpid()) || ev.Pid == int64(os.Getpid()) || ev.Pid <= 0 || ev.Comm != comm {
@@ -122,8 +122,167 @@ func TestTraceExecCwd(t *testing.T) {
 	if ev.Pid != int64(pid) || ev.Ret != 0 {
 		t.Errorf("pid %d ret %d, want %d 0", ev.Pid, ev.Ret, pid)
 	}
-	if ev.Cwd != dir {
-		t.Errorf("cwd %q, want %q", ev.Cwd, dir)
+	if ev.Cwd != dir || ev.CwdTruncated {
+		t.Errorf("cwd %q (cwdTruncated %v), want %q", ev.Cwd, ev.CwdTruncated, dir)
+	}
+}
+
+// TestTraceExecComm: --comm matches the comm the event shows, which is the
+// new program's after a successful exec and the caller's after a failed one,
+// and nothing else.
+func TestTraceExecComm(t *testing.T) {
+	igBinary(t)
+	echo := requireTool(t, "echo")
+	echoExe, err := filepath.EvalSymlinks(echo)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("new program", func(t *testing.T) {
+		ig := startIG(t, "trace", "exec", "-o", "json", "--comm", "echo")
+		ig.waitExecOf(echo, unique("ig-ready"))
+		args := []string{unique("ig-echo"), "a b"}
+		cmd := exec.Command(echo, args...)
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		other := unique("ig-true") // its comm is "true"
+		runTrue(t, "", other)
+		ig.waitExecOf(echo, unique("ig-done"))
+		r := ig.stop(sigINT)
+		checkSuccess(t, r)
+		evs := eventsOf[execEvent](t, r.Stdout)
+
+		ev := findOne(t, evs, "echo "+args[0], func(ev *execEvent) bool { return len(ev.Args) > 1 && ev.Args[1] == args[0] })
+		if pid := cmd.ProcessState.Pid(); ev.Pid != int64(pid) || ev.Ppid != int64(os.Getpid()) || ev.Comm != "echo" {
+			t.Errorf("pid %d ppid %d comm %q, want %d %d \"echo\"", ev.Pid, ev.Ppid, ev.Comm, pid, os.Getpid())
+		}
+		if want := append([]string{echo}, args...); !slices.Equal(ev.Args, want) || ev.Ret != 0 || ev.ExePath != echoExe {
+			t.Errorf("args %q ret %d exepath %q, want %q 0 %q", ev.Args, ev.Ret, ev.ExePath, want, echoExe)
+		}
+		if n := countOf(evs, func(ev *execEvent) bool { return slices.Contains(ev.Args, other) }); n != 0 {
+			t.Errorf("--comm echo showed the exec of /bin/true %s", other)
+		}
+		for _, ev := range evs {
+			if ev.Comm != "echo" {
+				t.Errorf("--comm echo showed comm %q: %+v", ev.Comm, ev)
+			}
+		}
+	})
+
+	// The test's children have its comm until they exec: a failed exec keeps
+	// it, a successful one of /bin/true shows "true" and is not this comm's.
+	t.Run("failed exec", func(t *testing.T) {
+		comm := testComm(t)
+		missing := filepath.Join(t.TempDir(), unique("ig-noexec"))
+		ig := startIG(t, "trace", "exec", "-o", "json", "--comm", comm)
+		ig.waitExecOf(missing, unique("ig-ready"))
+		arg := unique("ig-fail")
+		if err := exec.Command(missing, arg).Run(); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("exec of %s: %v, want ENOENT", missing, err)
+		}
+		other := unique("ig-true")
+		runTrue(t, "", other)
+		ig.waitExecOf(missing, unique("ig-done"))
+		r := ig.stop(sigINT)
+		checkSuccess(t, r)
+		evs := eventsOf[execEvent](t, r.Stdout)
+
+		ev := findOne(t, evs, "the failed exec "+arg, func(ev *execEvent) bool { return len(ev.Args) > 1 && ev.Args[1] == arg })
+		if ev.Comm != comm || ev.Ppid != int64(os.Getpid()) || ev.Pid == int64(os.Getpid()) || ev.Pid <= 0 {
+			t.Errorf("pid %d ppid %d comm %q, want a child of %d with comm %q", ev.Pid, ev.Ppid, ev.Comm, os.Getpid(), comm)
+		}
+		if !slices.Equal(ev.Args, []string{missing, arg}) || ev.Ret != -2 || ev.ExePath != missing {
+			t.Errorf("args %q ret %d exepath %q, want [%s %s] -2 %s", ev.Args, ev.Ret, ev.ExePath, missing, arg, missing)
+		}
+		if n := countOf(evs, func(ev *execEvent) bool { return slices.Contains(ev.Args, other) }); n != 0 {
+			t.Errorf("--comm %s showed the exec of /bin/true %s, whose comm is \"true\"", comm, other)
+		}
+		for _, ev := range evs {
+			if ev.Comm != comm {
+				t.Errorf("--comm %s showed comm %q: %+v", comm, ev.Comm, ev)
+			}
+		}
+	})
+}
+
+// TestTraceExecLongPaths: a path longer than ig keeps is cut and marked, a
+// path that fits is whole. As passed (failed exec): its first 4095 bytes,
+// the most the kernel accepts. From the kernel (deeper than 32 directories):
+// its end, after "…".
+func TestTraceExecLongPaths(t *testing.T) {
+	igBinary(t)
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Paths as passed, of a given length, whose directories do not exist.
+	passed := func(n int) string {
+		p := filepath.Join(dir, unique("ig-long")) + "/"
+		for len(p) < n {
+			p += "d/"
+		}
+		return p[:n-1] + "x"
+	}
+	fits, tooLong, wayTooLong := passed(4095), passed(4096), passed(5000)
+	// A copy of /bin/true 40 directories deep, run from there.
+	deep := dir
+	for i := 0; i < 40; i++ {
+		deep = filepath.Join(deep, fmt.Sprintf("d%d", i))
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	prog, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deepExe := filepath.Join(deep, "true")
+	if err := os.WriteFile(deepExe, prog, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	ig := startIG(t, "trace", "exec", "-o", "json", "--cwd")
+	ig.waitExecJSON(unique("ig-ready"))
+	for _, p := range []string{fits, tooLong, wayTooLong} {
+		_ = exec.Command(p, unique("ig-arg")).Run()
+	}
+	deepArg := unique("ig-deep")
+	cmd := exec.Command(deepExe, deepArg)
+	cmd.Dir = deep
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: %v", deepExe, err)
+	}
+	ig.waitExecJSON(unique("ig-done"))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+
+	for _, c := range []struct {
+		name, path string
+		errno      int64
+	}{{"4095 bytes", fits, 2}, {"4096 bytes", tooLong, 36}, {"5000 bytes", wayTooLong, 36}} {
+		// Its argv[0], the path, is too long to be among the arguments read.
+		ev := findOne(t, evs, "the failed exec of a path of "+c.name, func(ev *execEvent) bool {
+			return strings.HasPrefix(ev.ExePath, c.path[:200]) // a unique directory name is in there
+		})
+		cut := len(c.path) > 4095
+		want := c.path[:min(len(c.path), 4095)]
+		if ev.ExePath != want || ev.ExePathTruncated != cut || ev.Err != c.errno {
+			t.Errorf("path of %s: exepath of %d bytes (the path's start: %v), exepathTruncated %v, err %d; want %d bytes, %v, %d",
+				c.name, len(ev.ExePath), strings.HasPrefix(c.path, ev.ExePath), ev.ExePathTruncated, ev.Err, len(want), cut, c.errno)
+		}
+	}
+
+	ev := findOne(t, evs, "the exec of "+deepExe, func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == deepArg })
+	for _, p := range []struct {
+		name, got, whole string
+		cut              bool
+	}{{"exepath", ev.ExePath, deepExe, ev.ExePathTruncated}, {"cwd", ev.Cwd, deep, ev.CwdTruncated}} {
+		tail, marked := strings.CutPrefix(p.got, "…/")
+		if !p.cut || !marked || !strings.HasSuffix(p.whole, "/"+tail) || len(tail) < len("d39/true") {
+			t.Errorf("%s %q (truncated %v), want \"…/\" and the end of %s, truncated", p.name, p.got, p.cut, p.whole)
+		}
 	}
 }
 
@@ -136,10 +295,11 @@ func TestTraceExecArgs(t *testing.T) {
 	igBinary(t)
 	missing := filepath.Join(t.TempDir(), unique("ig-noexec"))
 	type argCase struct {
-		name    string
-		exe     string
-		args    []string // args[0] is unique: it finds the event
-		mustCut bool
+		name     string
+		exe      string
+		args     []string // args[0] is unique: it finds the event
+		mustCut  bool
+		mustKeep bool
 	}
 	var cases []argCase
 	for _, exe := range []string{"/bin/true", missing} {
@@ -156,7 +316,11 @@ func TestTraceExecArgs(t *testing.T) {
 		}
 		cases = append(cases,
 			argCase{name: exe + " with 3001 arguments", exe: exe, args: long, mustCut: true},
-			argCase{name: exe + " with an argument of 10000 bytes", exe: exe, args: []string{unique("ig-big"), strings.Repeat("b", 10000)}, mustCut: true})
+			argCase{name: exe + " with an argument of 10000 bytes", exe: exe, args: []string{unique("ig-big"), strings.Repeat("b", 10000)}, mustCut: true},
+			// Read from argv (failed exec), an argument has at most 1023 bytes.
+			argCase{name: exe + " with an argument of 1023 bytes", exe: exe, args: []string{unique("ig-1023"), strings.Repeat("c", 1023)}, mustKeep: true},
+			argCase{name: exe + " with an argument of 1024 bytes", exe: exe, args: []string{unique("ig-1024"), strings.Repeat("c", 1024)},
+				mustCut: exe == missing, mustKeep: exe != missing})
 	}
 
 	ig := startIG(t, "trace", "exec", "-o", "json")
@@ -189,6 +353,9 @@ func TestTraceExecArgs(t *testing.T) {
 		}
 		if c.mustCut && !cut {
 			t.Errorf("%s: all %d arguments kept, want them cut", c.name, len(passed))
+		}
+		if c.mustKeep && cut {
+			t.Errorf("%s: %d of %d arguments kept, want all", c.name, len(ev.Args), len(passed))
 		}
 		if ev.ArgsTruncated != cut {
 			t.Errorf("%s: argsTruncated is %v, but %d of %d arguments are reported", c.name, ev.ArgsTruncated, len(ev.Args), len(passed))

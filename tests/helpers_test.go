@@ -330,27 +330,30 @@ type commonEvent struct {
 // openEvent is a trace open event, as JSON.
 type openEvent struct {
 	commonEvent
-	Ret      int64    `json:"ret"`
-	Fd       int64    `json:"fd"`
-	Err      int64    `json:"err"`
-	Error    string   `json:"error"`
-	Flags    []string `json:"flags"`
-	FlagsRaw int64    `json:"flagsRaw"`
-	Mode     string   `json:"mode"`
-	ModeRaw  int64    `json:"modeRaw"`
-	Path     string   `json:"path"`
+	Ret           int64    `json:"ret"`
+	Fd            int64    `json:"fd"`
+	Err           int64    `json:"err"`
+	Error         string   `json:"error"`
+	Flags         []string `json:"flags"`
+	FlagsRaw      int64    `json:"flagsRaw"`
+	Mode          string   `json:"mode"`
+	ModeRaw       int64    `json:"modeRaw"`
+	Path          string   `json:"path"`
+	PathTruncated bool     `json:"pathTruncated"`
 }
 
 // execEvent is a trace exec event, as JSON.
 type execEvent struct {
 	commonEvent
-	Ret           int64    `json:"ret"`
-	Err           int64    `json:"err"`
-	Error         string   `json:"error"`
-	Args          []string `json:"args"`
-	ArgsTruncated bool     `json:"argsTruncated"`
-	ExePath       string   `json:"exepath"`
-	Cwd           string   `json:"cwd"`
+	Ret              int64    `json:"ret"`
+	Err              int64    `json:"err"`
+	Error            string   `json:"error"`
+	Args             []string `json:"args"`
+	ArgsTruncated    bool     `json:"argsTruncated"`
+	ExePath          string   `json:"exepath"`
+	ExePathTruncated bool     `json:"exepathTruncated"`
+	Cwd              string   `json:"cwd"`
+	CwdTruncated     bool     `json:"cwdTruncated"`
 }
 
 // jsonKeys lists the JSON names of T's fields, embedded structs included.
@@ -534,7 +537,14 @@ func runTrue(t *testing.T, dir string, args ...string) int {
 // waitExecJSON runs /bin/true marker until ig (trace exec -o json) reports it.
 func (p *proc) waitExecJSON(marker string) {
 	p.t.Helper()
-	p.waitUntil("an exec of /bin/true "+marker, func() { runTrue(p.t, "", marker) },
+	p.waitExecOf("/bin/true", marker)
+}
+
+// waitExecOf runs exe marker (exe may be missing: a failed exec) until ig
+// (trace exec -o json) reports it.
+func (p *proc) waitExecOf(exe, marker string) {
+	p.t.Helper()
+	p.waitUntil("an exec of "+exe+" "+marker, func() { _ = exec.Command(exe, marker).Run() },
 		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
 }
 

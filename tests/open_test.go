@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -48,6 +49,11 @@ func planOpens(t *testing.T) []openCase {
 			wantFlags: []string{"O_RDONLY", "O_CLOEXEC"}, mode: "----------", errno: 2, errName: "ENOENT"},
 		{name: "create", path: filepath.Join(dir, unique("ig-created")), flagsRaw: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC,
 			wantFlags: []string{"O_WRONLY", "O_CREAT", "O_TRUNC"}, modeRaw: 0o640, mode: "-rw-r-----"},
+		// special bits as ls shows them: s and t over x, S and T without it
+		{name: "create setuid", path: filepath.Join(dir, unique("ig-setuid")), flagsRaw: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC,
+			wantFlags: []string{"O_WRONLY", "O_CREAT", "O_TRUNC"}, modeRaw: 0o4755, mode: "-rwsr-xr-x"},
+		{name: "create setgid sticky", path: filepath.Join(dir, unique("ig-sticky")), flagsRaw: unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC,
+			wantFlags: []string{"O_WRONLY", "O_CREAT", "O_TRUNC"}, modeRaw: 0o3640, mode: "-rw-r-S--T"},
 		// relative to a directory fd: the path is reported as passed, "./" included
 		{name: "relative", dir: dir, path: "./" + relName, flagsRaw: unix.O_RDONLY | unix.O_CLOEXEC,
 			wantFlags: []string{"O_RDONLY", "O_CLOEXEC"}, mode: "----------"},
@@ -112,8 +118,8 @@ func checkOpenEvent(t *testing.T, c openCase, ev openEvent, tid int, comm string
 		t.Errorf("%s: mountnsid %d, want %d", c.name, ev.MountNsID, mntns)
 	}
 	checkNear(t, c.name, ev.Timestamp, from, to)
-	if ev.Path != c.path {
-		t.Errorf("%s: path %q, want %q as passed", c.name, ev.Path, c.path)
+	if ev.Path != c.path || ev.PathTruncated {
+		t.Errorf("%s: path %q (pathTruncated %v), want %q as passed", c.name, ev.Path, ev.PathTruncated, c.path)
 	}
 	if c.errno == 0 {
 		if ev.Fd <= 0 || ev.Fd != int64(c.fd) || ev.Ret != ev.Fd || ev.Err != 0 || ev.Error != "" {
@@ -173,6 +179,67 @@ func TestTraceOpen(t *testing.T) {
 					if !tc.only(&ev) {
 						t.Errorf("%s let through an event of another process: %+v", tc.name, ev)
 					}
+				}
+			}
+		})
+	}
+}
+
+// TestTraceOpenLongPath: a path of up to 4095 bytes, the most the kernel
+// accepts, is reported whole; a longer one by its first 4095 bytes, with
+// pathTruncated, and "…" after it in columns.
+func TestTraceOpenLongPath(t *testing.T) {
+	igBinary(t)
+	dir := t.TempDir()
+	// Paths of a given length whose directories do not exist.
+	pathOf := func(n int) string {
+		p := filepath.Join(dir, unique("ig-long")) + "/"
+		for len(p) < n {
+			p += "d/"
+		}
+		return p[:n-1] + "x"
+	}
+	cases := []struct {
+		path  string
+		errno unix.Errno
+	}{{pathOf(4095), unix.ENOENT}, {pathOf(4096), unix.ENAMETOOLONG}, {pathOf(5000), unix.ENAMETOOLONG}}
+	pid := strconv.Itoa(os.Getpid())
+	for _, format := range []string{"json", "columns=truncated,errno,path"} {
+		t.Run(format, func(t *testing.T) {
+			ig := startIG(t, "trace", "open", "--pid", pid, "-o", format)
+			wait := ig.waitOpenJSON
+			if format != "json" {
+				wait = ig.waitOpenRow
+			}
+			wait(newMarkerFile(t))
+			for _, c := range cases {
+				if _, err := unix.Open(c.path, unix.O_RDONLY, 0); err != c.errno {
+					t.Fatalf("open of a path of %d bytes: %v, want %v", len(c.path), err, c.errno)
+				}
+			}
+			wait(newMarkerFile(t)) // ig has read the opens above
+			r := ig.stop(sigINT)
+			checkSuccess(t, r)
+			for _, c := range cases {
+				cut := len(c.path) > 4095
+				kept := c.path[:min(len(c.path), 4095)]
+				if format == "json" {
+					evs := eventsOf[openEvent](t, r.Stdout)
+					ev := findOne(t, evs, fmt.Sprintf("the open of a path of %d bytes", len(c.path)), func(ev *openEvent) bool {
+						return strings.HasPrefix(ev.Path, c.path[:200]) // a unique directory name is in there
+					})
+					if ev.Path != kept || ev.PathTruncated != cut || ev.Err != int64(c.errno) {
+						t.Errorf("path of %d bytes: path of %d bytes (the path's start: %v), pathTruncated %v, err %d; want %d bytes, %v, %d",
+							len(c.path), len(ev.Path), strings.HasPrefix(c.path, ev.Path), ev.PathTruncated, ev.Err, len(kept), cut, c.errno)
+					}
+					continue
+				}
+				want := []string{strconv.FormatBool(cut), strconv.Itoa(int(c.errno)), kept}
+				if cut {
+					want[2] += "…"
+				}
+				if f := rowWithPath(r.Stdout, want[2]); !slices.Equal(f, want) {
+					t.Errorf("path of %d bytes: no row %.60q…, got %.60q", len(c.path), want, f)
 				}
 			}
 		})

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -76,7 +77,14 @@ func TestSnapshotProcess(t *testing.T) {
 	comm := procComm(t, "self")
 
 	t.Run("all", func(t *testing.T) {
+		from := time.Now()
 		procs := snapshotProcs(t)
+		to := time.Now()
+		// Every row is stamped with the moment of the snapshot, those the
+		// iterator missed and ig read from /proc (PID 1 here) too.
+		for _, p := range procs {
+			checkNear(t, fmt.Sprintf("pid %d (%s)", p.Pid, p.Comm), p.Timestamp, from, to)
+		}
 		me := findOne(t, procs, "the test process", func(p *commonEvent) bool { return p.Pid == int64(self) })
 		if me.Tid != me.Pid || me.Ppid != int64(os.Getppid()) || me.Uid != 0 || me.Comm != comm {
 			t.Errorf("test process: got %+v, want tid=pid=%d ppid=%d uid=0 comm=%q", me, self, os.Getppid(), comm)
@@ -191,4 +199,58 @@ func TestSnapshotProcess(t *testing.T) {
 			t.Errorf("jsonpretty output is not indented: %.300s", r.Stdout)
 		}
 	})
+}
+
+// TestSnapshotProcessFromProc runs snapshot process where the kernel's BTF
+// is hidden (an empty tmpfs on /sys/kernel/btf, in a mount namespace of its
+// own), so that it reads /proc, and compares its rows with the task
+// iterator's: same comm (the kernel's, at most 15 bytes, not /proc's longer
+// names of kernel threads), ppid, uid, gid, and timestamps of the moment.
+func TestSnapshotProcessFromProc(t *testing.T) {
+	igBinary(t)
+	child := startSleep(t)
+	hide := `if [ -d /sys/kernel/btf ]; then mount -t tmpfs none /sys/kernel/btf || exit 1; fi; exec "$@"`
+	type key struct{ pid, tid int64 }
+	rows := func(procs []commonEvent) map[key]commonEvent {
+		m := map[key]commonEvent{}
+		for _, p := range procs {
+			m[key{p.Pid, p.Tid}] = p
+		}
+		return m
+	}
+
+	before := rows(snapshotProcs(t, "--threads"))
+	from := time.Now()
+	r := startCmd(t, requireTool(t, "unshare"), "--mount", "--propagation", "private", "sh", "-c", hide, "sh",
+		igBinary(t), "-v", "snapshot", "process", "--threads", "-o", "json").wait()
+	to := time.Now()
+	fromProc := decodeAll[commonEvent](t, snapshotArray(t, r))
+	if !strings.Contains(string(r.Stderr), "reading /proc") {
+		t.Fatalf("with the kernel's BTF hidden, ig did not read /proc: %s", r)
+	}
+	after := rows(snapshotProcs(t, "--threads"))
+
+	findOne(t, fromProc, "the sleep child", func(p *commonEvent) bool { return p.Pid == int64(child) && p.Comm == "sleep" })
+	compared := 0
+	for _, p := range fromProc {
+		checkNear(t, fmt.Sprintf("pid %d tid %d (%s)", p.Pid, p.Tid, p.Comm), p.Timestamp, from, to)
+		if len(p.Comm) > 15 {
+			t.Errorf("pid %d tid %d: comm %q is longer than the kernel's 15 bytes", p.Pid, p.Tid, p.Comm)
+		}
+		// Tasks that did not change between the iterator's two snapshots
+		// must look the same from /proc.
+		b, ok1 := before[key{p.Pid, p.Tid}]
+		a, ok2 := after[key{p.Pid, p.Tid}]
+		if !ok1 || !ok2 || a.Comm != b.Comm || a.Ppid != b.Ppid || a.Uid != b.Uid || a.Gid != b.Gid {
+			continue
+		}
+		compared++
+		if p.Comm != a.Comm || p.Ppid != a.Ppid || p.Uid != a.Uid || p.Gid != a.Gid || (p.MountNsID != 0 && p.MountNsID != a.MountNsID) {
+			t.Errorf("pid %d tid %d: from /proc comm %q ppid %d uid %d gid %d mntns %d; the iterator says comm %q ppid %d uid %d gid %d mntns %d",
+				p.Pid, p.Tid, p.Comm, p.Ppid, p.Uid, p.Gid, p.MountNsID, a.Comm, a.Ppid, a.Uid, a.Gid, a.MountNsID)
+		}
+	}
+	if compared < 10 {
+		t.Errorf("only %d tasks to compare between /proc and the iterator", compared)
+	}
 }

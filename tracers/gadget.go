@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/cilium/ebpf/btf"
@@ -42,43 +43,36 @@ type Args interface {
 }
 
 // Filter says which processes a gadget reports. The zero value reports all.
-// Everything is filtered in the kernel.
+// Everything is filtered in the kernel; a mount namespace the kernel has no
+// verdict for yet (a container that just started) is decided by Env.Accept.
 type Filter struct {
 	Pid       uint32
 	Comm      string
 	MntNsMode MntNsMode
-	MntNs     []uint64           // the mount namespaces MntNsMode speaks of, at start
+	MntNs     MntNsUpdate        // the verdicts at start
 	MntNsSets <-chan MntNsUpdate // changes to them while the gadget runs (containers come and go); may be nil
 }
 
-// MntNsMode says how Filter.MntNs filters (filter_mntns_mode in bpf/common.h).
+// MntNsMode says whether mount namespaces are filtered (filter_mntns_mode
+// in bpf/common.h).
 type MntNsMode uint8
 
 const (
-	MntNsAll    MntNsMode = iota // every mount namespace
-	MntNsOnly                    // only those listed (-c NAME, --containers)
-	MntNsExcept                  // all but those listed (-c NAME --host: the other containers are out)
+	MntNsAll      MntNsMode = iota // every mount namespace
+	MntNsVerdicts                  // by the verdicts of Filter.MntNs and its updates; Env.Accept decides the rest
 )
 
-// MntNsUpdate changes the listed mount namespaces.
+// MntNsUpdate changes the kernel's mount-namespace verdicts.
 type MntNsUpdate struct {
-	Add, Remove []uint64
+	Pass, Skip []uint64 // namespaces whose events pass, or are skipped
+	Forget     []uint64 // namespaces gone: Env.Accept decides again if the number comes back
 }
 
-// Allows says whether a process in mount namespace ns passes the filter,
-// for gadgets that filter in user space (snapshot process from /proc).
+// Allows says whether a process in mount namespace ns may pass the filter,
+// for gadgets that read processes in user space (snapshot process from
+// /proc); Env.Accept has the last word.
 func (f *Filter) Allows(ns uint64) bool {
-	if f.MntNsMode == MntNsAll {
-		return true
-	}
-	listed := false
-	for _, n := range f.MntNs {
-		if n == ns {
-			listed = true
-			break
-		}
-	}
-	return listed == (f.MntNsMode == MntNsOnly)
+	return f.MntNsMode == MntNsAll || !slices.Contains(f.MntNs.Skip, ns)
 }
 
 // Env is everything a gadget's Run gets from the CLI.
@@ -97,6 +91,10 @@ type Env struct {
 	// container's: a streaming gadget holds such an event a moment and
 	// asks again (see heldEvents).
 	Enrich func(*Event) bool
+	// Accept says whether an enriched event passes the container filter;
+	// nil when there is none. It decides for mount namespaces the kernel
+	// has no verdict for.
+	Accept func(*Event) bool
 }
 
 // Logf prints a -v message on stderr.

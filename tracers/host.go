@@ -24,8 +24,31 @@ type Host struct {
 	Version      string            // major.minor.patch parsed from Release
 	Config       map[string]string // CONFIG_* -> value; nil when no config was found
 	ConfigSource string
-	KernelBTF    bool // /sys/kernel/btf/vmlinux exists
+	KernelBTF    bool       // /sys/kernel/btf/vmlinux exists
+	BTF          *BTFSource // where CO-RE relocation would take the kernel's types from; nil: not known, not checked
 	Probes       Probes
+}
+
+// BTFSource is where ig would take the kernel's types from (--btf, --btf-sources), found
+// without downloading anything (btf.Find).
+type BTFSource struct {
+	Source   string `json:"source"`   // vmlinux, embedded, btfhub or file; "" when no source has them
+	Path     string `json:"path"`     // the file, embedded:<release>, or the URL of a download
+	Download bool   `json:"download"` // from BTFHub and not cached: ig would download Path first, which may fail
+	Missing  string `json:"-"`        // when Source is "": why each source has none
+}
+
+// Describe says where the types come from, for people.
+func (b *BTFSource) Describe() string {
+	switch {
+	case b == nil:
+		return "not checked"
+	case b.Source == "":
+		return "none (" + b.Missing + ")"
+	case b.Download:
+		return b.Source + ", to be downloaded from " + b.Path
+	}
+	return b.Source + " (" + b.Path + ")"
 }
 
 // Probes asks the running kernel what it offers.

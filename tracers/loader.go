@@ -25,6 +25,9 @@ type Program struct {
 	spec       *ebpf.CollectionSpec
 	links      []link.Link
 	detachOnce sync.Once
+
+	verdictMu sync.Mutex
+	verdicts  map[uint64]bool // what mntns_filter holds, as far as ig wrote it
 }
 
 // Load sets the shared filters and the gadget's own constants (names of
@@ -81,33 +84,68 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	// Let them go now, before the ring buffer's pages fill, to keep the peak low.
 	env.KernelTypes = nil
 	debug.FreeOSMemory()
-	p := &Program{Coll: coll, spec: spec}
-	if err := p.UpdateMntNs(MntNsUpdate{Add: env.Filter.MntNs}); err != nil {
+	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]bool{}}
+	if err := p.UpdateMntNs(env.Filter.MntNs); err != nil {
 		p.Close()
 		return nil, err
 	}
 	return p, nil
 }
 
-// UpdateMntNs changes the mount namespaces of the kernel's filter.
+// UpdateMntNs changes the kernel's mount-namespace verdicts.
 func (p *Program) UpdateMntNs(u MntNsUpdate) error {
 	m := p.Coll.Maps["mntns_filter"]
 	if m == nil {
 		return nil
 	}
-	// Removes first: a namespace number freed and made again between two
-	// refreshes is in both lists, and must end up in the filter.
-	for _, ns := range u.Remove {
+	p.verdictMu.Lock()
+	defer p.verdictMu.Unlock()
+	// Forget first: a namespace number freed and made again between two
+	// refreshes is in both lists, and must end up with its new verdict.
+	for _, ns := range u.Forget {
 		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("mount-namespace filter: remove %d: %w", ns, err)
+			return fmt.Errorf("mount-namespace filter: forget %d: %w", ns, err)
+		}
+		delete(p.verdicts, ns)
+	}
+	for _, ns := range u.Skip {
+		if err := p.putVerdict(m, ns, false); err != nil {
+			return err
 		}
 	}
-	one := uint8(1)
-	for _, ns := range u.Add {
-		if err := m.Put(ns, one); err != nil {
-			return fmt.Errorf("mount-namespace filter: add %d: %w", ns, err)
+	for _, ns := range u.Pass {
+		if err := p.putVerdict(m, ns, true); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// LearnVerdict writes the verdict Env.Accept gave an event of ns, so the
+// kernel decides that namespace's next events itself. Cheap when the
+// kernel has it already.
+func (p *Program) LearnVerdict(ns uint64, pass bool) {
+	m := p.Coll.Maps["mntns_filter"]
+	if m == nil {
+		return
+	}
+	p.verdictMu.Lock()
+	defer p.verdictMu.Unlock()
+	if v, ok := p.verdicts[ns]; ok && v == pass {
+		return
+	}
+	_ = p.putVerdict(m, ns, pass) // on failure ig keeps deciding in user space
+}
+
+func (p *Program) putVerdict(m *ebpf.Map, ns uint64, pass bool) error {
+	var v uint8
+	if pass {
+		v = 1
+	}
+	if err := m.Put(ns, v); err != nil {
+		return fmt.Errorf("mount-namespace filter: set %d: %w", ns, err)
+	}
+	p.verdicts[ns] = pass
 	return nil
 }
 

@@ -60,3 +60,31 @@ func (b *BitNames) Of(v uint64) []string {
 	b.cache[v] = names
 	return names
 }
+
+// ModeString shows the permission bits of a file mode (the low 12 bits; the
+// rest is ignored) as ls -l does for a regular file: "-rwxr-xr-x", with the
+// set-user-ID, set-group-ID and sticky bits as s or t in the execute
+// positions, capitalized (S, T) when the execute bit under them is not set.
+func ModeString(mode uint32) string {
+	const rwx = "rwxrwxrwx"
+	b := []byte("----------")
+	for i := 0; i < 9; i++ {
+		if mode&(1<<(8-i)) != 0 {
+			b[1+i] = rwx[i]
+		}
+	}
+	for _, sp := range []struct {
+		bit    uint32
+		at     int
+		x, noX byte
+	}{{0o4000, 3, 's', 'S'}, {0o2000, 6, 's', 'S'}, {0o1000, 9, 't', 'T'}} {
+		if mode&sp.bit != 0 {
+			if b[sp.at] == 'x' {
+				b[sp.at] = sp.x
+			} else {
+				b[sp.at] = sp.noX
+			}
+		}
+	}
+	return string(b)
+}

@@ -32,9 +32,21 @@ func TestBitNames(t *testing.T) {
 
 func TestPaths(t *testing.T) {
 	for in, want := range map[string]string{"": "/", "c\x00b\x00a\x00": "/a/b/c", "etc\x00": "/etc"} {
-		if got := PathFromComponents([]byte(in)); got != want {
+		if got := PathFromComponents([]byte(in), false); got != want {
 			t.Errorf("PathFromComponents(%q) = %q, want %q", in, got, want)
 		}
+	}
+	// A walk that stopped before the root has the end of the path only.
+	for in, want := range map[string]string{"": "…", "c\x00b\x00": "…/b/c"} {
+		if got := PathFromComponents([]byte(in), true); got != want {
+			t.Errorf("PathFromComponents(%q, cut) = %q, want %q", in, got, want)
+		}
+	}
+	if got := CutText("/a/b", false); got != "/a/b" {
+		t.Errorf("CutText(not cut) = %q", got)
+	}
+	if got := CutText("/a/b", true); got != "/a/b…" {
+		t.Errorf("CutText(cut) = %q", got)
 	}
 	if got := SplitNul([]byte("ls\x00-l\x00\x00x\x00")); !reflect.DeepEqual(got, []string{"ls", "-l", "", "x"}) {
 		t.Errorf("SplitNul = %q", got)
@@ -53,5 +65,26 @@ func TestInterner(t *testing.T) {
 	}
 	if len(in.m) > internerMax {
 		t.Errorf("interner grew to %d entries", len(in.m))
+	}
+}
+
+func TestModeString(t *testing.T) {
+	for mode, want := range map[uint32]string{
+		0:        "----------",
+		0o640:    "-rw-r-----",
+		0o755:    "-rwxr-xr-x",
+		0o4755:   "-rwsr-xr-x",
+		0o4644:   "-rwSr--r--",
+		0o2755:   "-rwxr-sr-x",
+		0o2745:   "-rwxr-Sr-x",
+		0o1777:   "-rwxrwxrwt",
+		0o1776:   "-rwxrwxrwT",
+		0o7777:   "-rwsrwsrwt",
+		0o7000:   "---S--S--T",
+		0o100644: "-rw-r--r--", // bits above 07777 (a file type) are not permissions
+	} {
+		if got := ModeString(mode); got != want {
+			t.Errorf("ModeString(%#o) = %q, want %q", mode, got, want)
+		}
 	}
 }

@@ -5,16 +5,38 @@ import (
 	"strings"
 )
 
+// Ellipsis marks, in text for people (columns), where ig cut something it
+// could not keep whole: a path, an argument list. Events say the same to
+// machines with a *Truncated field, next to the value as it was read.
+const Ellipsis = "…"
+
+// CutText returns s, followed by Ellipsis when it was cut.
+func CutText(s string, cut bool) string {
+	if !cut {
+		return s
+	}
+	return s + Ellipsis
+}
+
 // PathFromComponents joins the leaf-first, NUL-terminated path components
-// written by ig_read_path (bpf/common.h) into an absolute path.
-func PathFromComponents(b []byte) string {
+// written by ig_read_path (bpf/common.h) into an absolute path. cut is what
+// ig_read_path returned: it stopped before the root, so the components are
+// the end of the path, which then starts with Ellipsis ("…/lib/x") rather
+// than pass for an absolute path.
+func PathFromComponents(b []byte, cut bool) string {
 	b = bytes.TrimRight(b, "\x00")
 	if len(b) == 0 {
+		if cut {
+			return Ellipsis
+		}
 		return "/"
 	}
 	parts := bytes.Split(b, []byte{0})
 	var sb strings.Builder
-	sb.Grow(len(b) + 1)
+	sb.Grow(len(b) + len(Ellipsis) + 1)
+	if cut {
+		sb.WriteString(Ellipsis)
+	}
 	for i := len(parts) - 1; i >= 0; i-- {
 		sb.WriteByte('/')
 		sb.Write(parts[i])

@@ -54,11 +54,19 @@ func (v *Variant) ConfigsShort() string {
 	return strings.Join(c, ", ")
 }
 
+// ProgramTypesShort lists a variant's program types for people; "none" when it loads nothing.
+func (v *Variant) ProgramTypesShort() string {
+	if v.NoBPF {
+		return "none"
+	}
+	return strings.Join(v.ProgramTypeNames(), ", ")
+}
+
 // MarkdownTable renders the requirements table for README.md.
 func MarkdownTable() string {
 	var b strings.Builder
-	b.WriteString("| Gadget | Variant | Minimum kernel | Additional `CONFIG_*` | Attaches to | Status |\n")
-	b.WriteString("|---|---|---|---|---|---|\n")
+	b.WriteString("| Gadget | Variant | Minimum kernel | Additional `CONFIG_*` | Program types | Attaches to | Status |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
 	for i := range Table {
 		r := &Table[i]
 		status := "planned"
@@ -66,11 +74,8 @@ func MarkdownTable() string {
 			status = "✔ implemented"
 		}
 		for _, v := range r.Variants {
-			min := v.MinKernel
-			if min == "" {
-				min = "any"
-			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", r.Gadget, v.Name, min, v.ConfigsShort(), v.Hooks(), status)
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", r.Gadget, v.Name, v.MinKernelOrAny(),
+				v.ConfigsShort(), v.ProgramTypesShort(), v.Hooks(), status)
 		}
 	}
 	return b.String()

@@ -1,8 +1,11 @@
 package tracers
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -185,4 +188,190 @@ func TestVersions(t *testing.T) {
 	if compareVersions("5.10", "5.8") <= 0 || compareVersions("5.8.0", "5.8") != 0 || compareVersions("4.19", "5.4") >= 0 {
 		t.Error("compareVersions is not numeric")
 	}
+}
+
+// Kernel BTF is a host fact: without any source, every variant that loads eBPF is
+// refused, naming BTF and why; a BTFHub download still to be made is not a refusal.
+func TestBTFVerdict(t *testing.T) {
+	h := hostFromConfig(t, "../testdata/kernel-configs/config-6.1.0-56-cloud-amd64")
+	const why = "--btf: parse BTF /etc/passwd: parsing .BTF header: no valid BTF header"
+	h.BTF = &BTFSource{Missing: why}
+	for _, g := range []string{"trace open", "trace exec"} {
+		r, _ := RequirementsOf(g)
+		v := h.Check(r)
+		if v.OK {
+			t.Fatalf("%s accepted without kernel BTF", g)
+		}
+		if want := "no kernel BTF (" + why + ")"; v.Reason() != want {
+			t.Errorf("%s: reason %q, want %q", g, v.Reason(), want)
+		}
+	}
+	// snapshot process falls back to /proc, which needs no BTF.
+	r, _ := RequirementsOf("snapshot process")
+	if v := h.Check(r); !v.OK || v.Variant != "/proc" {
+		t.Errorf("snapshot process without BTF: %+v, want the /proc variant", v)
+	}
+	// A planned gadget names BTF too.
+	r, _ = RequirementsOf("trace bind")
+	if v := h.Check(r); !strings.Contains(v.Reason(), "no kernel BTF (") {
+		t.Errorf("trace bind: %q does not name BTF", v.Reason())
+	}
+
+	for _, b := range []*BTFSource{
+		nil, // not checked
+		{Source: "vmlinux", Path: "/sys/kernel/btf/vmlinux"},
+		{Source: "btfhub", Path: "https://example.invalid/debian/12/x86_64/6.1.0.btf.tar.xz", Download: true},
+	} {
+		h.BTF = b
+		for _, g := range []string{"trace open", "trace exec", "snapshot process"} {
+			r, _ := RequirementsOf(g)
+			if v := h.Check(r); !v.OK || v.Variant != r.Variants[0].Name {
+				t.Errorf("%s with BTF %s: %+v", g, b.Describe(), v)
+			}
+		}
+	}
+}
+
+// tracingRefused is this CI host: cilium/ebpf's Tracing probe (an fentry program) fails,
+// yet task iterators, which are Tracing programs too, work.
+type tracingRefused struct{ allProbes }
+
+func (tracingRefused) ProgramType(t ebpf.ProgramType) error {
+	if t == ebpf.Tracing {
+		return ebpf.ErrNotSupported
+	}
+	return nil
+}
+
+func TestIteratorsAreProbedByTheirTarget(t *testing.T) {
+	h := &Host{Release: "6.18.44", Version: "6.18.44", KernelBTF: true, Probes: tracingRefused{}}
+	r, _ := RequirementsOf("snapshot process")
+	if v := h.Check(r); !v.OK || v.Variant != "iter/task" {
+		t.Errorf("snapshot process: %+v, want iter/task", v)
+	}
+	h.Probes = missingProbes{} // no iterators
+	if v := h.Check(r); !v.OK || v.Variant != "/proc" {
+		t.Errorf("snapshot process without iterators: %+v, want /proc", v)
+	}
+}
+
+// Every row shows a minimum kernel and program types: nothing is left empty.
+func TestTableShowsEveryVariant(t *testing.T) {
+	for _, r := range Table {
+		if r.MinKernel() == "" {
+			t.Errorf("%s: empty minimum kernel", r.Gadget)
+		}
+		for _, v := range r.Variants {
+			if v.MinKernelOrAny() == "" {
+				t.Errorf("%s/%s: empty minimum kernel", r.Gadget, v.Name)
+			}
+			if len(v.ProgramTypes) == 0 && !v.NoBPF {
+				t.Errorf("%s/%s loads eBPF but lists no program type", r.Gadget, v.Name)
+			}
+			if len(v.ProgramTypes) != 0 && v.NoBPF {
+				t.Errorf("%s/%s loads nothing but lists program types", r.Gadget, v.Name)
+			}
+		}
+	}
+	r, _ := RequirementsOf("snapshot process")
+	if r.MinKernel() != AnyKernel {
+		t.Errorf("snapshot process: minimum kernel %q, want %q (its /proc variant runs anywhere)", r.MinKernel(), AnyKernel)
+	}
+	r, _ = RequirementsOf("top tcp")
+	if r.MinKernel() != "5.8" {
+		t.Errorf("top tcp: minimum kernel %q, want 5.8 (its kprobe variant)", r.MinKernel())
+	}
+	md := MarkdownTable()
+	for _, want := range []string{
+		"| Gadget | Variant | Minimum kernel | Additional `CONFIG_*` | Program types | Attaches to | Status |\n",
+		"| `snapshot process` | iter/task | 5.8 |  | Tracing | iter/task | ✔ implemented |\n",
+		"| `snapshot process` | /proc | any |  | none | reads /proc | ✔ implemented |\n",
+		"| `trace open` | tracepoint | 5.8 | `BPF_EVENTS`, `FTRACE_SYSCALLS` | TracePoint | ",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown table lacks %q", want)
+		}
+	}
+}
+
+// The JSON form has every field of a variant, program and map types by name.
+func TestVariantJSON(t *testing.T) {
+	r, _ := RequirementsOf("snapshot process")
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Variants []map[string]any `json:"variants"`
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	fields := reflect.VisibleFields(reflect.TypeOf(Variant{}))
+	for _, v := range got.Variants {
+		for _, f := range fields {
+			key := strings.ToLower(f.Name[:1]) + f.Name[1:] // KernelBTF: kernelBTF
+			if _, ok := v[key]; !ok {
+				t.Errorf("variant %v: no %q in %s", v["name"], key, b)
+			}
+		}
+	}
+	if len(got.Variants) != 2 {
+		t.Fatalf("variants: %s", b)
+	}
+	iter, proc := got.Variants[0], got.Variants[1]
+	if iter["minKernel"] != "5.8" || proc["minKernel"] != "any" {
+		t.Errorf("minKernel: %v and %v, want 5.8 and any", iter["minKernel"], proc["minKernel"])
+	}
+	if fmt.Sprint(iter["programTypes"]) != "[Tracing]" || fmt.Sprint(proc["programTypes"]) != "[]" {
+		t.Errorf("programTypes: %v and %v, want [Tracing] and []", iter["programTypes"], proc["programTypes"])
+	}
+	r, _ = RequirementsOf("trace open")
+	b, _ = json.Marshal(r)
+	if !strings.Contains(string(b), `"programTypes":["TracePoint"],"mapTypes":["RingBuf"]`) {
+		t.Errorf("trace open: %s", b)
+	}
+}
+
+// The program types of an implemented gadget are those of its compiled objects.
+func TestProgramTypesAreTheObjects(t *testing.T) {
+	for _, r := range Table {
+		if !r.Implemented {
+			continue
+		}
+		dir := strings.ReplaceAll(r.Gadget, " ", "/")
+		objs, _ := filepath.Glob(filepath.Join(dir, "*_bpfel.o"))
+		if len(objs) == 0 {
+			t.Errorf("%s: no %s/*_bpfel.o", r.Gadget, dir)
+			continue
+		}
+		inObjects := map[string]bool{}
+		for _, o := range objs {
+			spec, err := ebpf.LoadCollectionSpec(o)
+			if err != nil {
+				t.Fatalf("%s: %v", o, err)
+			}
+			for _, p := range spec.Programs {
+				inObjects[p.Type.String()] = true
+			}
+		}
+		inTable := map[string]bool{}
+		for _, v := range r.Variants {
+			for _, name := range v.ProgramTypeNames() {
+				inTable[name] = true
+			}
+		}
+		if !reflect.DeepEqual(inObjects, inTable) {
+			t.Errorf("%s: objects have program types %v, the table says %v", r.Gadget, keys(inObjects), keys(inTable))
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

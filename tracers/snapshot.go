@@ -1,6 +1,10 @@
 package tracers
 
-import "github.com/ig-tracer/ig/output"
+import (
+	"slices"
+
+	"github.com/ig-tracer/ig/output"
+)
 
 // PrintSnapshot prints a snapshot gadget's rows once: a table in columns
 // mode, one JSON array otherwise.
@@ -11,6 +15,9 @@ func PrintSnapshot[T any, PT eventPtr[T]](env *Env, schema *output.Schema, defau
 		for i := range rows {
 			env.Enrich(PT(&rows[i]).Common())
 		}
+	}
+	if env.Accept != nil {
+		rows = slices.DeleteFunc(rows, func(row T) bool { return !env.Accept(PT(&row).Common()) })
 	}
 	p, err := output.NewPrinter[T](env.Stdout, schema, env.Format, defaultColumns)
 	if err != nil {

@@ -91,8 +91,26 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			malformed++
 			return true
 		}
-		if env.Enrich != nil && !env.Enrich(PT(&ev).Common()) && !last {
-			return false
+		settled := true
+		if env.Enrich != nil {
+			settled = env.Enrich(PT(&ev).Common())
+			if !settled && !last {
+				return false
+			}
+		}
+		if env.Accept != nil {
+			e := PT(&ev).Common()
+			pass := env.Accept(e)
+			// Containers' verdicts come with the collection's changes,
+			// which also forget them when the container goes; what is
+			// learned here is for namespaces that are no container's
+			// (the host's, above all, under -c).
+			if settled && e.Runtime.RuntimeName == "" {
+				p.LearnVerdict(e.MountNsID, pass)
+			}
+			if !pass {
+				return true
+			}
 		}
 		printer.Print(&ev)
 		return true

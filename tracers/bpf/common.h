@@ -26,21 +26,23 @@ struct event_header {
 };
 
 /* Filters, set by the loader before the program is loaded.
- * filter_mntns_mode: 0 all mount namespaces; 1 only those in mntns_filter
- * (-c NAME, --containers); 2 all but those in mntns_filter (-c NAME --host:
- * the host and one container, so every other container is excluded). */
+ * filter_mntns_mode: 0 every mount namespace; 1 by the verdicts of
+ * mntns_filter (-c NAME, --containers): a namespace with verdict 0 is
+ * skipped, one with verdict 1 passes, and one without a verdict passes too,
+ * so that ig, which knows the containers, can decide and write the verdict
+ * (a container that started a moment ago must not lose its first events). */
 #define IG_MNTNS_ALL 0
-#define IG_MNTNS_ONLY 1
-#define IG_MNTNS_EXCEPT 2
+#define IG_MNTNS_VERDICTS 1
 const volatile __u8 filter_mntns_mode = IG_MNTNS_ALL;
 const volatile __u32 filter_pid = 0;
 const volatile bool filter_by_comm = false;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
-/* The mount namespaces filter_mntns_mode speaks of; kept current by ig. */
+/* Mount namespace -> verdict (1 pass, 0 skip); kept current by ig. LRU:
+ * a verdict pushed out only costs ig a decision again. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, __u8);
 } mntns_filter SEC(".maps");
@@ -77,26 +79,39 @@ static __always_inline bool ig_comm_matches(const char *comm)
 
 static __always_inline bool ig_mntns_skipped(__u64 mntns)
 {
-	bool listed = bpf_map_lookup_elem(&mntns_filter, &mntns) != NULL;
-	return filter_mntns_mode == IG_MNTNS_ONLY ? !listed : listed;
+	__u8 *verdict = bpf_map_lookup_elem(&mntns_filter, &mntns);
+	return verdict && *verdict == 0;
 }
 
-/* ig_skip_current says whether the current task is filtered out. Call it first,
- * before any other work, so filtered tasks cost almost nothing. */
-static __always_inline bool ig_skip_current(void)
+/* ig_skip_current_process says whether the current task is filtered out by
+ * pid or mount namespace, the filters an exec does not change. */
+static __always_inline bool ig_skip_current_process(void)
 {
 	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
 		return true;
 	if (filter_mntns_mode != IG_MNTNS_ALL &&
 	    ig_mntns_skipped(task_mntns_id((struct task_struct *)bpf_get_current_task())))
 		return true;
-	if (filter_by_comm) {
-		char comm[TASK_COMM_LEN];
-		bpf_get_current_comm(comm, sizeof(comm));
-		if (!ig_comm_matches(comm))
-			return true;
-	}
 	return false;
+}
+
+/* ig_skip_current_comm says whether the current task's comm, as it is now, is
+ * filtered out. Events show the comm ig_header_current reads: a gadget whose
+ * event is built after the comm may have changed (exec) checks it then. */
+static __always_inline bool ig_skip_current_comm(void)
+{
+	if (!filter_by_comm)
+		return false;
+	char comm[TASK_COMM_LEN];
+	bpf_get_current_comm(comm, sizeof(comm));
+	return !ig_comm_matches(comm);
+}
+
+/* ig_skip_current says whether the current task is filtered out. Call it first,
+ * before any other work, so filtered tasks cost almost nothing. */
+static __always_inline bool ig_skip_current(void)
+{
+	return ig_skip_current_process() || ig_skip_current_comm();
 }
 
 /* ig_skip_task is ig_skip_current for any task (iterators). */
@@ -167,20 +182,41 @@ static __always_inline void ig_submit(void *data, __u64 size)
 		(*lost)++;
 }
 
+/* ig_read_user_str copies the NUL-terminated user string src into dst, at
+ * most size bytes with the NUL, and returns what bpf_probe_read_user_str does
+ * (the length with the NUL, or a negative error). When the string is longer,
+ * dst holds its first size - 1 bytes and *cut is set to 1: a string of exactly
+ * size - 1 bytes fills dst too, so the byte after them tells the two apart.
+ * *cut is left alone otherwise. */
+static __always_inline long ig_read_user_str(void *dst, __u32 size, const void *src, __u8 *cut)
+{
+	long n = bpf_probe_read_user_str(dst, size, src);
+	if (n == size) {
+		char next = 0;
+		bpf_probe_read_user(&next, 1, (const char *)src + size - 1);
+		if (next)
+			*cut = 1;
+	}
+	return n;
+}
+
 #define IG_NAME_MAX 256   /* a path component, with its NUL */
 #define IG_PATH_MAX 4096  /* bytes of components kept per path */
 #define IG_PATH_DEPTH 32  /* components walked per path */
 
 /* ig_read_path writes the components of path into data, leaf first, each
  * NUL-terminated; user space reverses them into "/a/b/c" (none means "/").
- * It crosses mount points up to the root of the task's mount tree.
+ * It crosses mount points up to the root of the task's mount tree, and
+ * returns 0 when it got there, 1 when it stopped short (more than
+ * IG_PATH_DEPTH steps, IG_PATH_MAX bytes, or a name it could not read): data
+ * then holds the components nearest the leaf, and the path is cut.
  * *cursor is where writing starts and, on return, where it ended. It must live
  * in map memory, not on the stack: the verifier then treats it as unknown and
  * does not explore every possible offset (which blows its budget). Offsets are
  * masked with mask, so data must hold mask + 1 + IG_NAME_MAX bytes.
  * It is a real function, not inlined: the verifier then forgets the loop's
  * state on return, and two walks in a row do not multiply each other's cost. */
-static __noinline __attribute__((unused)) void ig_read_path(const struct path *path, __u8 *data, __u32 *cursor, __u32 mask)
+static __noinline __attribute__((unused)) int ig_read_path(const struct path *path, __u8 *data, __u32 *cursor, __u32 mask)
 {
 	struct dentry *dentry = BPF_CORE_READ(path, dentry);
 	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
@@ -194,7 +230,7 @@ static __noinline __attribute__((unused)) void ig_read_path(const struct path *p
 		if (dentry == root || dentry == parent) {
 			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 			if (mnt == mnt_parent)
-				break; /* the root of everything */
+				return 0; /* the root of everything */
 			/* Leave this mount for the directory it is mounted on. */
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = mnt_parent;
@@ -202,14 +238,18 @@ static __noinline __attribute__((unused)) void ig_read_path(const struct path *p
 			continue;
 		}
 		if (*cursor > end)
-			break;
+			return 1;
 		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 		long n = bpf_probe_read_kernel_str(&data[*cursor & mask], IG_NAME_MAX, name);
 		if (n <= 0)
-			break;
+			return 1;
 		*cursor += n;
 		dentry = parent;
 	}
+	/* Out of steps: the path is whole only if what is left is the root. */
+	struct dentry *root = BPF_CORE_READ(vfsmnt, mnt_root);
+	bool at_root = dentry == root || dentry == BPF_CORE_READ(dentry, d_parent);
+	return !(at_root && mnt == BPF_CORE_READ(mnt, mnt_parent));
 }
 
 char LICENSE[] SEC("license") = "GPL";

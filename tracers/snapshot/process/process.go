@@ -4,6 +4,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -136,8 +138,10 @@ func fromProc(threads bool, f tracers.Filter) ([]Process, error) {
 	return readProcs(procPIDs(), threads, f), nil
 }
 
+// readProcs reads the tasks of pids from /proc. Their timestamp is now: the
+// moment of the snapshot, as the iterator's rows have theirs.
 func readProcs(pids []int, threads bool, f tracers.Filter) []Process {
-	now := tracers.NewClock().Wall(0)
+	now := time.Now().UnixNano()
 	var procs []Process
 	for _, pid := range pids {
 		tids := []int{pid}
@@ -182,13 +186,14 @@ func taskIDs(pid int) []int {
 	return out
 }
 
-// readTask reads comm, ppid, uid and gid from a task's status file.
+// readTask reads a task's comm, and its ppid, uid and gid from its status file.
 func readTask(dir string) (Process, bool) {
 	var p Process
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
 		return p, false
 	}
+	p.Comm = taskComm(dir)
 	for _, line := range strings.Split(string(status), "\n") {
 		key, val, ok := strings.Cut(line, ":")
 		if !ok {
@@ -196,8 +201,6 @@ func readTask(dir string) (Process, bool) {
 		}
 		val = strings.TrimSpace(val)
 		switch key {
-		case "Name":
-			p.Comm = val
 		case "PPid":
 			p.Ppid = parseUint32(val)
 		case "Uid":
@@ -211,6 +214,55 @@ func readTask(dir string) (Process, bool) {
 		p.MountNsID, _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]"), 10, 64)
 	}
 	return p, true
+}
+
+// commMax is the length of a task's comm in the kernel (TASK_COMM_LEN
+// without its NUL): what the task iterator and every event show.
+const commMax = 15
+
+// pfWQWorker is PF_WQ_WORKER, the flag of a workqueue's kernel threads.
+const pfWQWorker = 0x20
+
+// taskComm is the task's comm as the kernel keeps it. /proc shows more for
+// kernel threads: their full name, of which the comm is the first 15 bytes
+// ("rcu_tasks_kthread"), and, for workqueue workers, the comm followed by
+// "+" or "-" and the workqueue last served ("kworker/0:1H-kblockd"; a
+// rescuer, "kworker/R-…", has none while idle).
+func taskComm(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "comm"))
+	if err != nil {
+		return ""
+	}
+	comm := strings.TrimSuffix(string(b), "\n")
+	if strings.HasPrefix(comm, "kworker/") && !strings.HasPrefix(comm, "kworker/R-") && taskFlags(dir)&pfWQWorker != 0 {
+		if i := strings.IndexAny(comm[len("kworker/"):], "+-"); i >= 0 {
+			comm = comm[:len("kworker/")+i]
+		}
+	}
+	if len(comm) > commMax {
+		comm = comm[:commMax]
+	}
+	return comm
+}
+
+// taskFlags reads the task's flags (PF_*) from its stat file, 0 if it cannot.
+func taskFlags(dir string) uint64 {
+	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return 0
+	}
+	// "pid (comm) state ppid pgrp session tty_nr tpgid flags ..."; the comm
+	// may hold spaces and parentheses, so count from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 7 {
+		return 0
+	}
+	flags, _ := strconv.ParseUint(f[6], 10, 64)
+	return flags
 }
 
 func firstField(s string) string {

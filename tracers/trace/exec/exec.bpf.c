@@ -4,7 +4,11 @@
  * executable's path and (with --cwd) the working directory.
  * On success the arguments are read from the new program's memory
  * (mm->arg_start..arg_end), where the kernel has just copied them; on failure
- * from the caller's argv, which is still there. */
+ * from the caller's argv, which is still there.
+ * The event shows the comm at exit: the new program's after a successful
+ * exec, the caller's after a failed one. So --comm is checked at exit, on that
+ * comm; --pid and the mount-namespace filter, which an exec does not change,
+ * are checked at entry. */
 #include "common.h"
 
 #define ARGS_SIZE 8192        /* bytes of arguments kept, NULs included */
@@ -20,7 +24,8 @@ struct exec_event {
 	__u16 cwd_size;
 	__u8 args_truncated;
 	__u8 exe_components; /* 1: exe is path components, leaf first; 0: a plain path */
-	__u8 pad[2];
+	__u8 exe_truncated;  /* the exe path did not fit */
+	__u8 cwd_truncated;  /* the cwd path did not fit */
 	__u32 cursor; /* where the next part of data goes; in map memory on purpose, see ig_read_path */
 	__u8 data[DATA_MASK + 1 + IG_NAME_MAX]; /* args, then exe, then cwd */
 };
@@ -48,7 +53,7 @@ struct {
 
 static __always_inline int enter(const char *filename, const char *const *argv)
 {
-	if (ig_skip_current())
+	if (ig_skip_current_process())
 		return 0;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct exec_args args = {.filename = (__u64)filename, .argv = (__u64)argv};
@@ -67,11 +72,12 @@ static __always_inline void read_argv(struct exec_event *e, const char *const *a
 			e->args_truncated = 1;
 			return;
 		}
-		long n = bpf_probe_read_user_str(&e->data[e->cursor & DATA_MASK], ARG_LEN, arg);
+		__u8 cut = 0;
+		long n = ig_read_user_str(&e->data[e->cursor & DATA_MASK], ARG_LEN, arg, &cut);
 		if (n <= 0)
 			return;
-		if (n == ARG_LEN) {
-			/* Cut: drop it, so the list stays a prefix of whole arguments. */
+		if (cut) {
+			/* Drop it, so the list stays a prefix of whole arguments. */
 			e->args_truncated = 1;
 			return;
 		}
@@ -89,6 +95,8 @@ static __always_inline int leave(long ret)
 	struct exec_args *args = bpf_map_lookup_elem(&pending, &tgid);
 	if (!args)
 		return 0;
+	if (ig_skip_current_comm())
+		goto out;
 	__u32 zero = 0;
 	struct exec_event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
@@ -98,6 +106,8 @@ static __always_inline int leave(long ret)
 	ig_header_current(&e->hdr);
 	e->ret = ret;
 	e->args_truncated = 0;
+	e->exe_truncated = 0;
+	e->cwd_truncated = 0;
 	e->cursor = 0;
 	if (ret == 0) {
 		__u64 start = BPF_CORE_READ(task, mm, arg_start);
@@ -111,13 +121,13 @@ static __always_inline int leave(long ret)
 			e->cursor = len;
 		e->args_size = e->cursor;
 		struct file *exe = BPF_CORE_READ(task, mm, exe_file);
-		ig_read_path(&exe->f_path, e->data, &e->cursor, DATA_MASK);
+		e->exe_truncated = ig_read_path(&exe->f_path, e->data, &e->cursor, DATA_MASK);
 		e->exe_components = 1;
 	} else {
 		read_argv(e, (const char *const *)args->argv);
 		e->args_size = e->cursor;
-		long n = bpf_probe_read_user_str(&e->data[e->cursor & (ARGS_SIZE - 1)], IG_PATH_MAX,
-						 (const char *)args->filename);
+		long n = ig_read_user_str(&e->data[e->cursor & (ARGS_SIZE - 1)], IG_PATH_MAX,
+					  (const char *)args->filename, &e->exe_truncated);
 		if (n > 0)
 			e->cursor += n;
 		e->exe_components = 0;
@@ -126,7 +136,7 @@ static __always_inline int leave(long ret)
 	e->cwd_size = 0;
 	if (want_cwd) {
 		struct fs_struct *fs = BPF_CORE_READ(task, fs);
-		ig_read_path(&fs->pwd, e->data, &e->cursor, DATA_MASK);
+		e->cwd_truncated = ig_read_path(&fs->pwd, e->data, &e->cursor, DATA_MASK);
 		e->cwd_size = e->cursor - e->args_size - e->exe_size;
 	}
 	ig_submit(e, offsetof(struct exec_event, data) + (e->cursor & DATA_MASK));

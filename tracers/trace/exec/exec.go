@@ -24,8 +24,14 @@ type Event struct {
 	Args          []string `json:"args"`
 	ArgsTruncated bool     `json:"argsTruncated" column:"truncated,width:5"`
 	ArgsText      string   `json:"-" column:"args,width:32"` // args joined, "…" when cut
-	ExePath       string   `json:"exepath" column:"exepath,width:24"`
-	Cwd           string   `json:"cwd" column:"cwd,width:24"`
+	// ExePath, when cut: a path as passed (failed exec) keeps its first
+	// 4095 bytes; a path from the kernel starts with "…/" (see
+	// tracers.PathFromComponents). ExePathText adds "…" to the first.
+	ExePath          string `json:"exepath"`
+	ExePathTruncated bool   `json:"exepathTruncated"`
+	ExePathText      string `json:"-" column:"exepath,width:24"`
+	Cwd              string `json:"cwd" column:"cwd,width:24"` // starts with "…/" when cut
+	CwdTruncated     bool   `json:"cwdTruncated"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -65,6 +71,8 @@ var (
 	offCwdSize   = int(unsafe.Offsetof(execExecEvent{}.CwdSize))
 	offTruncated = int(unsafe.Offsetof(execExecEvent{}.ArgsTruncated))
 	offExeComps  = int(unsafe.Offsetof(execExecEvent{}.ExeComponents))
+	offExeCut    = int(unsafe.Offsetof(execExecEvent{}.ExeTruncated))
+	offCwdCut    = int(unsafe.Offsetof(execExecEvent{}.CwdTruncated))
 	offData      = int(unsafe.Offsetof(execExecEvent{}.Data))
 )
 
@@ -101,17 +109,21 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Args = tracers.SplitNul(args)
 	ev.ArgsText = strings.Join(ev.Args, " ")
 	if ev.ArgsTruncated {
-		ev.ArgsText += " …"
+		ev.ArgsText += " " + tracers.Ellipsis // a whole argument is missing
 	}
 	exe := data[argsSize : argsSize+exeSize]
+	ev.ExePathTruncated = raw[offExeCut] != 0
 	if raw[offExeComps] != 0 {
-		ev.ExePath = tracers.PathFromComponents(exe)
+		ev.ExePath = tracers.PathFromComponents(exe, ev.ExePathTruncated)
+		ev.ExePathText = ev.ExePath // marked already, at its start
 	} else {
 		ev.ExePath = string(tracers.CString(exe))
+		ev.ExePathText = tracers.CutText(ev.ExePath, ev.ExePathTruncated)
 	}
-	ev.Cwd = ""
+	ev.Cwd, ev.CwdTruncated = "", false
 	if cwdSize > 0 {
-		ev.Cwd = tracers.PathFromComponents(data[argsSize+exeSize : argsSize+exeSize+cwdSize])
+		ev.CwdTruncated = raw[offCwdCut] != 0
+		ev.Cwd = tracers.PathFromComponents(data[argsSize+exeSize:argsSize+exeSize+cwdSize], ev.CwdTruncated)
 	}
 	return true
 }

@@ -39,7 +39,8 @@ type execExecEvent struct {
 	CwdSize       uint16
 	ArgsTruncated uint8
 	ExeComponents uint8
-	Pad           [2]uint8
+	ExeTruncated  uint8
+	CwdTruncated  uint8
 	Cursor        uint32
 	Data          [16640]uint8
 }

@@ -28,8 +28,20 @@ func TestDecode(t *testing.T) {
 	if !reflect.DeepEqual(ev.Args, []string{"/bin/ls", "-l", "", "a b"}) || ev.ArgsText != "/bin/ls -l  a b" || ev.ArgsTruncated {
 		t.Errorf("args %q (%q)", ev.Args, ev.ArgsText)
 	}
-	if ev.ExePath != "/usr/bin/ls" || ev.Cwd != "/tmp" || ev.Comm != "ls" || ev.Pid != 7 || ev.Ret != 0 || ev.Error != "" {
+	if ev.ExePath != "/usr/bin/ls" || ev.ExePathText != "/usr/bin/ls" || ev.Cwd != "/tmp" || ev.Comm != "ls" || ev.Pid != 7 || ev.Ret != 0 || ev.Error != "" {
 		t.Errorf("event %+v", ev)
+	}
+	if ev.ExePathTruncated || ev.CwdTruncated {
+		t.Errorf("exepathTruncated %v cwdTruncated %v, want false", ev.ExePathTruncated, ev.CwdTruncated)
+	}
+
+	// Paths from the kernel that did not fit: their ends, marked at the start.
+	raw.ExeTruncated, raw.CwdTruncated = 1, 1
+	if !d.decode(record(&raw, args+exe+cwd), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.ExePath != "…/usr/bin/ls" || ev.ExePathText != ev.ExePath || !ev.ExePathTruncated || ev.Cwd != "…/tmp" || !ev.CwdTruncated {
+		t.Errorf("cut paths: exepath %q (%q, %v), cwd %q (%v)", ev.ExePath, ev.ExePathText, ev.ExePathTruncated, ev.Cwd, ev.CwdTruncated)
 	}
 
 	// A failed exec: the path as passed, an error, a cut argument list.
@@ -41,6 +53,18 @@ func TestDecode(t *testing.T) {
 	}
 	if ev.ExePath != "./nope" || ev.Err != 2 || ev.Error != "ENOENT" || ev.Cwd != "" || !ev.ArgsTruncated || ev.ArgsText != "./nope x …" {
 		t.Errorf("failed exec %+v", ev)
+	}
+	if ev.ExePathTruncated || ev.CwdTruncated || ev.ExePathText != "./nope" {
+		t.Errorf("failed exec: exepath %q truncated %v, cwdTruncated %v", ev.ExePathText, ev.ExePathTruncated, ev.CwdTruncated)
+	}
+
+	// A path as passed that did not fit: its start, marked at the end.
+	raw.ExeTruncated = 1
+	if !d.decode(record(&raw, args+exe), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.ExePath != "./nope" || !ev.ExePathTruncated || ev.ExePathText != "./nope…" {
+		t.Errorf("cut path as passed: exepath %q (%q, %v)", ev.ExePath, ev.ExePathText, ev.ExePathTruncated)
 	}
 
 	// Sizes larger than the record are refused, not read out of bounds.

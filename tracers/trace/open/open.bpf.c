@@ -18,6 +18,8 @@ struct open_event {
 	__s64 ret; /* fd, or -errno */
 	__u32 flags;
 	__u32 mode;
+	__u8 path_truncated; /* the path was longer than path[]: path holds its start */
+	__u8 pad[3];
 	__u8 path[PATH_MAX];
 };
 
@@ -76,8 +78,9 @@ static __always_inline int leave(long ret)
 	e->ret = ret;
 	e->flags = args->flags;
 	e->mode = args->mode;
-	long len = bpf_probe_read_user_str(e->path, sizeof(e->path), (const char *)args->path);
-	if (len < 0) {
+	e->path_truncated = 0;
+	long len = ig_read_user_str(e->path, sizeof(e->path), (const char *)args->path, &e->path_truncated);
+	if (len <= 0) {
 		e->path[0] = 0;
 		len = 1;
 	}

@@ -5,7 +5,6 @@ package open
 import (
 	"context"
 	"encoding/binary"
-	"io/fs"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
@@ -26,7 +25,11 @@ type Event struct {
 	FlagsRaw int32    `json:"flagsRaw" column:"flagsraw,width:8,right"`
 	Mode     string   `json:"mode" column:"mode,width:10"`
 	ModeRaw  uint32   `json:"modeRaw" column:"moderaw,width:7,right"`
-	Path     string   `json:"path" column:"path,width:32"`
+	Path     string   `json:"path"` // as read: the path's start when it was cut
+	// PathTruncated: the path was longer than ig reads (4095 bytes, more
+	// than the kernel accepts); Path holds its first 4095 bytes.
+	PathTruncated bool   `json:"pathTruncated" column:"truncated,width:5"`
+	PathText      string `json:"-" column:"path,width:32"` // Path, "…" when cut
 }
 
 var schema = output.NewSchema[Event]()
@@ -62,6 +65,7 @@ var (
 	offRet   = int(unsafe.Offsetof(openOpenEvent{}.Ret))
 	offFlags = int(unsafe.Offsetof(openOpenEvent{}.Flags))
 	offMode  = int(unsafe.Offsetof(openOpenEvent{}.Mode))
+	offCut   = int(unsafe.Offsetof(openOpenEvent{}.PathTruncated))
 	offPath  = int(unsafe.Offsetof(openOpenEvent{}.Path))
 )
 
@@ -96,13 +100,15 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.ModeRaw = le.Uint32(raw[offMode:])
 	ev.Mode = d.mode(ev.ModeRaw)
 	ev.Path = d.strings.String(tracers.CString(raw[offPath:]))
+	ev.PathTruncated = raw[offCut] != 0
+	ev.PathText = tracers.CutText(ev.Path, ev.PathTruncated)
 	return true
 }
 
 func (d *decoder) mode(m uint32) string {
 	s, ok := d.modes[m]
 	if !ok {
-		s = fs.FileMode(m & 0o777).String()
+		s = tracers.ModeString(m)
 		d.modes[m] = s
 	}
 	return s

@@ -34,10 +34,13 @@ type openOpenEvent struct {
 		Comm      [16]uint8
 		Pad       uint32
 	}
-	Ret   int64
-	Flags uint32
-	Mode  uint32
-	Path  [4096]uint8
+	Ret           int64
+	Flags         uint32
+	Mode          uint32
+	PathTruncated uint8
+	Pad           [3]uint8
+	Path          [4096]uint8
+	_             [4]byte
 }
 
 // Names of all BPF objects in the ELF.

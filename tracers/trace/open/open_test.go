@@ -2,6 +2,7 @@ package open
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -37,7 +38,7 @@ func TestDecode(t *testing.T) {
 		t.Fatal("decode failed")
 	}
 	want := Event{Ret: -2, Fd: 0, Err: 2, Error: "ENOENT", Flags: []string{"O_WRONLY", "O_CREAT", "O_CLOEXEC"},
-		FlagsRaw: int32(raw.Flags), Mode: "-rw-r-----", ModeRaw: 0o640, Path: "relative/file"}
+		FlagsRaw: int32(raw.Flags), Mode: "-rw-r-----", ModeRaw: 0o640, Path: "relative/file", PathText: "relative/file"}
 	want.Event = ev.Event // header checked below
 	if !reflect.DeepEqual(ev, want) {
 		t.Errorf("got  %+v\nwant %+v", ev, want)
@@ -59,5 +60,42 @@ func TestDecode(t *testing.T) {
 	}
 	if d.decode(make([]byte, offPath-1), &ev) {
 		t.Error("a short record was accepted")
+	}
+}
+
+// The special bits of a creation mode show as ls shows them.
+func TestDecodeMode(t *testing.T) {
+	d := newDecoder()
+	var ev Event
+	for mode, want := range map[uint32]string{0o4755: "-rwsr-xr-x", 0o2644: "-rw-r-Sr--", 0o1777: "-rwxrwxrwt", 0o600: "-rw-------"} {
+		raw := openOpenEvent{Flags: 0o100, Mode: mode} // O_CREAT
+		if !d.decode(record(&raw, "f"), &ev) {
+			t.Fatal("decode failed")
+		}
+		if ev.Mode != want || ev.ModeRaw != mode {
+			t.Errorf("mode %#o: got %q (raw %#o), want %q", mode, ev.Mode, ev.ModeRaw, want)
+		}
+	}
+}
+
+// A path longer than the kernel program reads comes with its start and the
+// mark; the next event, whole, has neither.
+func TestDecodeTruncatedPath(t *testing.T) {
+	long := strings.Repeat("d/", 2047) + "x" // 4095 bytes kept of a longer path
+	raw := openOpenEvent{Ret: -36, PathTruncated: 1}
+	d := newDecoder()
+	var ev Event
+	if !d.decode(record(&raw, long), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.Path != long || !ev.PathTruncated || ev.PathText != long+"…" || ev.Error != "ENAMETOOLONG" {
+		t.Errorf("cut path: path %d bytes, pathTruncated %v, text ends %q, error %q", len(ev.Path), ev.PathTruncated, ev.PathText[len(ev.PathText)-4:], ev.Error)
+	}
+	raw = openOpenEvent{Ret: 3}
+	if !d.decode(record(&raw, "/etc/passwd"), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.Path != "/etc/passwd" || ev.PathTruncated || ev.PathText != "/etc/passwd" {
+		t.Errorf("whole path after a cut one: %q %v %q", ev.Path, ev.PathTruncated, ev.PathText)
 	}
 }

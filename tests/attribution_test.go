@@ -1,0 +1,176 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// A container started while ig traces is attributed from its very first
+// event (its entrypoint's exec), on every runtime, although runtimes report
+// a container a moment after its process starts.
+func TestContainerFirstEvents(t *testing.T) {
+	runtimesUp(t)
+	ig := startIG(t, "trace", "exec", "-o", "json")
+	ig.waitExecJSON(unique("attached"))
+
+	type started struct {
+		kind, runtime, name string
+		pid                 int
+		ns                  uint64
+	}
+	var all []started
+	for _, k := range runtimeKinds {
+		name, pid := container(t, k.kind)
+		all = append(all, started{k.kind, k.runtime, name, pid, mountNsOf(t, pid)})
+	}
+	// Once ig shows an exec run in the last one, it has seen the others' starts.
+	last := all[len(all)-1]
+	marker := unique("settled")
+	ig.waitUntil("an exec in "+last.name, func() { inContainer(t, last.kind, last.name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+	for _, c := range all {
+		findOne(t, evs, "the entrypoint of "+c.name, func(ev *execEvent) bool { return ev.Pid == int64(c.pid) && ev.MountNsID == c.ns })
+		for _, ev := range evs {
+			if ev.MountNsID == c.ns && (ev.Runtime.ContainerName != c.name || ev.Runtime.RuntimeName != c.runtime) {
+				t.Errorf("%s: exec %q (pid %d) in its namespace attributed as %+v", c.kind, ev.Args, ev.Pid, ev.Runtime)
+			}
+		}
+	}
+}
+
+// The kernel gives a freed mount namespace's number to the next namespace
+// made: a host process that unshares right after a container went must not
+// carry the container's name.
+func TestGoneContainerNamespaceNotReused(t *testing.T) {
+	runtimesUp(t)
+	unshare := requireTool(t, "/usr/bin/unshare")
+	ig := startIG(t, "trace", "exec", "-o", "json")
+	name, pid := container(t, "docker")
+	ns := mountNsOf(t, pid)
+	marker := unique("in")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool {
+			return len(ev.Args) == 2 && ev.Args[1] == marker && ev.Runtime.ContainerName == name
+		}))
+	stopContainer(t, "docker", name)
+	hostMarker := unique("unshared")
+	for i := 0; i < 5; i++ {
+		if out, err := exec.Command(unshare, "-m", "/bin/true", hostMarker).CombinedOutput(); err != nil {
+			t.Fatalf("unshare: %v\n%s", err, out)
+		}
+	}
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+	n := 0
+	for _, ev := range evs {
+		if len(ev.Args) == 2 && ev.Args[1] == hostMarker {
+			n++
+			if ev.Runtime.ContainerName != "" || ev.Runtime.RuntimeName != "" || ev.MountNsID == ns {
+				t.Errorf("a host process in a new namespace (%d) is attributed as %+v; the gone container's was %d", ev.MountNsID, ev.Runtime, ns)
+			}
+		}
+	}
+	if n != 5 {
+		t.Errorf("%d execs of the unshared /bin/true, want 5", n)
+	}
+}
+
+// trace exec -c NAME follows its container through a restart (same id, new
+// process and namespace) and a redeploy (removed, and a new one under the
+// same name), from the first exec after each; --watch shows each as
+// removed then added; the host stays out.
+func TestFilteredContainerRestartAndRedeploy(t *testing.T) {
+	runtimesUp(t)
+	docker := requireTool(t, "/usr/bin/docker")
+	unshare := requireTool(t, "/usr/bin/unshare")
+	name, pid := container(t, "docker")
+	watch := startIG(t, "list-containers", "--watch", "-o", "json")
+	watch.waitUntil("ADDED "+name, nil, streamMatcher(func(c *containerChange) bool { return c.Event == "ADDED" && c.Name == name }))
+	ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+	first := unique("first")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", first) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == first }))
+
+	if out, err := exec.Command(docker, "restart", "-t", "0", name).CombinedOutput(); err != nil {
+		t.Fatalf("docker restart: %v\n%s", err, out)
+	}
+	restarted := unique("restarted")
+	inContainer(t, "docker", name, "/bin/true", restarted) // once: it must not be missed
+	pidAfterRestart := containerPid(t, "docker", name)
+	// --watch polls: a container that lives less than a poll is not seen.
+	watch.waitUntil("the restarted "+name+" added", nil, streamMatcher(func(c *containerChange) bool {
+		return c.Event == "ADDED" && c.Name == name && c.Pid == pidAfterRestart
+	}))
+
+	if out, err := exec.Command("runtimes/run.sh", "start", "docker", name).CombinedOutput(); err != nil {
+		t.Fatalf("redeploy %s: %v\n%s", name, err, out)
+	}
+	redeployed := unique("redeployed")
+	inContainer(t, "docker", name, "/bin/true", redeployed)
+	pidAfterRedeploy := containerPid(t, "docker", name)
+
+	hostMarker := unique("host")
+	runTrue(t, "", hostMarker)
+	if out, err := exec.Command(unshare, "-m", "/bin/true", hostMarker).CombinedOutput(); err != nil {
+		t.Fatalf("unshare: %v\n%s", err, out)
+	}
+	ig.waitUntil("the exec after the redeploy", nil, streamMatcher(func(ev *execEvent) bool {
+		return len(ev.Args) == 2 && ev.Args[1] == redeployed
+	}))
+	watch.waitUntil("the redeployed "+name+" added", nil, streamMatcher(func(c *containerChange) bool {
+		return c.Event == "ADDED" && c.Name == name && c.Pid == pidAfterRedeploy
+	}))
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+	for _, m := range []string{restarted, redeployed} {
+		ev := findOne(t, evs, "the exec of "+m, func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == m })
+		if ev.Runtime.ContainerName != name || ev.Runtime.RuntimeName != "docker" {
+			t.Errorf("exec %s attributed as %+v", m, ev.Runtime)
+		}
+	}
+	// The restarted and the redeployed container's entrypoints are there too.
+	for _, p := range []int{pidAfterRestart, pidAfterRedeploy} {
+		findOne(t, evs, "the entrypoint of pid "+strconv.Itoa(p), func(ev *execEvent) bool { return ev.Pid == int64(p) })
+	}
+	for _, ev := range evs {
+		if ev.Runtime.ContainerName != name || strings.Join(ev.Args, " ") == "/bin/true "+hostMarker {
+			t.Errorf("-c %s let through %+v (%q)", name, ev.Runtime, ev.Args)
+		}
+	}
+
+	r = watch.stop(os.Interrupt)
+	checkSuccess(t, r)
+	var pids []string
+	for _, c := range eventsOf[containerChange](t, r.Stdout) {
+		if c.Name == name {
+			pids = append(pids, c.Event+" "+strconv.Itoa(c.Pid))
+		}
+	}
+	want := []string{"ADDED " + strconv.Itoa(pid), "REMOVED " + strconv.Itoa(pid), "ADDED " + strconv.Itoa(pidAfterRestart),
+		"REMOVED " + strconv.Itoa(pidAfterRestart), "ADDED " + strconv.Itoa(pidAfterRedeploy)}
+	if strings.Join(pids, ", ") != strings.Join(want, ", ") {
+		t.Errorf("--watch showed %s\nwant %s", strings.Join(pids, ", "), strings.Join(want, ", "))
+	}
+}
+
+// containerPid is the host pid a container's runtime reports for it now.
+func containerPid(t *testing.T, kind, name string) int {
+	t.Helper()
+	out, err := exec.Command("runtimes/run.sh", "pid", kind, name).Output()
+	if err != nil {
+		t.Fatalf("pid of %s: %v\n%s", name, err, stderrOf(err))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("pid of %s: %q", name, out)
+	}
+	return pid
+}
