@@ -350,15 +350,14 @@ func TestFile(t *testing.T) {
 	}
 }
 
-func TestCorrupt(t *testing.T) {
-	dir := t.TempDir()
+// corruptBTFFiles are files that are not usable BTF, each in its own way.
+func corruptBTFFiles(t *testing.T) map[string][]byte {
 	_, small := embeddedBTF(t)
 	raw := someBTF(t)
-	rnd := rand.New(rand.NewSource(1))
 	random := make([]byte, 4096)
-	rnd.Read(random)
+	rand.New(rand.NewSource(1)).Read(random)
 	archive := tarXz(t, "5.99.btf", raw)
-	cases := map[string][]byte{
+	return map[string][]byte{
 		"empty.btf":            nil,
 		"truncated.btf":        raw[:len(raw)/2],
 		"truncated-small.btf":  small[:len(small)-7],
@@ -368,6 +367,11 @@ func TestCorrupt(t *testing.T) {
 		"truncated.btf.tar.xz": archive[:len(archive)/2],
 		"ELF-random.o":         append([]byte("\x7fELF\x02\x01\x01"), random...),
 	}
+}
+
+func TestCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	cases := corruptBTFFiles(t)
 	for name, data := range cases {
 		p := writeFile(t, dir, name, data)
 		_, err := Load(Options{File: p})
@@ -389,6 +393,8 @@ func TestCorrupt(t *testing.T) {
 	}
 
 	// damaged bytes anywhere: an error or a usable spec, never a panic
+	_, small := embeddedBTF(t)
+	rnd := rand.New(rand.NewSource(1))
 	for i := 0; i < 300; i++ {
 		data := bytes.Clone(small)
 		for j := 0; j < 1+rnd.Intn(4); j++ {

@@ -1,7 +1,6 @@
 package btf
 
 import (
-	"math/rand"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -153,23 +152,10 @@ func TestFindCache(t *testing.T) {
 // --btf FILE: only that file, which must be readable BTF; nothing else is tried.
 func TestFindFile(t *testing.T) {
 	dir := t.TempDir()
-	raw := someBTF(t)
-	_, small := embeddedBTF(t)
-	random := make([]byte, 4096)
-	rand.New(rand.NewSource(1)).Read(random)
-	archive := tarXz(t, "5.99.btf", raw)
-	for name, data := range map[string][]byte{
-		"passwd":               []byte("root:x:0:0:root:/root:/bin/sh\n"),
-		"empty.btf":            nil,
-		"truncated.btf":        raw[:len(raw)/2],
-		"truncated-small.btf":  small[:len(small)-7],
-		"header-only.btf":      raw[:24],
-		"random.btf":           random,
-		"magic-random.btf":     append([]byte{0x9f, 0xeb, 1, 0, 24, 0, 0, 0}, random...),
-		"truncated.btf.tar.xz": archive[:len(archive)/2],
-		"ELF-random.o":         append([]byte("\x7fELF\x02\x01\x01"), random...),
-		"missing":              nil, // not written
-	} {
+	files := corruptBTFFiles(t)
+	files["passwd"] = []byte("root:x:0:0:root:/root:/bin/sh\n")
+	files["missing"] = nil // not written
+	for name, data := range files {
 		p := filepath.Join(dir, name)
 		if name != "missing" {
 			writeFile(t, dir, name, data)
