@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,8 +81,8 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 	return c
 }
 
-// OnChange registers f to be told of containers added and removed by each
-// refresh (f runs on the refreshing goroutine). A container restarted under
+// OnChange registers f to be told of containers (not pod sandboxes) added
+// and removed by each refresh (f runs on the refreshing goroutine). A container restarted under
 // the same id with a new mount namespace is removed and added.
 func (c *Collection) OnChange(f func(added, removed []Container)) {
 	c.refreshMu.Lock()
@@ -89,11 +90,16 @@ func (c *Collection) OnChange(f func(added, removed []Container)) {
 	c.listeners = append(c.listeners, f)
 }
 
-// Containers is the current list, in a stable order.
+// Containers is the current list, in a stable order, without pod
+// sandboxes (only Lookup knows them).
 func (c *Collection) Containers() []Container {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
-	return sorted(c.current)
+	return withoutSandboxes(sorted(c.current))
+}
+
+func withoutSandboxes(cts []Container) []Container {
+	return slices.DeleteFunc(cts, func(ct Container) bool { return ct.Sandbox })
 }
 
 // Refresh asks every runtime for its containers. A runtime that fails is
@@ -187,6 +193,7 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	c.snapshot.Store(&snap)
 	c.settle(start, snap)
 	c.generation.Add(1)
+	added, removed = withoutSandboxes(added), withoutSandboxes(removed)
 	if len(added)+len(removed) > 0 {
 		sortContainers(added)
 		sortContainers(removed)

@@ -194,3 +194,21 @@ func TestCollectionKeepsContainersOfAFailingRuntime(t *testing.T) {
 		t.Error("a failing runtime's containers were forgotten")
 	}
 }
+
+// A pod sandbox attributes its events but is neither listed nor announced.
+func TestCollectionSandboxes(t *testing.T) {
+	pid := os.Getpid()
+	ns, _ := MountNamespace(pid)
+	f := &fakeClient{name: Containerd, list: []Container{{Runtime: Containerd, ID: "s1", Pid: pid, Sandbox: true, PodName: "web"}}}
+	c := NewCollection([]Client{f}, nil)
+	defer c.Close()
+	var changes int
+	c.OnChange(func(a, r []Container) { changes += len(a) + len(r) })
+	c.Refresh(context.Background())
+	if ct, settled := c.Lookup(ns); ct == nil || !settled || ct.PodName != "web" {
+		t.Errorf("sandbox's namespace attributed to %+v", ct)
+	}
+	if len(c.Containers()) != 0 || changes != 0 {
+		t.Errorf("a sandbox is listed (%+v) or announced (%d changes)", c.Containers(), changes)
+	}
+}

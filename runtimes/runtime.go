@@ -32,6 +32,9 @@ type Container struct {
 	// OwnerUID is the user whose runtime runs it: 0 for root, the user's uid
 	// for rootless podman.
 	OwnerUID uint32
+	// Sandbox marks a CRI pod's sandbox (its pause process): it has no
+	// name, is not listed, and attributes its events to the pod.
+	Sandbox bool
 	// Owner is the runtime that made the container when a lower layer
 	// lists it: docker for the containers of containerd's "moby"
 	// namespace. The collection leaves such a container to its owner's
@@ -53,7 +56,8 @@ const (
 type Client interface {
 	// Name is the runtime's name (Docker, Containerd, ...).
 	Name() string
-	// Containers lists the running containers, with their host pids.
+	// Containers lists the running containers, with their host pids (and
+	// CRI pod sandboxes, marked).
 	Containers(ctx context.Context) ([]Container, error)
 	Close() error
 }

@@ -174,3 +174,35 @@ func containerPid(t *testing.T, kind, name string) int {
 	}
 	return pid
 }
+
+// A CRI pod's sandbox process (its pause) is the pod's, not the host's:
+// its events carry the runtime and pod, with no container name; it is not
+// listed as a container, and `-c NAME --host` leaves it out with the other
+// containers.
+func TestPodSandboxAttributed(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "containerd-cri")
+	out, err := exec.Command("runtimes/run.sh", "sandbox-pid", "containerd-cri", name).Output()
+	if err != nil {
+		t.Fatalf("sandbox pid: %v\n%s", err, stderrOf(err))
+	}
+	sandbox, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("sandbox pid %q", out)
+	}
+	row := findOne(t, snapshotProcs(t), "the sandbox process", func(ev *commonEvent) bool { return ev.Pid == int64(sandbox) })
+	if row.Runtime.RuntimeName != "containerd" || row.Runtime.ContainerName != "" || row.Runtime.ContainerID == "" ||
+		row.K8s.PodName != name+"-pod" || row.K8s.Namespace != "default" {
+		t.Errorf("the sandbox process is attributed as %+v %+v", row.Runtime, row.K8s)
+	}
+	for _, c := range listContainers(t) {
+		if c.Pid == sandbox {
+			t.Errorf("the sandbox is listed as a container: %+v", c)
+		}
+	}
+	for _, ev := range snapshotProcs(t, "-c", name, "--host") {
+		if ev.Pid == int64(sandbox) {
+			t.Errorf("-c %s --host shows the pod's sandbox process", name)
+		}
+	}
+}

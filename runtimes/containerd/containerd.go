@@ -76,7 +76,7 @@ func New(socket, namespace string) (*Client, error) {
 func (c *Client) Name() string { return runtimes.Containerd }
 
 // Containers lists the containers that have a running (or paused) task, with
-// the host pids of their init processes. CRI pod sandboxes are left out.
+// the host pids of their init processes, and the CRI pod sandboxes.
 func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	nss := []string{c.namespace}
 	if c.namespace == "" {
@@ -101,7 +101,8 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	return out, nil
 }
 
-// namespaceContainers lists one namespace's containers that have a live task.
+// namespaceContainers lists one namespace's containers that have a live
+// task, and the CRI pod sandboxes (Sandbox set).
 func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes.Container, error) {
 	resp, err := c.api.TaskService().List(ctx, &tasks.ListTasksRequest{})
 	if err != nil {
@@ -139,9 +140,6 @@ func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes
 		if !ok {
 			continue // no task, or it has exited
 		}
-		if ci.Labels[LabelKind] == "sandbox" {
-			continue
-		}
 		labels := make(map[string]string, len(ci.Labels)+1)
 		for k, v := range ci.Labels {
 			labels[k] = v
@@ -156,6 +154,17 @@ func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes
 			Labels:       labels,
 			PodName:      labels[runtimes.LabelPodName],
 			PodNamespace: labels[runtimes.LabelPodNamespace],
+		}
+		if ci.Labels[LabelKind] == "sandbox" {
+			// The pod's own process (pause): its events are the pod's,
+			// not the host's, though it is no container of the pod.
+			ct.Sandbox, ct.Name = true, ""
+			if md, ok := pods[ci.ID]; ok && ct.PodName == "" {
+				ct.PodName = md.Metadata.Config.Metadata.Name
+				ct.PodNamespace = md.Metadata.Config.Metadata.Namespace
+			}
+			out = append(out, ct)
+			continue
 		}
 		if ci.Labels[LabelKind] == "container" && (ct.Name == "" || ct.PodName == "") {
 			if md, ok := criMeta(ci, extContainer); ok {

@@ -3,6 +3,7 @@ package containerd
 import (
 	"context"
 	"reflect"
+	"strings"
 	"testing"
 
 	containersapi "github.com/containerd/containerd/api/services/containers/v1"
@@ -169,6 +170,13 @@ func TestContainersFake(t *testing.T) {
 			Runtime: runtimes.Containerd, ID: "paused", Name: "paused", Image: "localhost/rtbox:latest", Pid: 103,
 			Labels: map[string]string{LabelNamespace: "default"},
 		},
+		{ // a pod's sandbox: no name, its pod's fields from kubelet's labels
+			Runtime: runtimes.Containerd, ID: "sandbox1", Image: "registry.k8s.io/pause:3.9", Pid: 200, Sandbox: true,
+			Labels: map[string]string{
+				LabelKind: "sandbox", runtimes.LabelPodName: "web", runtimes.LabelPodNamespace: "prod", LabelNamespace: "k8s.io",
+			},
+			PodName: "web", PodNamespace: "prod",
+		},
 		{
 			Runtime: runtimes.Containerd, ID: "ctr1", Name: "nginx", Image: "docker.io/library/nginx:1.25", Pid: 201,
 			Labels: map[string]string{
@@ -176,6 +184,11 @@ func TestContainersFake(t *testing.T) {
 				runtimes.LabelPodName: "web", runtimes.LabelPodNamespace: "prod", LabelNamespace: "k8s.io",
 			},
 			PodName: "web", PodNamespace: "prod",
+		},
+		{ // made with crictl: its pod's fields from the CRI metadata
+			Runtime: runtimes.Containerd, ID: "sandbox2", Image: "localhost/pause:latest", Pid: 300, Sandbox: true,
+			Labels:  map[string]string{LabelKind: "sandbox", LabelNamespace: "k8s.io"},
+			PodName: "db-pod", PodNamespace: "test",
 		},
 		{
 			Runtime: runtimes.Containerd, ID: "ctr2", Name: "db", Image: "localhost/pause:latest", Pid: 301,
@@ -198,7 +211,11 @@ func TestContainersFake(t *testing.T) {
 	}
 	defer c2.Close()
 	got = runtimestest.List(t, c2, runtimes.Containerd)
-	if len(got) != 3 || got[0].ID != "ctr1" || got[1].ID != "ctr2" || got[2].ID != "ctr3" {
-		t.Errorf("Containers() in k8s.io = %+v, want ctr1, ctr2, ctr3", got)
+	var ids []string
+	for _, ct := range got {
+		ids = append(ids, ct.ID)
+	}
+	if strings.Join(ids, " ") != "sandbox1 ctr1 sandbox2 ctr2 ctr3" {
+		t.Errorf("Containers() in k8s.io = %q, want sandbox1 ctr1 sandbox2 ctr2 ctr3", ids)
 	}
 }

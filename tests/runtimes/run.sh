@@ -5,6 +5,7 @@
 #                                     prints the host pid of its main process, as the
 #                                     runtime's API reports it
 #   run.sh pid   RUNTIME NAME         print that pid again
+#   run.sh sandbox-pid RUNTIME NAME   containerd-cri: the host pid of its pod's sandbox (pause)
 #   run.sh exec  RUNTIME NAME CMD...  run CMD in it (CMD's output and exit status)
 #   run.sh stop  RUNTIME NAME         kill and remove it at once (no error if absent)
 #
@@ -20,7 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-usage() { sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 3 ] || usage
 op=$1 rt=$2 name=$3; shift 3
 die() { echo "run.sh: $rt $name: $*" >&2; exit 1; }
@@ -128,6 +129,9 @@ case $rt in docker|podman|podman-rootless|containerd|containerd-cri|cri-o) ;; *)
 case $op in
   start) do_stop; do_start || die "start failed"; do_pid ;;
   pid) do_pid ;;
+  sandbox-pid) [ "$rt" = containerd-cri ] || die "only containerd-cri pods have a sandbox process here"
+    pod=$(cri_pods | head -1); [ -n "$pod" ] || die "no pod $name-pod"
+    checkpid "$(cri inspectp "$pod" 2>/dev/null | jq -r .info.pid)" ;;
   exec) [ $# -ge 1 ] || usage; do_exec "$@" ;;
   stop) do_stop ;;
   *) usage ;;
