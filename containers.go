@@ -76,20 +76,21 @@ func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, er
 // few mount namespaces, and this runs for every event.
 func enricher(coll *runtimes.Collection) func(*tracers.Event) bool {
 	type answer struct {
-		ct  *runtimes.Container
-		gen uint64
+		ct     *runtimes.Container
+		gen    uint64
+		serial uint32
 	}
 	cache := map[uint64]answer{}
 	return func(ev *tracers.Event) bool {
 		gen := coll.Generation()
 		a, ok := cache[ev.MountNsID]
-		if !ok || a.gen != gen {
-			ct, settled := coll.Lookup(ev.MountNsID)
+		if !ok || a.gen != gen || a.serial != ev.MountNsSerial {
+			ct, settled := coll.Lookup(ev.MountNsID, ev.MountNsSerial)
 			if !settled {
 				ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
 				return false
 			}
-			a = answer{ct: ct, gen: gen}
+			a = answer{ct: ct, gen: gen, serial: ev.MountNsSerial}
 			if len(cache) > 4096 {
 				clear(cache)
 			}

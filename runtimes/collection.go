@@ -41,9 +41,15 @@ type Collection struct {
 	generation atomic.Uint64                         // counts refreshes, so callers can cache Lookup's answers
 
 	nsMu         sync.Mutex
-	pending      map[uint64]time.Time // unknown namespaces, when first seen, until a refresh settles them
-	notContainer map[uint64]time.Time // namespaces that are no container's, until when to believe it
+	pending      map[uint64]pendingNs // unknown namespaces, until a refresh settles them
+	notContainer map[uint64]uint32    // namespaces that are no container's -> their serial
 	kick         chan struct{}        // asks Run for a refresh now
+}
+
+// pendingNs is a namespace Lookup did not know: since when, and its serial.
+type pendingNs struct {
+	first  time.Time
+	serial uint32
 }
 
 type goneContainer struct {
@@ -60,9 +66,8 @@ const Keep = 5 * time.Second
 // started this long after its first event did not list it.
 const settleAfter = 150 * time.Millisecond
 
-// notContainerKeep is how long a namespace found to be no container's is
-// believed so without asking again.
-const notContainerKeep = 10 * time.Second
+// notContainerMax bounds the namespaces remembered as no container's.
+const notContainerMax = 1 << 14
 
 // NewCollection makes an empty collection over clients; call Refresh to fill it.
 func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
@@ -72,7 +77,7 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 	c := &Collection{
 		clients: clients, logf: logf,
 		current: map[string]Container{}, gone: map[uint64]goneContainer{}, pins: map[uint64]*os.File{},
-		pending: map[uint64]time.Time{}, notContainer: map[uint64]time.Time{},
+		pending: map[uint64]pendingNs{}, notContainer: map[uint64]uint32{},
 		kick: make(chan struct{}, 1),
 	}
 	c.hostNs, _ = MountNamespace(os.Getpid())
@@ -238,22 +243,20 @@ func (c *Collection) settle(start time.Time, snap map[uint64]*Container) {
 	defer c.nsMu.Unlock()
 	now := time.Now()
 	var wait time.Duration
-	for ns, first := range c.pending {
+	for ns, p := range c.pending {
 		switch {
 		case snap[ns] != nil:
 			delete(c.pending, ns)
-		case !start.Before(first.Add(settleAfter)):
+		case !start.Before(p.first.Add(settleAfter)):
 			delete(c.pending, ns)
-			c.notContainer[ns] = now.Add(notContainerKeep)
+			if len(c.notContainer) >= notContainerMax {
+				clear(c.notContainer) // at worst, one more short wait each
+			}
+			c.notContainer[ns] = p.serial
 		default:
-			if d := first.Add(settleAfter).Sub(now); wait == 0 || d < wait {
+			if d := p.first.Add(settleAfter).Sub(now); wait == 0 || d < wait {
 				wait = d
 			}
-		}
-	}
-	for ns, until := range c.notContainer {
-		if now.After(until) {
-			delete(c.notContainer, ns)
 		}
 	}
 	if len(c.pending) > 0 {
@@ -289,12 +292,17 @@ func (c *Collection) Run(ctx context.Context, interval time.Duration) {
 // stays true until it changes.
 func (c *Collection) Generation() uint64 { return c.generation.Load() }
 
-// Lookup returns the container of a mount namespace, nil for the host and
-// other namespaces that are no container's. settled is false while the
-// namespace is new and the runtimes have not been asked about it yet (a
+// Lookup returns the container of mount namespace mntns (serial tells it
+// from an earlier namespace with the number: see tracers.Event), nil for the
+// host and other namespaces that are no container's. settled is false while
+// the namespace is new and the runtimes have not been asked about it yet (a
 // container that started a moment ago): Lookup asks Run for a refresh, and
 // the caller may hold the event and ask again. It never blocks on a refresh.
-func (c *Collection) Lookup(mntns uint64) (ct *Container, settled bool) {
+//
+// A namespace found to be no container's stays so for as long as it lives
+// (ig's -c and --host rely on that); a container's namespace is held open
+// by the collection, so its number names nothing else meanwhile.
+func (c *Collection) Lookup(mntns uint64, serial uint32) (ct *Container, settled bool) {
 	if ct := (*c.snapshot.Load())[mntns]; ct != nil {
 		return ct, true
 	}
@@ -303,11 +311,14 @@ func (c *Collection) Lookup(mntns uint64) (ct *Container, settled bool) {
 	}
 	c.nsMu.Lock()
 	defer c.nsMu.Unlock()
-	if until, ok := c.notContainer[mntns]; ok && time.Now().Before(until) {
-		return nil, true
+	if s, ok := c.notContainer[mntns]; ok {
+		if s == serial {
+			return nil, true
+		}
+		delete(c.notContainer, mntns) // the number names a new namespace
 	}
-	if _, ok := c.pending[mntns]; !ok {
-		c.pending[mntns] = time.Now()
+	if p, ok := c.pending[mntns]; !ok || p.serial != serial {
+		c.pending[mntns] = pendingNs{first: time.Now(), serial: serial}
 		c.askRefresh()
 	}
 	return nil, false

@@ -54,7 +54,7 @@ func TestCollectionDedupAndMountNamespace(t *testing.T) {
 	if got[0].MountNsID != self {
 		t.Errorf("mntns %d, want %d", got[0].MountNsID, self)
 	}
-	if ct, settled := c.Lookup(self); ct == nil || !settled {
+	if ct, settled := c.Lookup(self, 0); ct == nil || !settled {
 		t.Error("Lookup of a known mount namespace failed")
 	}
 }
@@ -91,7 +91,7 @@ func TestCollectionChangesAndGrace(t *testing.T) {
 
 	f.set(Container{Runtime: Podman, ID: "p1", Name: "late", Pid: pid})
 	c.Refresh(context.Background())
-	if ct, _ := c.Lookup(ns); ct == nil || ct.Name != "late" {
+	if ct, _ := c.Lookup(ns, 0); ct == nil || ct.Name != "late" {
 		t.Fatalf("late container not attributed: %+v", ct)
 	}
 	if len(added) != 1 || added[0].Name != "late" {
@@ -107,7 +107,7 @@ func TestCollectionChangesAndGrace(t *testing.T) {
 	if len(removed) != 1 || len(c.Containers()) != 0 {
 		t.Errorf("removed %+v, containers %+v", removed, c.Containers())
 	}
-	if ct, _ := c.Lookup(ns); ct == nil || ct.Name != "late" {
+	if ct, _ := c.Lookup(ns, 0); ct == nil || ct.Name != "late" {
 		t.Error("a container just gone should still attribute its events")
 	}
 	if len(c.pins) != 1 {
@@ -115,7 +115,7 @@ func TestCollectionChangesAndGrace(t *testing.T) {
 	}
 	c.gone[ns] = goneContainer{c: c.gone[ns].c, since: time.Now().Add(-Keep - time.Second)}
 	c.Refresh(context.Background())
-	if ct, _ := c.Lookup(ns); ct != nil || len(c.pins) != 0 {
+	if ct, _ := c.Lookup(ns, 0); ct != nil || len(c.pins) != 0 {
 		t.Errorf("after %s: attributed to %+v, %d namespaces held", Keep, ct, len(c.pins))
 	}
 }
@@ -135,11 +135,11 @@ func TestCollectionSettlesUnknownNamespaces(t *testing.T) {
 
 	before := f.hits
 	start := time.Now()
-	if _, settled := c.Lookup(12345); settled {
+	if _, settled := c.Lookup(12345, 0); settled {
 		t.Fatal("an unknown namespace is settled before the runtimes were asked")
 	}
 	for {
-		ct, settled := c.Lookup(12345)
+		ct, settled := c.Lookup(12345, 0)
 		if settled {
 			if ct != nil {
 				t.Fatal("unknown namespace attributed")
@@ -157,18 +157,23 @@ func TestCollectionSettlesUnknownNamespaces(t *testing.T) {
 	if n := f.hits - before; n < 1 || n > 3 {
 		t.Errorf("%d refreshes for one unknown namespace, want 1 to 3", n)
 	}
-	if _, settled := c.Lookup(12345); !settled {
+	if _, settled := c.Lookup(12345, 0); !settled {
 		t.Error("a namespace found to be no container's is asked about again at once")
+	}
+	// The same number with another serial is a new namespace (the kernel
+	// reuses numbers): it may be a container's, so it is asked about.
+	if _, settled := c.Lookup(12345, 7); settled {
+		t.Error("a new namespace under a number known as no container's is taken for the old one")
 	}
 
 	// A container whose runtime reports it a moment after its first event.
 	ns, _ := MountNamespace(os.Getpid())
-	if _, settled := c.Lookup(ns); settled {
+	if _, settled := c.Lookup(ns, 0); settled {
 		t.Fatal("a new namespace is settled before the runtimes were asked")
 	}
 	f.set(Container{Runtime: Docker, ID: "d1", Name: "new", Pid: os.Getpid()})
 	for {
-		ct, settled := c.Lookup(ns)
+		ct, settled := c.Lookup(ns, 0)
 		if settled {
 			if ct == nil || ct.Name != "new" {
 				t.Fatalf("attributed to %+v, want the container reported meanwhile", ct)
@@ -205,7 +210,7 @@ func TestCollectionSandboxes(t *testing.T) {
 	var changes int
 	c.OnChange(func(a, r []Container) { changes += len(a) + len(r) })
 	c.Refresh(context.Background())
-	if ct, settled := c.Lookup(ns); ct == nil || !settled || ct.PodName != "web" {
+	if ct, settled := c.Lookup(ns, 0); ct == nil || !settled || ct.PodName != "web" {
 		t.Errorf("sandbox's namespace attributed to %+v", ct)
 	}
 	if len(c.Containers()) != 0 || changes != 0 {

@@ -206,3 +206,51 @@ func TestPodSandboxAttributed(t *testing.T) {
 		}
 	}
 }
+
+// A namespace number that a host process's namespace had, which ig saw and
+// found to be no container's, may be the next container's: that container
+// is attributed, and `-c` catches it, from its first exec.
+func TestReusedNamespaceNumberForNewContainer(t *testing.T) {
+	runtimesUp(t)
+	unshare := requireTool(t, "/usr/bin/unshare")
+	name, _ := container(t, "docker")
+	all := startIG(t, "trace", "exec", "-o", "json")
+	one := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+	marker := unique("in")
+	one.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
+	stopContainer(t, "docker", name)
+
+	// A host process in a namespace of its own, seen by both igs (the -c
+	// one decides it is not wanted and tells its kernel filter so).
+	hostMarker := unique("unshared")
+	out, err := exec.Command(unshare, "-m", "sh", "-c", "readlink /proc/self/ns/mnt; /bin/true "+hostMarker+"; sleep 1").Output()
+	if err != nil {
+		t.Fatalf("unshare: %v", err)
+	}
+	hostNs := strings.TrimSpace(string(out))
+	all.waitUntil("the unshared exec", nil, streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == hostMarker }))
+
+	// Its number is free again: the next namespace made is likely to get it.
+	redeployed, err := exec.Command("runtimes/run.sh", "start", "docker", name).Output()
+	if err != nil {
+		t.Fatalf("redeploy %s: %v\n%s", name, err, stderrOf(err))
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(redeployed)))
+	ns := mountNsOf(t, pid)
+	t.Logf("the unshared process had %s, the redeployed container has mnt:[%d]", hostNs, ns)
+	after := unique("after")
+	inContainer(t, "docker", name, "/bin/true", after)
+	for _, ig := range []*proc{all, one} {
+		ig.waitUntil("the exec after the redeploy", nil, streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == after }))
+	}
+	for what, ig := range map[string]*proc{"trace exec": all, "trace exec -c": one} {
+		r := ig.stop(os.Interrupt)
+		checkSuccess(t, r)
+		evs := eventsOf[execEvent](t, r.Stdout)
+		ev := findOne(t, evs, what+": the redeployed container's entrypoint", func(ev *execEvent) bool { return ev.Pid == int64(pid) })
+		if ev.Runtime.ContainerName != name {
+			t.Errorf("%s: the redeployed container's entrypoint is attributed as %+v", what, ev.Runtime)
+		}
+	}
+}

@@ -37,6 +37,9 @@ type Event struct {
 	Uid       uint32  `json:"uid" column:"uid,width:6,right"`
 	Gid       uint32  `json:"gid" column:"gid,width:6,right"`
 	Comm      string  `json:"comm" column:"comm,width:16"`
+	// MountNsSerial tells a namespace from an earlier one that had the
+	// same number (the kernel reuses them); low 32 bits, 0 when unknown.
+	MountNsSerial uint32 `json:"-"`
 }
 
 // RawHeader is struct event_header of bpf/common.h, byte for byte.
@@ -48,8 +51,8 @@ type RawHeader struct {
 	Ppid      uint32
 	Uid       uint32
 	Gid       uint32
-	Comm      [16]byte
-	_         uint32
+	Comm        [16]byte
+	MntNsSerial uint32
 }
 
 // HeaderSize is the size of struct event_header.
@@ -81,6 +84,7 @@ func (c Clock) DecodeHeader(raw []byte, ev *Event, names *Interner) {
 	ev.Uid = le.Uint32(raw[28:])
 	ev.Gid = le.Uint32(raw[32:])
 	ev.Comm = names.String(CString(raw[36:52]))
+	ev.MountNsSerial = le.Uint32(raw[52:])
 }
 
 // CString returns b up to its first NUL.

@@ -27,7 +27,7 @@ type Program struct {
 	detachOnce sync.Once
 
 	verdictMu sync.Mutex
-	verdicts  map[uint64]bool // what mntns_filter holds, as far as ig wrote it
+	verdicts  map[uint64]mntNsVerdict // what mntns_filter holds, as far as ig wrote it
 }
 
 // Load sets the shared filters and the gadget's own constants (names of
@@ -84,7 +84,7 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	// Let them go now, before the ring buffer's pages fill, to keep the peak low.
 	env.KernelTypes = nil
 	debug.FreeOSMemory()
-	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]bool{}}
+	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]mntNsVerdict{}}
 	if err := p.UpdateMntNs(env.Filter.MntNs); err != nil {
 		p.Close()
 		return nil, err
@@ -109,43 +109,56 @@ func (p *Program) UpdateMntNs(u MntNsUpdate) error {
 		delete(p.verdicts, ns)
 	}
 	for _, ns := range u.Skip {
-		if err := p.putVerdict(m, ns, false); err != nil {
+		if err := p.putVerdict(m, ns, mntNsVerdict{}); err != nil {
 			return err
 		}
 	}
 	for _, ns := range u.Pass {
-		if err := p.putVerdict(m, ns, true); err != nil {
+		if err := p.putVerdict(m, ns, mntNsVerdict{Pass: 1}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// LearnVerdict writes the verdict Env.Accept gave an event of ns, so the
-// kernel decides that namespace's next events itself. Cheap when the
-// kernel has it already.
-func (p *Program) LearnVerdict(ns uint64, pass bool) {
+// mntNsVerdict is struct mntns_verdict of bpf/common.h. A verdict with
+// Serial 0 holds for any namespace with the number: containers', whose
+// namespaces ig holds open while it knows them.
+type mntNsVerdict struct {
+	Serial uint32
+	Pass   uint8
+	_      [3]uint8
+}
+
+// LearnVerdict writes the verdict Env.Accept gave an event of namespace ns
+// (with serial, so that it does not outlive the namespace: the kernel
+// reuses the number), so the kernel decides that namespace's next events
+// itself. Cheap when the kernel has it already.
+func (p *Program) LearnVerdict(ns uint64, serial uint32, pass bool) {
 	m := p.Coll.Maps["mntns_filter"]
 	if m == nil {
 		return
 	}
+	v := mntNsVerdict{Serial: serial}
+	if pass {
+		v.Pass = 1
+	}
 	p.verdictMu.Lock()
 	defer p.verdictMu.Unlock()
-	if v, ok := p.verdicts[ns]; ok && v == pass {
+	if p.verdicts[ns] == v {
 		return
 	}
-	_ = p.putVerdict(m, ns, pass) // on failure ig keeps deciding in user space
+	_ = p.putVerdict(m, ns, v) // on failure ig keeps deciding in user space
 }
 
-func (p *Program) putVerdict(m *ebpf.Map, ns uint64, pass bool) error {
-	var v uint8
-	if pass {
-		v = 1
-	}
+func (p *Program) putVerdict(m *ebpf.Map, ns uint64, v mntNsVerdict) error {
 	if err := m.Put(ns, v); err != nil {
 		return fmt.Errorf("mount-namespace filter: set %d: %w", ns, err)
 	}
-	p.verdicts[ns] = pass
+	if len(p.verdicts) >= 1<<14 {
+		clear(p.verdicts) // only a mirror: at worst a verdict is written twice
+	}
+	p.verdicts[ns] = v
 	return nil
 }
 

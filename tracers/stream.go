@@ -106,7 +106,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			// learned here is for namespaces that are no container's
 			// (the host's, above all, under -c).
 			if settled && e.Runtime.RuntimeName == "" {
-				p.LearnVerdict(e.MountNsID, pass)
+				p.LearnVerdict(e.MountNsID, e.MountNsSerial, pass)
 			}
 			if !pass {
 				return true

@@ -22,7 +22,7 @@ struct event_header {
 	__u32 uid;
 	__u32 gid;
 	__u8 comm[TASK_COMM_LEN];
-	__u32 pad;
+	__u32 mntns_serial; /* see task_mntns_serial */
 };
 
 /* Filters, set by the loader before the program is loaded.
@@ -38,13 +38,24 @@ const volatile __u32 filter_pid = 0;
 const volatile bool filter_by_comm = false;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
-/* Mount namespace -> verdict (1 pass, 0 skip); kept current by ig. LRU:
- * a verdict pushed out only costs ig a decision again. */
+/* Mirrored by the loader (mntNsVerdict). serial 0: the verdict holds for
+ * whatever namespace has the number (ig holds containers' namespaces open,
+ * so their numbers are not reused while it knows them); else only for the
+ * namespace with that serial, since a freed number names the next
+ * namespace made. */
+struct mntns_verdict {
+	__u32 serial;
+	__u8 pass;
+	__u8 pad[3];
+};
+
+/* Mount namespace number -> verdict; kept current by ig. LRU: a verdict
+ * pushed out only costs ig a decision again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u64);
-	__type(value, __u8);
+	__type(value, struct mntns_verdict);
 } mntns_filter SEC(".maps");
 
 /* max_entries (the size in bytes) is set by the loader. */
@@ -66,6 +77,29 @@ static __always_inline __u64 task_mntns_id(struct task_struct *task)
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
 }
 
+/* The serial of a mount namespace never names another one, unlike its
+ * number: mnt_namespace.seq until 6.17, ns_common.ns_id from 6.18. Its low
+ * 32 bits are enough to tell a new namespace under an old number. */
+struct mnt_namespace___seq {
+	__u64 seq;
+} __attribute__((preserve_access_index));
+struct ns_common___id {
+	__u64 ns_id;
+} __attribute__((preserve_access_index));
+struct mnt_namespace___id {
+	struct ns_common___id ns;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_mntns_serial(struct task_struct *task)
+{
+	void *ns = BPF_CORE_READ(task, nsproxy, mnt_ns);
+	if (bpf_core_field_exists(struct mnt_namespace___seq, seq))
+		return (__u32)BPF_CORE_READ((struct mnt_namespace___seq *)ns, seq);
+	if (bpf_core_field_exists(struct ns_common___id, ns_id))
+		return (__u32)BPF_CORE_READ((struct mnt_namespace___id *)ns, ns.ns_id);
+	return 0;
+}
+
 static __always_inline bool ig_comm_matches(const char *comm)
 {
 	for (int i = 0; i < TASK_COMM_LEN; i++) {
@@ -77,10 +111,15 @@ static __always_inline bool ig_comm_matches(const char *comm)
 	return true;
 }
 
-static __always_inline bool ig_mntns_skipped(__u64 mntns)
+/* ig_mntns_skipped: only a verdict for this very namespace skips it; one
+ * without a verdict goes to ig, which decides and writes it. */
+static __always_inline bool ig_mntns_skipped(struct task_struct *task)
 {
-	__u8 *verdict = bpf_map_lookup_elem(&mntns_filter, &mntns);
-	return verdict && *verdict == 0;
+	__u64 mntns = task_mntns_id(task);
+	struct mntns_verdict *v = bpf_map_lookup_elem(&mntns_filter, &mntns);
+	if (!v || v->pass)
+		return false;
+	return v->serial == 0 || v->serial == task_mntns_serial(task);
 }
 
 /* ig_skip_current_process says whether the current task is filtered out by
@@ -90,7 +129,7 @@ static __always_inline bool ig_skip_current_process(void)
 	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
 		return true;
 	if (filter_mntns_mode != IG_MNTNS_ALL &&
-	    ig_mntns_skipped(task_mntns_id((struct task_struct *)bpf_get_current_task())))
+	    ig_mntns_skipped((struct task_struct *)bpf_get_current_task()))
 		return true;
 	return false;
 }
@@ -119,7 +158,7 @@ static __always_inline bool ig_skip_task(struct task_struct *task)
 {
 	if (filter_pid && BPF_CORE_READ(task, tgid) != filter_pid)
 		return true;
-	if (filter_mntns_mode != IG_MNTNS_ALL && ig_mntns_skipped(task_mntns_id(task)))
+	if (filter_mntns_mode != IG_MNTNS_ALL && ig_mntns_skipped(task))
 		return true;
 	if (filter_by_comm) {
 		char comm[TASK_COMM_LEN];
@@ -139,6 +178,7 @@ static __always_inline void ig_header_current(struct event_header *h)
 
 	h->timestamp = bpf_ktime_get_boot_ns();
 	h->mntns_id = task_mntns_id(task);
+	h->mntns_serial = task_mntns_serial(task);
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
@@ -152,6 +192,7 @@ static __always_inline void ig_header_task(struct event_header *h, struct task_s
 {
 	h->timestamp = bpf_ktime_get_boot_ns();
 	h->mntns_id = task_mntns_id(task);
+	h->mntns_serial = task_mntns_serial(task);
 	h->pid = BPF_CORE_READ(task, tgid);
 	h->tid = BPF_CORE_READ(task, pid);
 	h->ppid = BPF_CORE_READ(task, real_parent, tgid);

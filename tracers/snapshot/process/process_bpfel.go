@@ -8,9 +8,17 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"structs"
 
 	"github.com/cilium/ebpf"
 )
+
+type processMntnsVerdict struct {
+	_      structs.HostLayout
+	Serial uint32
+	Pass   uint8
+	Pad    [3]uint8
+}
 
 // Names of all BPF objects in the ELF.
 //

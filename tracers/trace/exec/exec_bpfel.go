@@ -22,16 +22,16 @@ type execExecArgs struct {
 type execExecEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
-		_         structs.HostLayout
-		Timestamp uint64
-		MntnsId   uint64
-		Pid       uint32
-		Tid       uint32
-		Ppid      uint32
-		Uid       uint32
-		Gid       uint32
-		Comm      [16]uint8
-		Pad       uint32
+		_           structs.HostLayout
+		Timestamp   uint64
+		MntnsId     uint64
+		Pid         uint32
+		Tid         uint32
+		Ppid        uint32
+		Uid         uint32
+		Gid         uint32
+		Comm        [16]uint8
+		MntnsSerial uint32
 	}
 	Ret           int64
 	ArgsSize      uint32
@@ -43,6 +43,13 @@ type execExecEvent struct {
 	CwdTruncated  uint8
 	Cursor        uint32
 	Data          [16640]uint8
+}
+
+type execMntnsVerdict struct {
+	_      structs.HostLayout
+	Serial uint32
+	Pass   uint8
+	Pad    [3]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -13,6 +13,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type openMntnsVerdict struct {
+	_      structs.HostLayout
+	Serial uint32
+	Pass   uint8
+	Pad    [3]uint8
+}
+
 type openOpenArgs struct {
 	_     structs.HostLayout
 	Path  uint64
@@ -23,16 +30,16 @@ type openOpenArgs struct {
 type openOpenEvent struct {
 	_   structs.HostLayout
 	Hdr struct {
-		_         structs.HostLayout
-		Timestamp uint64
-		MntnsId   uint64
-		Pid       uint32
-		Tid       uint32
-		Ppid      uint32
-		Uid       uint32
-		Gid       uint32
-		Comm      [16]uint8
-		Pad       uint32
+		_           structs.HostLayout
+		Timestamp   uint64
+		MntnsId     uint64
+		Pid         uint32
+		Tid         uint32
+		Ppid        uint32
+		Uid         uint32
+		Gid         uint32
+		Comm        [16]uint8
+		MntnsSerial uint32
 	}
 	Ret           int64
 	Flags         uint32
