@@ -63,10 +63,11 @@ func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, er
 		return nil, err
 	}
 	coll := runtimes.NewCollection(clients, env.Logf)
+	coll.Warnf = env.Warnf // a runtime that fails or hangs, said once
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := coll.Refresh(ctx); err != nil {
-		env.Warnf("%v", err)
+		env.Logf("refresh containers: %v", err)
 	}
 	return coll, nil
 }

@@ -28,7 +28,12 @@ import (
 type Collection struct {
 	clients []Client
 	logf    func(string, ...any)
-	hostNs  uint64 // ig's own mount namespace: the host's, never a container's
+	// Warnf, when set, is told (once each time) when a runtime stops
+	// answering and when it answers again; the error Refresh returns
+	// says it every time.
+	Warnf   func(string, ...any)
+	failing map[int]bool // by index in clients, guarded by refreshMu
+	hostNs  uint64       // ig's own mount namespace: the host's, never a container's
 
 	refreshMu   sync.Mutex // one refresh at a time; guards the fields below
 	current     map[string]Container
@@ -66,6 +71,10 @@ const Keep = 5 * time.Second
 // started this long after its first event did not list it.
 const settleAfter = 150 * time.Millisecond
 
+// listTimeout bounds each runtime's answer to a refresh: one that hangs
+// must not hold up the others, nor attribution.
+var listTimeout = 3 * time.Second
+
 // notContainerMax bounds the namespaces remembered as no container's.
 const notContainerMax = 1 << 14
 
@@ -78,7 +87,7 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 		clients: clients, logf: logf,
 		current: map[string]Container{}, gone: map[uint64]goneContainer{}, pins: map[uint64]*os.File{},
 		pending: map[uint64]pendingNs{}, notContainer: map[uint64]uint32{},
-		kick: make(chan struct{}, 1),
+		kick: make(chan struct{}, 1), failing: map[int]bool{},
 	}
 	c.hostNs, _ = MountNamespace(os.Getpid())
 	empty := map[uint64]*Container{}
@@ -88,7 +97,7 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 
 // OnChange registers f to be told of containers (not pod sandboxes) added
 // and removed by each refresh (f runs on the refreshing goroutine). A container restarted under
-// the same id with a new mount namespace is removed and added.
+// the same id with a new mount namespace, or renamed, is removed and added.
 func (c *Collection) OnChange(f func(added, removed []Container)) {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
@@ -123,10 +132,31 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	for _, cl := range c.clients {
 		clientOf[cl.Name()] = true
 	}
-	for _, cl := range c.clients {
-		list, err := cl.Containers(ctx)
+	// Every runtime at once, each within listTimeout.
+	type answer struct {
+		list []Container
+		err  error
+	}
+	answers := make([]answer, len(c.clients))
+	var wg sync.WaitGroup
+	for i, cl := range c.clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lctx, cancel := context.WithTimeout(ctx, listTimeout)
+			defer cancel()
+			answers[i].list, answers[i].err = cl.Containers(lctx)
+			if answers[i].err != nil && lctx.Err() != nil && ctx.Err() == nil {
+				answers[i].err = fmt.Errorf("no answer within %s", listTimeout)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, cl := range c.clients {
+		list, err := answers[i].list, answers[i].err
+		c.reportHealth(i, cl, err)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", cl.Name(), err))
+			errs = append(errs, named(cl, err))
 			for id, old := range c.current { // keep what we knew
 				if old.Runtime == cl.Name() {
 					next[id] = old
@@ -155,8 +185,8 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	var added, removed []Container
 	now := time.Now()
 	for id, old := range c.current {
-		if ct, ok := next[id]; !ok || ct.MountNsID != old.MountNsID {
-			removed = append(removed, old) // gone, or restarted in a new namespace
+		if ct, ok := next[id]; !ok || !sameInstance(ct, old) {
+			removed = append(removed, old) // gone, restarted in a new namespace, or renamed
 			if old.MountNsID != 0 {
 				c.gone[old.MountNsID] = goneContainer{c: old, since: now}
 			}
@@ -164,7 +194,7 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	}
 	live := map[uint64]bool{}
 	for id, ct := range next {
-		if old, ok := c.current[id]; !ok || old.MountNsID != ct.MountNsID {
+		if old, ok := c.current[id]; !ok || !sameInstance(ct, old) {
 			added = append(added, ct)
 		}
 		live[ct.MountNsID] = true
@@ -210,6 +240,34 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// sameInstance says whether a and b, with the same id, are the container as
+// it was: not restarted (a new namespace) nor renamed (-c follows names).
+func sameInstance(a, b Container) bool {
+	return a.MountNsID == b.MountNsID && a.Name == b.Name
+}
+
+// reportHealth tells Warnf when client i starts or stops failing.
+func (c *Collection) reportHealth(i int, cl Client, err error) {
+	if c.Warnf == nil || (err != nil) == c.failing[i] {
+		return
+	}
+	c.failing[i] = err != nil
+	if err != nil {
+		c.Warnf("%s; its containers are kept as they were until it answers", named(cl, err))
+	} else {
+		c.Warnf("%s answers again", cl.Name())
+	}
+}
+
+// named is err, said as the runtime's: clients' errors mostly start with
+// their runtime's name already.
+func named(cl Client, err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, cl.Name()+":") {
+		return msg
+	}
+	return cl.Name() + ": " + err.Error()
 }
 
 // pin opens the mount namespace of pid and holds it until no container

@@ -3,7 +3,9 @@ package runtimes
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,14 +18,22 @@ type fakeClient struct {
 	list []Container
 	err  error
 	hits int
+	hang bool // answer only when the context ends
 }
 
 func (f *fakeClient) Name() string { return f.name }
 func (f *fakeClient) Close() error { return nil }
-func (f *fakeClient) Containers(context.Context) ([]Container, error) {
+func (f *fakeClient) Containers(ctx context.Context) ([]Container, error) {
+	f.mu.Lock()
+	hang := f.hang
+	f.hits++
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.hits++
 	return append([]Container(nil), f.list...), f.err
 }
 func (f *fakeClient) set(list ...Container) {
@@ -215,5 +225,60 @@ func TestCollectionSandboxes(t *testing.T) {
 	}
 	if len(c.Containers()) != 0 || changes != 0 {
 		t.Errorf("a sandbox is listed (%+v) or announced (%d changes)", c.Containers(), changes)
+	}
+}
+
+// A runtime that hangs holds up neither the others nor the refresh, and is
+// said once when it starts failing and once when it answers again.
+func TestCollectionHangingRuntime(t *testing.T) {
+	defer func(d time.Duration) { listTimeout = d }(listTimeout)
+	listTimeout = 100 * time.Millisecond
+	pid := os.Getpid()
+	stuck := &fakeClient{name: Podman, hang: true}
+	dock := &fakeClient{name: Docker, list: []Container{{Runtime: Docker, ID: "d", Name: "web", Pid: pid}}}
+	c := NewCollection([]Client{dock, stuck}, nil)
+	defer c.Close()
+	var warned []string
+	c.Warnf = func(f string, a ...any) { warned = append(warned, fmt.Sprintf(f, a...)) }
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		err := c.Refresh(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "podman: no answer within 100ms") {
+			t.Errorf("refresh error %v", err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("refresh took %s with a hanging runtime", d)
+		}
+	}
+	if got := c.Containers(); len(got) != 1 || got[0].Name != "web" {
+		t.Errorf("containers %+v", got)
+	}
+	stuck.mu.Lock()
+	stuck.hang = false
+	stuck.mu.Unlock()
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Error(err)
+	}
+	if len(warned) != 2 || !strings.Contains(warned[0], "podman: no answer within") || warned[1] != "podman answers again" {
+		t.Errorf("warnings %q", warned)
+	}
+}
+
+// A renamed container is removed under its old name and added under the new.
+func TestCollectionRename(t *testing.T) {
+	pid := os.Getpid()
+	f := &fakeClient{name: Docker, list: []Container{{Runtime: Docker, ID: "d", Name: "old", Pid: pid}}}
+	c := NewCollection([]Client{f}, nil)
+	defer c.Close()
+	c.Refresh(context.Background())
+	var added, removed []Container
+	c.OnChange(func(a, r []Container) { added, removed = a, r })
+	f.set(Container{Runtime: Docker, ID: "d", Name: "new", Pid: pid})
+	c.Refresh(context.Background())
+	if len(removed) != 1 || removed[0].Name != "old" || len(added) != 1 || added[0].Name != "new" {
+		t.Errorf("removed %+v, added %+v", removed, added)
+	}
+	if ct, _ := c.Lookup(added[0].MountNsID, 0); ct == nil || ct.Name != "new" {
+		t.Errorf("attributed to %+v", ct)
 	}
 }

@@ -44,13 +44,13 @@ type Event struct {
 
 // RawHeader is struct event_header of bpf/common.h, byte for byte.
 type RawHeader struct {
-	Timestamp uint64
-	MntnsID   uint64
-	Pid       uint32
-	Tid       uint32
-	Ppid      uint32
-	Uid       uint32
-	Gid       uint32
+	Timestamp   uint64
+	MntnsID     uint64
+	Pid         uint32
+	Tid         uint32
+	Ppid        uint32
+	Uid         uint32
+	Gid         uint32
 	Comm        [16]byte
 	MntNsSerial uint32
 }

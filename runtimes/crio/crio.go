@@ -28,9 +28,10 @@ const maxMsgSize = 16 << 20
 
 // Client is CRI-O's CRI API. It implements runtimes.Client.
 type Client struct {
-	socket string
-	conn   *grpc.ClientConn
-	api    cri.RuntimeServiceClient
+	socket  string
+	conn    *grpc.ClientConn
+	api     cri.RuntimeServiceClient
+	details runtimes.Details // status answers, asked once per container
 }
 
 var _ runtimes.Client = (*Client)(nil)
@@ -83,8 +84,15 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	}
 	out := make([]runtimes.Container, 0, len(list.Containers))
 	var pods map[string]*cri.PodSandboxMetadata // read once, when first needed
+	listed := make(map[string]bool, len(list.Containers))
+	defer func() { c.details.Prune(listed) }()
 	for _, lc := range list.Containers {
 		if lc.State != cri.ContainerState_CONTAINER_RUNNING {
+			continue
+		}
+		listed[lc.Id] = true
+		if ct, ok := c.details.Get(lc.Id); ok { // a CRI container keeps its process
+			out = append(out, ct)
 			continue
 		}
 		st, err := c.api.ContainerStatus(ctx, &cri.ContainerStatusRequest{ContainerId: lc.Id, Verbose: true})
@@ -117,6 +125,7 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 				}
 			}
 		}
+		c.details.Put(ct)
 		out = append(out, ct)
 	}
 	return out, nil

@@ -19,8 +19,9 @@ const DefaultSocket = "/var/run/docker.sock"
 
 // Client is a docker daemon's API. It implements runtimes.Client.
 type Client struct {
-	socket string
-	api    *client.Client
+	socket  string
+	api     *client.Client
+	details runtimes.Details // inspect answers, asked once per container
 }
 
 var _ runtimes.Client = (*Client)(nil)
@@ -63,7 +64,17 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 		return nil, fmt.Errorf("docker: listing containers: %w", err)
 	}
 	out := make([]runtimes.Container, 0, len(list))
+	listed := make(map[string]bool, len(list))
+	defer func() { c.details.Prune(listed) }()
 	for _, s := range list {
+		listed[s.ID] = true
+		if ct, ok := c.details.Get(s.ID); ok {
+			if len(s.Names) > 0 {
+				ct.Name = strings.TrimPrefix(s.Names[0], "/") // docker rename
+			}
+			out = append(out, ct)
+			continue
+		}
 		info, err := c.api.ContainerInspect(ctx, s.ID)
 		if err != nil {
 			if cerrdefs.IsNotFound(err) {
@@ -74,7 +85,9 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 		if info.State == nil || !info.State.Running || info.State.Pid <= 0 {
 			continue // stopped since the list
 		}
-		out = append(out, fromInspect(s, info))
+		ct := fromInspect(s, info)
+		c.details.Put(ct)
+		out = append(out, ct)
 	}
 	return out, nil
 }
