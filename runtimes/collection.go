@@ -33,6 +33,7 @@ type Collection struct {
 	// says it every time.
 	Warnf   func(string, ...any)
 	failing map[int]bool // by index in clients, guarded by refreshMu
+	listers []*lister    // one per client, guarded by refreshMu
 	hostNs  uint64       // ig's own mount namespace: the host's, never a container's
 
 	refreshMu   sync.Mutex // one refresh at a time; guards the fields below
@@ -75,6 +76,10 @@ const settleAfter = 150 * time.Millisecond
 // must not hold up the others, nor attribution.
 var listTimeout = 3 * time.Second
 
+// failingBudget is how long a refresh waits for a runtime that did not
+// answer the last one.
+const failingBudget = 50 * time.Millisecond
+
 // notContainerMax bounds the namespaces remembered as no container's.
 const notContainerMax = 1 << 14
 
@@ -88,6 +93,9 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 		current: map[string]Container{}, gone: map[uint64]goneContainer{}, pins: map[uint64]*os.File{},
 		pending: map[uint64]pendingNs{}, notContainer: map[uint64]uint32{},
 		kick: make(chan struct{}, 1), failing: map[int]bool{},
+	}
+	for _, cl := range clients {
+		c.listers = append(c.listers, &lister{cl: cl, answers: make(chan listAnswer, 1)})
 	}
 	c.hostNs, _ = MountNamespace(os.Getpid())
 	empty := map[uint64]*Container{}
@@ -132,26 +140,23 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 	for _, cl := range c.clients {
 		clientOf[cl.Name()] = true
 	}
-	// Every runtime at once, each within listTimeout.
-	type answer struct {
-		list []Container
-		err  error
+	// Every runtime at once, each within listTimeout; one that did not
+	// answer last time is waited for only briefly, and its question is
+	// not asked again while it is still out.
+	answers := make([]listAnswer, len(c.clients))
+	for i := range c.clients {
+		c.listers[i].ask(ctx)
 	}
-	answers := make([]answer, len(c.clients))
-	var wg sync.WaitGroup
-	for i, cl := range c.clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			lctx, cancel := context.WithTimeout(ctx, listTimeout)
-			defer cancel()
-			answers[i].list, answers[i].err = cl.Containers(lctx)
-			if answers[i].err != nil && lctx.Err() != nil && ctx.Err() == nil {
-				answers[i].err = fmt.Errorf("no answer within %s", listTimeout)
-			}
-		}()
+	for i, l := range c.listers {
+		budget := listTimeout
+		if c.failing[i] {
+			budget = failingBudget
+		}
+		answers[i] = l.answer(start.Add(budget))
 	}
-	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err // ig is stopping: the answers say nothing about the runtimes
+	}
 	for i, cl := range c.clients {
 		list, err := answers[i].list, answers[i].err
 		c.reportHealth(i, cl, err)
@@ -246,6 +251,49 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 // it was: not restarted (a new namespace) nor renamed (-c follows names).
 func sameInstance(a, b Container) bool {
 	return a.MountNsID == b.MountNsID && a.Name == b.Name
+}
+
+// lister asks one runtime for its containers, one question at a time.
+type lister struct {
+	cl       Client
+	answers  chan listAnswer // the answer to the question out, when it comes
+	inFlight bool
+}
+
+type listAnswer struct {
+	list []Container
+	err  error
+}
+
+// ask asks the runtime, unless a question is still out.
+func (l *lister) ask(ctx context.Context) {
+	if l.inFlight {
+		return
+	}
+	l.inFlight = true
+	go func() {
+		lctx, cancel := context.WithTimeout(ctx, listTimeout)
+		defer cancel()
+		list, err := l.cl.Containers(lctx)
+		if err != nil && lctx.Err() != nil && ctx.Err() == nil {
+			err = fmt.Errorf("no answer within %s", listTimeout)
+		}
+		l.answers <- listAnswer{list, err}
+	}()
+}
+
+// answer waits for the answer until deadline; past it, the question stays
+// out and the runtime counts as not answering.
+func (l *lister) answer(deadline time.Time) listAnswer {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case a := <-l.answers:
+		l.inFlight = false
+		return a
+	case <-t.C:
+		return listAnswer{err: fmt.Errorf("no answer within %s", listTimeout)}
+	}
 }
 
 // reportHealth tells Warnf when client i starts or stops failing.
