@@ -305,17 +305,16 @@ func (c *Collection) reportHealth(i int, cl Client, err error) {
 	if err != nil {
 		c.Warnf("%s; its containers are kept as they were until it answers", named(cl, err))
 	} else {
-		c.Warnf("%s answers again", cl.Name())
+		c.Warnf("%s: %s answers again", cl.Name(), cl.Socket())
 	}
 }
 
-// named is err, said as the runtime's: clients' errors mostly start with
-// their runtime's name already.
+// named is err, said as the runtime's, with its socket (there may be
+// several podman ones); clients' errors mostly name their runtime already.
 func named(cl Client, err error) string {
-	if msg := err.Error(); strings.HasPrefix(msg, cl.Name()+":") {
-		return msg
-	}
-	return cl.Name() + ": " + err.Error()
+	msg := strings.TrimPrefix(err.Error(), cl.Name()+": ")
+	msg = strings.TrimPrefix(msg, cl.Socket()+": ")
+	return cl.Name() + ": " + cl.Socket() + ": " + msg
 }
 
 // pin opens the mount namespace of pid and holds it until no container

@@ -21,8 +21,9 @@ type fakeClient struct {
 	hang bool // answer only when the context ends
 }
 
-func (f *fakeClient) Name() string { return f.name }
-func (f *fakeClient) Close() error { return nil }
+func (f *fakeClient) Name() string   { return f.name }
+func (f *fakeClient) Socket() string { return "/run/" + f.name + ".sock" }
+func (f *fakeClient) Close() error   { return nil }
 func (f *fakeClient) Containers(ctx context.Context) ([]Container, error) {
 	f.mu.Lock()
 	hang := f.hang
@@ -243,7 +244,7 @@ func TestCollectionHangingRuntime(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		start := time.Now()
 		err := c.Refresh(context.Background())
-		if err == nil || !strings.Contains(err.Error(), "podman: no answer within 100ms") {
+		if err == nil || !strings.Contains(err.Error(), "podman: /run/podman.sock: no answer within 100ms") {
 			t.Errorf("refresh error %v", err)
 		}
 		if d := time.Since(start); d > time.Second {
@@ -270,7 +271,7 @@ func TestCollectionHangingRuntime(t *testing.T) {
 	if n := stuck.hits; n > 5 {
 		t.Errorf("the hanging runtime was asked %d times, not once per answer", n)
 	}
-	if len(warned) != 2 || !strings.Contains(warned[0], "podman: no answer within") || warned[1] != "podman answers again" {
+	if len(warned) != 2 || !strings.Contains(warned[0], "podman: /run/podman.sock: no answer within") || warned[1] != "podman: /run/podman.sock answers again" {
 		t.Errorf("warnings %q", warned)
 	}
 }

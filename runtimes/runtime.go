@@ -56,6 +56,8 @@ const (
 type Client interface {
 	// Name is the runtime's name (Docker, Containerd, ...).
 	Name() string
+	// Socket is the API socket it talks to, for messages.
+	Socket() string
 	// Containers lists the running containers, with their host pids (and
 	// CRI pod sandboxes, marked).
 	Containers(ctx context.Context) ([]Container, error)

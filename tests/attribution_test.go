@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -252,5 +254,47 @@ func TestReusedNamespaceNumberForNewContainer(t *testing.T) {
 		if ev.Runtime.ContainerName != name {
 			t.Errorf("%s: the redeployed container's entrypoint is attributed as %+v", what, ev.Runtime)
 		}
+	}
+}
+
+// A runtime that answers its ping and then hangs (a stuck podman service)
+// holds up neither attribution through the others nor the trace; ig says
+// once that it does not answer.
+func TestHangingRuntime(t *testing.T) {
+	env := runtimesUp(t)
+	release := make(chan struct{})
+	dir := t.TempDir()
+	sock := dir + "/podman.sock"
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_ping") {
+			w.Write([]byte("OK"))
+			return
+		}
+		select { // hang
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { close(release); srv.Close() })
+
+	ig := startIG(t, "--podman-socketpath", env["PODMAN_SOCK"], "--podman-socketpath", sock, "trace", "exec", "-o", "json")
+	ig.waitExecJSON(unique("attached"))
+	name, pid := container(t, "docker")
+	marker := unique("in")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", marker) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	ev := findOne(t, eventsOf[execEvent](t, r.Stdout), "the entrypoint of "+name, func(ev *execEvent) bool { return ev.Pid == int64(pid) })
+	if ev.Runtime.ContainerName != name {
+		t.Errorf("with a hanging runtime beside, the entrypoint of %s is attributed as %+v", name, ev.Runtime)
+	}
+	if n := strings.Count(string(r.Stderr), sock); n != 1 || !strings.Contains(string(r.Stderr), "no answer within") {
+		t.Errorf("stderr says %d times that %s does not answer:\n%s", n, sock, r.Stderr)
 	}
 }

@@ -75,6 +75,9 @@ func New(socket, namespace string) (*Client, error) {
 // Name is runtimes.Containerd.
 func (c *Client) Name() string { return runtimes.Containerd }
 
+// Socket is the API socket it talks to.
+func (c *Client) Socket() string { return c.socket }
+
 // Containers lists the containers that have a running (or paused) task, with
 // the host pids of their init processes, and the CRI pod sandboxes.
 func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {

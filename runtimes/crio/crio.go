@@ -71,6 +71,9 @@ func New(socket string) (*Client, error) {
 // Name is runtimes.CRIO.
 func (c *Client) Name() string { return runtimes.CRIO }
 
+// Socket is the API socket it talks to.
+func (c *Client) Socket() string { return c.socket }
+
 // Containers lists the running containers with the host pids of their main
 // processes. A container that stops while it is being listed is left out.
 // PodName and PodNamespace come from the kubelet's labels, or, for a

@@ -56,6 +56,9 @@ func New(socket string) (*Client, error) {
 // Name is runtimes.Docker.
 func (c *Client) Name() string { return runtimes.Docker }
 
+// Socket is the API socket it talks to.
+func (c *Client) Socket() string { return c.socket }
+
 // Containers lists the running containers with the host pids of their main
 // processes. A container that stops while it is being listed is left out.
 func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {

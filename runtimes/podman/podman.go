@@ -100,6 +100,9 @@ func New(socket string) (*Client, error) {
 // Name is runtimes.Podman.
 func (c *Client) Name() string { return runtimes.Podman }
 
+// Socket is the API socket it talks to.
+func (c *Client) Socket() string { return c.socket }
+
 // OwnerUID is the uid whose containers this service runs.
 func (c *Client) OwnerUID() uint32 { return c.ownerUID }
 
