@@ -30,8 +30,8 @@ func listContainers(t *testing.T, c *Client) []runtimes.Container {
 		if ct.Pid <= 0 {
 			t.Errorf("container %s/%s has pid %d", ct.Labels[LabelNamespace], ct.ID, ct.Pid)
 		}
-		if ct.Labels[LabelKind] == "sandbox" {
-			t.Errorf("CRI sandbox %s is listed", ct.ID)
+		if (ct.Labels[LabelKind] == "sandbox") != ct.Sandbox || ct.Sandbox && (ct.Name != "" || ct.PodName == "") {
+			t.Errorf("CRI sandbox %s is listed as %+v; want it marked, with no name and its pod", ct.ID, ct)
 		}
 	}
 	return list
@@ -217,7 +217,7 @@ func TestIntegrationDockerMoby(t *testing.T) {
 // TestIntegrationCRI: a pod from containerd's CRI plugin (started with
 // tests/runtimes/run.sh, through crictl, so without kubelet's labels): the
 // container is listed under its CRI name with its pod, from the CRI plugin's
-// metadata; the sandbox is not listed.
+// metadata; the sandbox is listed, marked, with its pod and pid.
 func TestIntegrationCRI(t *testing.T) {
 	env := runtimestest.Env(t, "CONTAINERD_SOCK", "IMG_PAUSE")
 	socket := env["CONTAINERD_SOCK"]
@@ -251,7 +251,21 @@ func TestIntegrationCRI(t *testing.T) {
 		t.Fatalf("CRI container %s not in Containers(): %+v", name, list)
 	}
 	if got.Pid != pid || got.PodNamespace != "default" || got.Labels[LabelNamespace] != "k8s.io" ||
-		got.ID == name || got.Image != env["IMG_PAUSE"] {
+		got.ID == name || got.Image != env["IMG_PAUSE"] || got.Sandbox {
 		t.Errorf("got %+v\nwant Pid %d PodNamespace default, namespace k8s.io", *got, pid)
+	}
+	out, err = runtimestest.RunSh(t, "sandbox-pid", "containerd-cri", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sandboxPid, _ := strconv.Atoi(strings.TrimSpace(out))
+	var sandbox *runtimes.Container
+	for i := range list {
+		if list[i].Sandbox && list[i].PodName == name+"-pod" {
+			sandbox = &list[i]
+		}
+	}
+	if sandbox == nil || sandbox.Pid != sandboxPid || sandbox.PodNamespace != "default" {
+		t.Errorf("the pod's sandbox is listed as %+v, want pid %d", sandbox, sandboxPid)
 	}
 }
