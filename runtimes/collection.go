@@ -36,12 +36,11 @@ type Collection struct {
 	listers []*lister    // one per client, guarded by refreshMu
 	hostNs  uint64       // ig's own mount namespace: the host's, never a container's
 
-	refreshMu   sync.Mutex // one refresh at a time; guards the fields below
-	current     map[string]Container
-	gone        map[uint64]goneContainer // by mount namespace
-	pins        map[uint64]*os.File      // open mount namespaces of current and gone containers
-	lastRefresh time.Time
-	listeners   []func(added, removed []Container)
+	refreshMu sync.Mutex // one refresh at a time; guards the fields below
+	current   map[string]Container
+	gone      map[uint64]goneContainer // by mount namespace
+	pins      map[uint64]*os.File      // open mount namespaces of current and gone containers
+	listeners []func(added, removed []Container)
 
 	snapshot   atomic.Pointer[map[uint64]*Container] // mntns -> container, read lock-free
 	generation atomic.Uint64                         // counts refreshes, so callers can cache Lookup's answers
@@ -217,7 +216,6 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 		}
 	}
 	c.current = next
-	c.lastRefresh = now
 
 	snap := make(map[uint64]*Container, len(next)+len(c.gone))
 	for ns, g := range c.gone {
