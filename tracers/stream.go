@@ -118,7 +118,10 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	rd.SetDeadline(time.Now().Add(pollInterval))
 	for {
 		err := rd.ReadInto(&rec)
-		if held.len() > 0 {
+		// While events wait, ask again at each pause of the ring buffer
+		// and every 256 records, not at every record: the head's answer
+		// only changes with a refresh.
+		if n := held.len(); n > 0 && (err != nil || n%256 == 0) {
 			held.release(time.Now(), false, emit)
 		}
 		if err != nil {
