@@ -26,20 +26,22 @@ vmlinux: $(BUILD)/vmlinux.h
 # Regenerate every gadget's bpf2go output (Go + .o) from its C.
 bpf: $(BUILD)/vmlinux.h
 	BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(STRIP) BPF2GO_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./tracers/...
+	CLANG=$(CLANG) bash scripts/bpf-inputs.sh $(BUILD)/vmlinux.h > tracers/bpf/objects.sum
 
 # Unit tests run as any user; integration tests need root and run the real binary.
 test-unit:
 	$(GO) test ./...
 
 integration: ig
-	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 -v ./tests/...
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./tests/...
 
 # The whole suite, as CI runs it (as root). up.sh brings up the container runtimes the
 # integration tests use; when they are up already it only checks them (seconds).
+# gotest.sh runs go test -v and fails on any skipped test (IG_INTEGRATION is set).
 test: ig
 	bash scripts/deps.sh
 	bash tests/runtimes/up.sh
-	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig $(GO) test -count=1 ./...
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./...
 
 bench: ig
 	bash bench/run.sh

@@ -6,12 +6,13 @@
 #
 # BTF: `bpftool gen min_core_btf` keeps only the types our eBPF objects relocate against, so
 # each file is a few KB. Objects: the given OBJ.o files, else every tracers/**/*_bpfel.o
-# (arm64-only objects, *_arm64_bpfel.o, are left out: these kernels are x86_64). Kernels:
-#   - this host: /sys/kernel/btf/vmlinux -> btf/embedded/$(uname -r).btf
-#   - Debian 12 (bookworm): newest ABI of linux-image-6.1.0-N-{amd64,cloud-amd64} and of
-#     linux-image-6.12.X+deb12-{amd64,cloud-amd64}. The ELF vmlinux is unpacked from the
-#     package's vmlinuz (compression per CONFIG_KERNEL_*, found by magic bytes) and its .BTF
-#     section is the input.
+# (arm64-only objects, *_arm64_bpfel.o, are left out: these kernels are x86_64). Kernels: the
+# newest ABI of Debian 12 (bookworm)'s linux-image-6.1.0-N-{amd64,cloud-amd64} and
+# linux-image-6.12.X+deb12-{amd64,cloud-amd64}; their full BTF comes from
+# scripts/kernel-btf.sh (the .BTF section of the package's vmlinux). The machine that runs
+# this never adds its own kernel: builds of it differ from machine to machine, and a kernel
+# with /sys/kernel/btf/vmlinux does not need it. The btf package's tests check each file
+# against its own kernel's full BTF (TestEmbeddedBTFCurrent).
 # The previous btf/embedded/*.btf set is replaced by the new one.
 #
 # Configs (gzip -9n) in testdata/kernel-configs/config-<release>.gz: the kernels above, this
@@ -80,37 +81,6 @@ save_config() {
 	log "config $rel -> ${out#"$ROOT/"} ($(stat -c %s "$out") bytes)"
 }
 
-# extract_vmlinux VMLINUZ CONFIG OUT: unpack the ELF vmlinux (with a .BTF section) from a
-# bzImage. The compression named by CONFIG_KERNEL_* is tried first, then the others.
-extract_vmlinux() {
-	local vmlinuz=$1 config=$2 out=$3 want comps c magic dec off
-	want=$(sed -n 's/^CONFIG_KERNEL_\(GZIP\|BZIP2\|LZMA\|XZ\|LZO\|LZ4\|ZSTD\)=y$/\1/p' "$config" | head -1)
-	comps="$want GZIP XZ ZSTD LZ4 LZMA BZIP2 LZO"
-	for c in $comps; do
-		case $c in
-		GZIP) magic='\x1f\x8b\x08' dec='gzip -dc' ;;
-		XZ) magic='\xfd\x37\x7a\x58\x5a\x00' dec='xz -dc' ;;
-		ZSTD) magic='\x28\xb5\x2f\xfd' dec='zstd -dcq' ;;
-		LZ4) magic='\x02\x21\x4c\x18' dec='lz4 -dcq' ;;
-		LZMA) magic='\x5d\x00\x00\x00' dec='xz -dc --format=lzma' ;;
-		BZIP2) magic='BZh' dec='bzip2 -dc' ;;
-		LZO) magic='\x89\x4c\x5a\x4f' dec='lzop -dc' ;;
-		esac
-		command -v "${dec%% *}" >/dev/null || continue
-		for off in $(grep -aboP "$magic" "$vmlinuz" | cut -d: -f1); do
-			# trailing bytes after the stream make some decompressors fail after writing it all
-			tail -c +$((off + 1)) "$vmlinuz" | $dec >"$out" 2>/dev/null || true
-			if [ "$(head -c 4 "$out" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] &&
-				[[ $(readelf -S "$out" 2>/dev/null) == *" .BTF "* ]]; then
-				log "  vmlinux: ${c,,} stream at offset $off of $(basename "$vmlinuz")${want:+ (CONFIG_KERNEL_$want)}"
-				return 0
-			fi
-		done
-	done
-	rm -f "$out"
-	return 1
-}
-
 # min_btf INPUT RELEASE: minimized BTF into $WORK/btf/RELEASE.btf
 min_btf() {
 	bpftool gen min_core_btf "$1" "$WORK/btf/$2.btf" "${objs[@]}" >/dev/null ||
@@ -148,11 +118,8 @@ for pkg in "${btf_pkgs[@]}" "${cfg_pkgs[@]}"; do
 	is_btf=0
 	for p in "${btf_pkgs[@]}"; do [ "$p" = "$pkg" ] && is_btf=1; done
 	if [ $configs_only = 0 ] && [ $is_btf = 1 ]; then
-		vmlinuz=$(ls "$x"/boot/vmlinuz-* "$x"/usr/lib/modules/*/vmlinuz 2>/dev/null | head -1 || true)
-		[ -n "$vmlinuz" ] || die "$pkg: no vmlinuz inside $deb"
-		extract_vmlinux "$vmlinuz" "$config" "$WORK/vmlinux" || die "$pkg: no vmlinux with .BTF found in $vmlinuz"
-		min_btf "$WORK/vmlinux" "$rel"
-		rm -f "$WORK/vmlinux"
+		full=$("$ROOT/scripts/kernel-btf.sh" "$rel") || die "$pkg: no BTF"
+		min_btf "$full" "$rel"
 		log "  BTF $rel: $(stat -c %s "$WORK/btf/$rel.btf") bytes"
 	fi
 	rm -rf "$x"
@@ -169,12 +136,6 @@ else
 fi
 
 if [ $configs_only = 0 ]; then
-	if [ -r /sys/kernel/btf/vmlinux ]; then
-		min_btf /sys/kernel/btf/vmlinux "$host"
-		log "BTF $host (this host): $(stat -c %s "$WORK/btf/$host.btf") bytes"
-	else
-		log "this host has no /sys/kernel/btf/vmlinux: no BTF for $host"
-	fi
 	mkdir -p "$BTFDIR"
 	for f in "$BTFDIR"/*.btf; do
 		[ -e "$f" ] || continue

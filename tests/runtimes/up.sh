@@ -362,9 +362,11 @@ check() { # check RUNTIME LOG CMD...: print a one-line answer of CMD or fail for
 check docker "$W/logs/dockerd.log" curl -sf --unix-socket "$DOCKER_SOCK" http://d/_ping
 check podman "$W/logs/podman.log" curl -sf --unix-socket "$PODMAN_SOCK" http://d/_ping
 check podman-rootless "$W/logs/podman-rootless.log" curl -sf --unix-socket "$PODMAN_ROOTLESS_SOCK" http://d/_ping
-check containerd "$W/logs/containerd.log" sh -c 'ctr --address "$1" version | grep Version | tail -1' sh "$CONTAINERD_SOCK"
-check containerd-cri "$W/logs/containerd.log" sh -c 'crictl --config "$1" version | grep Runtime' sh "$CRICTL_CONTAINERD"
-check cri-o "$W/logs/crio.log" sh -c 'crictl --config "$1" version | grep Runtime' sh "$CRICTL_CRIO"
+# The client's answer is taken whole first, so its exit status counts (a pipe's is its last
+# command's); ctr prints its own version before it dials, so only the server's counts.
+check containerd "$W/logs/containerd.log" sh -c 'out=$(ctr --address "$1" version) && echo "$out" | awk "/^Server:/ {s=1} s && /Version/ {print; f=1} END {exit !f}"' sh "$CONTAINERD_SOCK"
+check containerd-cri "$W/logs/containerd.log" sh -c 'out=$(crictl --config "$1" version) && echo "$out" | grep Runtime' sh "$CRICTL_CONTAINERD"
+check cri-o "$W/logs/crio.log" sh -c 'out=$(crictl --config "$1" version) && echo "$out" | grep Runtime' sh "$CRICTL_CRIO"
 
 # ------------------------------------------------------------------ $W/env
 phase env "" ""
