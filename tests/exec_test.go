@@ -101,6 +101,27 @@ func TestTraceExec(t *testing.T) {
 	})
 }
 
+// TestTraceExecIDs: /bin/true, run as otherUID:otherGID, has that uid and
+// that gid in its exec event, each in its place.
+func TestTraceExecIDs(t *testing.T) {
+	igBinary(t)
+	ig := startIG(t, "trace", "exec", "-o", "json")
+	ig.waitExecJSON(unique("ig-ready"))
+	arg := unique("ig-ids")
+	pid := runAsOther(t, "/bin/true", arg)
+	ig.waitExecJSON(unique("ig-done"))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+
+	ev := findOne(t, eventsOf[execEvent](t, r.Stdout), "/bin/true "+arg, func(ev *execEvent) bool {
+		return len(ev.Args) == 2 && ev.Args[1] == arg
+	})
+	if ev.Pid != int64(pid) || ev.Ret != 0 || ev.Comm != "true" {
+		t.Errorf("pid %d ret %d comm %q, want %d 0 \"true\"", ev.Pid, ev.Ret, ev.Comm, pid)
+	}
+	checkOtherIDs(t, "/bin/true "+arg, ev.commonEvent)
+}
+
 // TestTraceExecCwd: --cwd reports the working directory the child runs in.
 func TestTraceExecCwd(t *testing.T) {
 	igBinary(t)
