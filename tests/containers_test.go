@@ -119,6 +119,9 @@ func listContainers(t *testing.T, args ...string) []containerRow {
 
 func TestContainers(t *testing.T) {
 	env := runtimesUp(t)
+	if env["IMG_PAUSE"] == "" {
+		t.Fatalf("%s does not name IMG_PAUSE, the image of run.sh's containers", runtimesEnv)
+	}
 	for _, k := range runtimeKinds {
 		t.Run(k.kind, func(t *testing.T) {
 			watch := startIG(t, "list-containers", "--watch", "-o", "json", "-v")
@@ -133,8 +136,9 @@ func TestContainers(t *testing.T) {
 
 			// Listed once, under its runtime, with the pid the runtime reports.
 			row := findOne(t, listContainers(t), name, func(c *containerRow) bool { return c.Name == name })
-			if row.Runtime != k.runtime || row.Pid != pid || row.MountNsID != ns || row.ID == "" || row.Image == "" {
-				t.Errorf("listed as %+v; want runtime %s, pid %d, mntns %d", row, k.runtime, pid, ns)
+			// Every kind runs run.sh's image, $IMG_PAUSE.
+			if row.Runtime != k.runtime || row.Pid != pid || row.MountNsID != ns || row.ID == "" || row.Image != env["IMG_PAUSE"] {
+				t.Errorf("listed as %+v; want runtime %s, pid %d, mntns %d, image %q", row, k.runtime, pid, ns, env["IMG_PAUSE"])
 			}
 			if k.pod && (row.PodName == "" || row.Namespace != "default") {
 				t.Errorf("pod fields %+v", row)
@@ -158,11 +162,15 @@ func TestContainers(t *testing.T) {
 			ig.waitUntil("a second exec in container "+name, nil,
 				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker+"-2" }))
 			r := ig.stop(os.Interrupt)
+			checkSuccess(t, r)
 			evs := eventsOf[execEvent](t, r.Stdout)
 			ev := findOne(t, evs, "the exec of "+marker+"-2", func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker+"-2" })
 			if ev.Runtime.ContainerName != name || ev.Runtime.RuntimeName != k.runtime || ev.Runtime.ContainerID != row.ID ||
 				ev.Ret != 0 || ev.Comm != "true" || uint64(ev.MountNsID) != ns {
 				t.Errorf("exec in %s attributed as %+v", name, ev)
+			}
+			if ev.Runtime.ContainerImageName != row.Image {
+				t.Errorf("exec in %s: containerImageName %q, want %q as list-containers shows it", name, ev.Runtime.ContainerImageName, row.Image)
 			}
 			if k.pod && (ev.K8s.PodName != row.PodName || ev.K8s.Namespace != "default" || ev.K8s.ContainerName != name) {
 				t.Errorf("k8s fields %+v", ev.K8s)

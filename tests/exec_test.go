@@ -101,6 +101,27 @@ func TestTraceExec(t *testing.T) {
 	})
 }
 
+// TestTraceExecIDs: /bin/true, run as otherUID:otherGID, has that uid and
+// that gid in its exec event, each in its place.
+func TestTraceExecIDs(t *testing.T) {
+	igBinary(t)
+	ig := startIG(t, "trace", "exec", "-o", "json")
+	ig.waitExecJSON(unique("ig-ready"))
+	arg := unique("ig-ids")
+	pid := runAsOther(t, "/bin/true", arg)
+	ig.waitExecJSON(unique("ig-done"))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+
+	ev := findOne(t, eventsOf[execEvent](t, r.Stdout), "/bin/true "+arg, func(ev *execEvent) bool {
+		return len(ev.Args) == 2 && ev.Args[1] == arg
+	})
+	if ev.Pid != int64(pid) || ev.Ret != 0 || ev.Comm != "true" {
+		t.Errorf("pid %d ret %d comm %q, want %d 0 \"true\"", ev.Pid, ev.Ret, ev.Comm, pid)
+	}
+	checkOtherIDs(t, "/bin/true "+arg, ev.commonEvent)
+}
+
 // TestTraceExecCwd: --cwd reports the working directory the child runs in.
 func TestTraceExecCwd(t *testing.T) {
 	igBinary(t)
@@ -286,41 +307,90 @@ func TestTraceExecLongPaths(t *testing.T) {
 	}
 }
 
+// The limits of the arguments ig keeps (README, argsTruncated): the whole
+// arguments that fit in the first 8191 bytes, NULs included; on a failed
+// exec (read from the caller's argv) also at most 64 arguments, of at most
+// 1023 bytes each. The first argument that does not fit ends the list.
+const (
+	argsBytes     = 8191
+	failedArgsMax = 64
+	failedArgLen  = 1023
+)
+
+// argsKept is how many of passed (argv, argv[0] included) ig keeps.
+func argsKept(passed []string, failed bool) int {
+	size := 0
+	for i, a := range passed {
+		size += len(a) + 1
+		if size > argsBytes || failed && (i == failedArgsMax || len(a) > failedArgLen) {
+			return i
+		}
+	}
+	return len(passed)
+}
+
+// argsFilling appends to args arguments of at most failedArgLen bytes, the
+// last of them of last bytes, so that exe and args take exactly total bytes
+// with their NULs.
+func argsFilling(t *testing.T, exe string, args []string, total, last int) []string {
+	t.Helper()
+	size := len(exe) + 1
+	for _, a := range args {
+		size += len(a) + 1
+	}
+	rest := total - size - (last + 1)
+	for rest > failedArgLen+1 {
+		args = append(args, strings.Repeat("f", 999)) // 1000 bytes with its NUL
+		rest -= 1000
+	}
+	if rest > 0 {
+		args = append(args, strings.Repeat("g", rest-1))
+	}
+	if rest < 0 {
+		t.Fatalf("%d bytes of arguments already, cannot fill to %d", size, total)
+	}
+	return append(args, strings.Repeat("l", last))
+}
+
 // TestTraceExecArgs execs /bin/true, and a missing program, with argument
-// lists of every length from 1 to 80, with 3000 arguments, and with one
-// argument of 10000 bytes. Whatever ig keeps must be a prefix of the
-// arguments passed, and argsTruncated must say exactly whether some were cut.
-// Lists too long for ig (3000 arguments, 10000 bytes) must be cut.
+// lists at and around ig's limits, and checks that ig keeps exactly the
+// arguments the limits allow, whole, and says argsTruncated exactly when it
+// dropped some: lists of 1 to 80 short arguments (a failed exec keeps 64 of
+// them), of 8191 and 8192 bytes, with an argument of 1023 and of 1024 bytes,
+// with 3000 arguments, and with one of 10000 bytes.
 func TestTraceExecArgs(t *testing.T) {
 	igBinary(t)
 	missing := filepath.Join(t.TempDir(), unique("ig-noexec"))
 	type argCase struct {
-		name     string
-		exe      string
-		args     []string // args[0] is unique: it finds the event
-		mustCut  bool
-		mustKeep bool
+		name string
+		exe  string
+		args []string // args[0] is unique: it finds the event
 	}
 	var cases []argCase
+	add := func(exe, name string, args []string) {
+		cases = append(cases, argCase{name: exe + " with " + name, exe: exe, args: args})
+	}
 	for _, exe := range []string{"/bin/true", missing} {
 		for n := 1; n <= 80; n++ {
 			args := []string{unique("ig-args")}
 			for i := 1; i < n; i++ {
 				args = append(args, fmt.Sprintf("a%d", i))
 			}
-			cases = append(cases, argCase{name: fmt.Sprintf("%s with %d arguments", exe, n+1), exe: exe, args: args})
+			add(exe, fmt.Sprintf("%d arguments", n+1), args)
 		}
+		// The last argument, small, starts far into the list.
+		add(exe, "8191 bytes of arguments", argsFilling(t, exe, []string{unique("ig-8191")}, argsBytes, 9))
+		add(exe, "8192 bytes of arguments", argsFilling(t, exe, []string{unique("ig-8192")}, argsBytes+1, 9))
+		// The last argument, of the most a failed exec keeps, ends at byte 8192.
+		add(exe, "7168 bytes and 1024 more", append(argsFilling(t, exe, []string{unique("ig-7168")}, argsBytes+1-1024, 100), strings.Repeat("c", 1023)))
 		long := []string{unique("ig-long")}
 		for i := 1; i < 3000; i++ {
 			long = append(long, fmt.Sprintf("a%09d", i)) // 10 characters each
 		}
-		cases = append(cases,
-			argCase{name: exe + " with 3001 arguments", exe: exe, args: long, mustCut: true},
-			argCase{name: exe + " with an argument of 10000 bytes", exe: exe, args: []string{unique("ig-big"), strings.Repeat("b", 10000)}, mustCut: true},
-			// Read from argv (failed exec), an argument has at most 1023 bytes.
-			argCase{name: exe + " with an argument of 1023 bytes", exe: exe, args: []string{unique("ig-1023"), strings.Repeat("c", 1023)}, mustKeep: true},
-			argCase{name: exe + " with an argument of 1024 bytes", exe: exe, args: []string{unique("ig-1024"), strings.Repeat("c", 1024)},
-				mustCut: exe == missing, mustKeep: exe != missing})
+		add(exe, "3001 arguments", long)
+		add(exe, "an argument of 10000 bytes", []string{unique("ig-big"), strings.Repeat("b", 10000), "x"})
+		add(exe, "an argument of 1023 bytes", []string{unique("ig-1023"), strings.Repeat("c", failedArgLen), "x"})
+		add(exe, "an argument of 1024 bytes", []string{unique("ig-1024"), strings.Repeat("c", failedArgLen+1), "x"})
 	}
 
 	ig := startIG(t, "trace", "exec", "-o", "json")
@@ -338,35 +408,26 @@ func TestTraceExecArgs(t *testing.T) {
 
 	for _, c := range cases {
 		passed := append([]string{c.exe}, c.args...)
+		failed := c.exe == missing
 		ev := findOne(t, evs, c.name, func(ev *execEvent) bool {
 			return len(ev.Args) > 1 && ev.Args[1] == c.args[0]
 		})
-		cut := len(ev.Args) < len(passed)
-		if len(ev.Args) > len(passed) {
-			t.Errorf("%s: %d arguments reported", c.name, len(ev.Args))
-			continue
+		want := argsKept(passed, failed)
+		if len(ev.Args) != want || firstDiff(ev.Args, passed) >= 0 || ev.ArgsTruncated != (want < len(passed)) {
+			t.Errorf("%s: %d arguments kept (first differing: %d), argsTruncated %v; want the first %d of %d, argsTruncated %v",
+				c.name, len(ev.Args), firstDiff(ev.Args, passed), ev.ArgsTruncated, want, len(passed), want < len(passed))
 		}
-		if i := firstDiff(ev.Args, passed); i >= 0 {
-			t.Errorf("%s: the arguments kept are not a prefix of those passed: argument %d is %.24q (%d bytes), passed %.24q (%d bytes); %d kept, argsTruncated %v",
-				c.name, i, ev.Args[i], len(ev.Args[i]), passed[i], len(passed[i]), len(ev.Args), ev.ArgsTruncated)
-			continue
-		}
-		if c.mustCut && !cut {
-			t.Errorf("%s: all %d arguments kept, want them cut", c.name, len(passed))
-		}
-		if c.mustKeep && cut {
-			t.Errorf("%s: %d of %d arguments kept, want all", c.name, len(ev.Args), len(passed))
-		}
-		if ev.ArgsTruncated != cut {
-			t.Errorf("%s: argsTruncated is %v, but %d of %d arguments are reported", c.name, ev.ArgsTruncated, len(ev.Args), len(passed))
+		if failed && (ev.ExePath != missing || ev.ExePathTruncated) {
+			t.Errorf("%s: exepath %.80q (exepathTruncated %v), want %q", c.name, ev.ExePath, ev.ExePathTruncated, missing)
 		}
 	}
 }
 
-// firstDiff returns the index of the first of kept that differs from passed, or -1.
+// firstDiff returns the index of the first of kept that differs from
+// passed, or -1; kept longer than passed differs at len(passed).
 func firstDiff(kept, passed []string) int {
 	for i, a := range kept {
-		if a != passed[i] {
+		if i >= len(passed) || a != passed[i] {
 			return i
 		}
 	}

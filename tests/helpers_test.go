@@ -548,6 +548,41 @@ func (p *proc) waitExecOf(exe, marker string) {
 		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
 }
 
+// --- a process of other ids ---
+
+// otherUID and otherGID are a non-root uid and a different non-root gid:
+// events of a process run with them show a uid or gid that is swapped,
+// zeroed or taken from the wrong place.
+const (
+	otherUID = 4321
+	otherGID = 8765
+)
+
+// asOtherIDs makes cmd run as otherUID:otherGID, with no supplementary groups.
+func asOtherIDs(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: otherUID, Gid: otherGID, Groups: []uint32{}}}
+}
+
+// runAsOther runs argv as otherUID:otherGID to its end, and returns its pid.
+func runAsOther(t *testing.T, argv ...string) int {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	asOtherIDs(cmd)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%q as %d:%d: %v\n%s", argv, otherUID, otherGID, err, out)
+	}
+	return cmd.ProcessState.Pid()
+}
+
+// checkOtherIDs checks the uid and gid of an event of a process run as
+// otherUID:otherGID.
+func checkOtherIDs(t *testing.T, what string, ev commonEvent) {
+	t.Helper()
+	if ev.Uid != otherUID || ev.Gid != otherGID {
+		t.Errorf("%s: uid/gid %d/%d, want %d/%d", what, ev.Uid, ev.Gid, otherUID, otherGID)
+	}
+}
+
 // --- assertions ---
 
 // checkFailure checks the way ig must fail: exit code != 0, exactly one line

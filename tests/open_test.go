@@ -185,6 +185,31 @@ func TestTraceOpen(t *testing.T) {
 	}
 }
 
+// TestTraceOpenIDs: cat, run as otherUID:otherGID, opens a file; its event
+// has that uid and that gid, each in its place.
+func TestTraceOpenIDs(t *testing.T) {
+	igBinary(t)
+	cat := requireTool(t, "cat")
+	// In /tmp itself: the other uid cannot enter the test's 0700 TempDir.
+	path := filepath.Join(os.TempDir(), unique("ig-ids"))
+	if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(path) })
+	ig := startIG(t, "trace", "open", "-o", "json")
+	ig.waitOpenJSON(newMarkerFile(t))
+	pid := runAsOther(t, cat, path)
+	ig.waitOpenJSON(newMarkerFile(t))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+
+	ev := findOne(t, eventsOf[openEvent](t, r.Stdout), "cat's open of "+path, func(ev *openEvent) bool { return ev.Path == path })
+	if ev.Pid != int64(pid) || ev.Comm != "cat" || ev.Fd <= 0 || ev.Err != 0 {
+		t.Errorf("open of %s: pid %d comm %q fd %d err %d, want %d \"cat\" >0 0", path, ev.Pid, ev.Comm, ev.Fd, ev.Err, pid)
+	}
+	checkOtherIDs(t, "cat's open of "+path, ev.commonEvent)
+}
+
 // TestTraceOpenLongPath: a path of up to 4095 bytes, the most the kernel
 // accepts, is reported whole; a longer one by its first 4095 bytes, with
 // pathTruncated, and "…" after it in columns.

@@ -35,10 +35,14 @@ func snapshotProcs(t *testing.T, args ...string) []commonEvent {
 	return decodeAll[commonEvent](t, snapshotArray(t, r))
 }
 
-// startSleep starts `sleep 30` as a child of the test, killed at cleanup.
-func startSleep(t *testing.T) int {
+// startSleep starts `sleep 30` as a child of the test, killed at cleanup;
+// opts may change the command first (asOtherIDs).
+func startSleep(t *testing.T, opts ...func(*exec.Cmd)) int {
 	t.Helper()
 	cmd := exec.Command(requireTool(t, "sleep"), "30")
+	for _, o := range opts {
+		o(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +78,7 @@ func TestSnapshotProcess(t *testing.T) {
 	igBinary(t)
 	self := os.Getpid()
 	child := startSleep(t)
+	other := startSleep(t, asOtherIDs)
 	comm := procComm(t, "self")
 
 	t.Run("all", func(t *testing.T) {
@@ -96,6 +101,8 @@ func TestSnapshotProcess(t *testing.T) {
 		if c.Ppid != int64(self) || c.Comm != "sleep" || c.Tid != c.Pid {
 			t.Errorf("sleep child: got %+v, want pid=tid=%d ppid=%d comm=sleep", c, child, self)
 		}
+		o := findOne(t, procs, "the sleep child of other ids", func(p *commonEvent) bool { return p.Pid == int64(other) })
+		checkOtherIDs(t, "sleep child of other ids", o)
 		pid1 := findOne(t, procs, "PID 1", func(p *commonEvent) bool { return p.Pid == 1 })
 		if want := procComm(t, "1"); pid1.Comm != want || pid1.Ppid != 0 {
 			t.Errorf("PID 1: got %+v, want comm %q ppid 0", pid1, want)
@@ -209,6 +216,7 @@ func TestSnapshotProcess(t *testing.T) {
 func TestSnapshotProcessFromProc(t *testing.T) {
 	igBinary(t)
 	child := startSleep(t)
+	other := startSleep(t, asOtherIDs)
 	hide := `if [ -d /sys/kernel/btf ]; then mount -t tmpfs none /sys/kernel/btf || exit 1; fi; exec "$@"`
 	type key struct{ pid, tid int64 }
 	rows := func(procs []commonEvent) map[key]commonEvent {
@@ -231,6 +239,8 @@ func TestSnapshotProcessFromProc(t *testing.T) {
 	after := rows(snapshotProcs(t, "--threads"))
 
 	findOne(t, fromProc, "the sleep child", func(p *commonEvent) bool { return p.Pid == int64(child) && p.Comm == "sleep" })
+	o := findOne(t, fromProc, "the sleep child of other ids", func(p *commonEvent) bool { return p.Pid == int64(other) })
+	checkOtherIDs(t, "sleep child of other ids, from /proc", o)
 	compared := 0
 	for _, p := range fromProc {
 		checkNear(t, fmt.Sprintf("pid %d tid %d (%s)", p.Pid, p.Tid, p.Comm), p.Timestamp, from, to)

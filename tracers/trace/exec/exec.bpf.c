@@ -68,7 +68,10 @@ static __always_inline void read_argv(struct exec_event *e, const char *const *a
 		const char *arg = NULL;
 		if (bpf_probe_read_user(&arg, sizeof(arg), &argv[i]) || !arg)
 			return;
-		if (e->cursor > ARGS_SIZE - ARG_LEN) {
+		/* Keep the arguments that fit whole in the first ARGS_SIZE - 1
+		 * bytes, as on success. This check also bounds the cursor for the
+		 * verifier. */
+		if (e->cursor >= ARGS_SIZE - 1) {
 			e->args_truncated = 1;
 			return;
 		}
@@ -76,7 +79,7 @@ static __always_inline void read_argv(struct exec_event *e, const char *const *a
 		long n = ig_read_user_str(&e->data[e->cursor & DATA_MASK], ARG_LEN, arg, &cut);
 		if (n <= 0)
 			return;
-		if (cut) {
+		if (cut || e->cursor + n > ARGS_SIZE - 1) {
 			/* Drop it, so the list stays a prefix of whole arguments. */
 			e->args_truncated = 1;
 			return;
