@@ -13,7 +13,8 @@
 // exited non-zero before choosing a variant, with `ig: <gadget>: <reason>` on stderr (detail is
 // the reason); fail = anything else (detail says what).
 //
-// The kernel command line option ig.embedded=1 adds a `trace open --btf-sources embedded` run.
+// The kernel command line option ig.embedded=1 adds a `--btf-sources embedded` run of each of
+// matrix.EmbeddedGadgets.
 package main
 
 import (
@@ -33,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ig-tracer/ig/tests/kernels/matrix"
 	"github.com/ig-tracer/ig/tests/syncbuf"
 )
 
@@ -94,7 +96,7 @@ func main() {
 		}
 		emit(runGadget(r.Gadget, "vmlinux"))
 		n++
-		if embedded && r.Gadget == "trace open" {
+		if embedded && slices.Contains(matrix.EmbeddedGadgets, r.Gadget) {
 			emit(runGadget(r.Gadget, "embedded"))
 			n++
 		}

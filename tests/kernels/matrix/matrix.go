@@ -18,6 +18,11 @@ import (
 	"unicode"
 )
 
+// EmbeddedGadgets run a second time with `--btf-sources embedded` in the guests of kernels
+// ig embeds BTF for: the gadgets whose programs CO-RE relocate (snapshot process's task
+// iterator needs the kernel's own BTF, whatever --btf-sources says).
+var EmbeddedGadgets = []string{"trace open", "trace exec"}
+
 // Cell statuses. An implemented gadget ran (and caught its workload's events) or was refused;
 // for a planned gadget, the matrix has the guest's requirements verdict.
 const (
@@ -274,7 +279,7 @@ func Build(meta Meta, g *Guest, embedded []string) (Kernel, []error) {
 			if msg := check(req, "vmlinux"); msg != "" {
 				failed = append(failed, msg)
 			}
-			if meta.Embedded && req.Gadget == "trace open" {
+			if meta.Embedded && slices.Contains(EmbeddedGadgets, req.Gadget) {
 				if msg := check(req, "embedded"); msg != "" {
 					failed = append(failed, msg)
 				} else if req.OK {
