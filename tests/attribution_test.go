@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,7 +290,7 @@ func TestHangingRuntime(t *testing.T) {
 	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", marker) },
 		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == marker }))
 	r := ig.stop(os.Interrupt)
-	checkSuccess(t, r)
+	checkSuccess(t, r, regexp.MustCompile(`^ig: podman: `+regexp.QuoteMeta(sock)+`: .*no answer within`))
 	ev := findOne(t, eventsOf[execEvent](t, r.Stdout), "the entrypoint of "+name, func(ev *execEvent) bool { return ev.Pid == int64(pid) })
 	if ev.Runtime.ContainerName != name {
 		t.Errorf("with a hanging runtime beside, the entrypoint of %s is attributed as %+v", name, ev.Runtime)

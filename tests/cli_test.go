@@ -98,7 +98,9 @@ func TestHelp(t *testing.T) {
 			t.Errorf("ig help %s is not ig %s --help:\n%s\nwant:\n%s", strings.Join(path, " "), strings.Join(path, " "), got, want.Stdout)
 		}
 	}
-	if r := runIG(t, "help", "trace", "open"); !bytes.Contains(r.Stdout, []byte("ig trace open")) || !bytes.Contains(r.Stdout, []byte("--failed")) {
+	r := runIG(t, "help", "trace", "open")
+	checkSuccess(t, r)
+	if !bytes.Contains(r.Stdout, []byte("ig trace open")) || !bytes.Contains(r.Stdout, []byte("--failed")) {
 		t.Errorf("ig help trace open does not describe trace open: %s", r)
 	}
 }

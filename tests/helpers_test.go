@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -615,11 +616,37 @@ func checkFailure(t *testing.T, r result) string {
 	return msg
 }
 
-// checkSuccess checks an ig run that must have ended well.
-func checkSuccess(t *testing.T, r result) {
+// troubleRe marks a -v line that is no mere note: trouble ig ran into.
+var troubleRe = regexp.MustCompile(`(?i)panic|goroutine |error|warn|fail|lost [1-9]`)
+
+// checkSuccess checks an ig run that must have ended well: exit code 0, and
+// nothing on stderr that the test does not expect. Each stderr line must
+// match one of allowed; with -v (in r.Argv), any other line must be one of
+// ig's notes ("ig: ...") that tells of no trouble (troubleRe). So
+// checkSuccess(t, r) is the strict form: a quiet run prints nothing on stderr.
+func checkSuccess(t *testing.T, r result, allowed ...*regexp.Regexp) {
 	t.Helper()
 	if r.Code != 0 {
 		t.Fatalf("want exit code 0: %s", r)
+	}
+	verbose := slices.Contains(r.Argv, "-v") || slices.Contains(r.Argv, "--verbose")
+	for _, line := range strings.SplitAfter(string(r.Stderr), "\n") {
+		if line == "" {
+			continue
+		}
+		if !strings.HasSuffix(line, "\n") {
+			t.Errorf("stderr ends in a partial line %q: %s", line, r)
+		}
+		line = strings.TrimSuffix(line, "\n")
+		if slices.ContainsFunc(allowed, func(re *regexp.Regexp) bool { return re.MatchString(line) }) {
+			continue
+		}
+		switch {
+		case !verbose:
+			t.Errorf("unexpected line on stderr: %q\n%s", line, r)
+		case !strings.HasPrefix(line, "ig: ") || troubleRe.MatchString(line):
+			t.Errorf("unexpected line on stderr under -v (not a note of ig's, or one of trouble): %q\n%s", line, r)
+		}
 	}
 }
 
