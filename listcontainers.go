@@ -52,8 +52,9 @@ func listContainersCommand() *cli.Command {
 		Name:         "list-containers",
 		Usage:        "list the containers of every runtime found (docker, containerd, CRI-O, podman)",
 		OnUsageError: usageError,
-		Flags: append(append(commonFlags(), runtimeFlags()...),
+		Flags: append(append(append(outputFlags(), timeoutFlag()), runtimeFlags()...),
 			&cli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "then print containers as they start and stop"}),
+		Before: checkFlagsApply,
 		Action: func(c *cli.Context) error {
 			format, err := output.ParseFormat(flagString(c, "output"))
 			if err != nil {

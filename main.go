@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -49,33 +50,86 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// commonFlags are accepted before or after the gadget name.
-func commonFlags() []cli.Flag {
+// Flags are grouped by the commands they apply to. Each is accepted before
+// the command, after a category (`ig trace -o json open`) or after the
+// command, wherever it applies; checkFlagsApply refuses one given for a
+// command it does not apply to, and each command's help lists only its own.
+
+// outputFlags apply to every command that prints.
+func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
 			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
-		&cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)",
-			Action: func(_ *cli.Context, v float64) error { return checkTimeout(v) }},
-		&cli.BoolFlag{Name: "host", Usage: "with -c or --containers: include host processes too"},
-		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`",
-			Action: func(_ *cli.Context, v int) error { return checkPid(v) }},
-		&cli.StringFlag{Name: "comm", Usage: "only processes with this command `NAME`"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
 	}
 }
 
-// globalFlags are accepted before the command (and after it, for gadgets).
-func globalFlags() []cli.Flag {
-	flags := append(commonFlags(), containerFlags()...)
-	flags = append(flags, runtimeFlags()...)
-	return append(flags,
+// timeoutFlag applies to the commands that run until stopped.
+func timeoutFlag() cli.Flag {
+	return &cli.Float64Flag{Name: "timeout", Aliases: []string{"t"}, Usage: "stop after `SECONDS` (0: run until Ctrl-C)",
+		Action: func(_ *cli.Context, v float64) error { return checkTimeout(v) }}
+}
+
+// filterFlags pick the processes a gadget reports.
+func filterFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.BoolFlag{Name: "host", Usage: "with -c or --containers: include host processes too"},
+		&cli.IntFlag{Name: "pid", Usage: "only this process (thread group) `ID`",
+			Action: func(_ *cli.Context, v int) error { return checkPid(v) }},
+		&cli.StringFlag{Name: "comm", Usage: "only processes with this command `NAME`"},
+	}, containerFlags()...)
+}
+
+// kernelFlags say where the kernel's config and types come from: for the
+// gadgets and for the requirements check.
+func kernelFlags() []cli.Flag {
+	return []cli.Flag{
 		&cli.StringFlag{Name: "kernel-config", Usage: "read the kernel config from `PATH` (plain or gzip) instead of /proc/config.gz or /boot"},
 		&cli.StringFlag{Name: "btf", Usage: "use the kernel BTF in `PATH` and nothing else"},
 		&cli.StringFlag{Name: "btf-sources", Value: strings.Join(btf.DefaultSources, ","),
 			Usage: "where to look for kernel BTF, in order: vmlinux, embedded, btfhub"},
 		&cli.StringFlag{Name: "btfhub-url", Value: btf.DefaultHubURL, Usage: "base `URL` of a BTFHub archive"},
 		&cli.StringFlag{Name: "btf-cache-dir", Value: btf.DefaultCacheDir, Usage: "where downloaded BTF is kept"},
-	)
+	}
+}
+
+// gadgetFlags are every gadget's flags but its own; every flag applies to
+// the gadgets, so these are also the flags accepted before any command.
+func gadgetFlags() []cli.Flag {
+	flags := append(outputFlags(), timeoutFlag())
+	flags = append(flags, filterFlags()...)
+	flags = append(flags, runtimeFlags()...)
+	return append(flags, kernelFlags()...)
+}
+
+// checkFlagsApply refuses a flag given before the command (or after its
+// category) that the command does not take: `ig --pid 1 requirements` would
+// otherwise be silently ignored. It is every leaf command's Before.
+func checkFlagsApply(c *cli.Context) error {
+	lineage := c.Lineage()
+	for _, cc := range lineage[1:] {
+		for _, name := range cc.LocalFlagNames() {
+			if name == "help" || name == "h" || commandHasFlag(c.Command, name) {
+				continue
+			}
+			for _, f := range gadgetFlags() { // name it by its long name, whichever was typed
+				if slices.Contains(f.Names(), name) {
+					name = f.Names()[0]
+				}
+			}
+			return fmt.Errorf("--%s does not apply to '%s' (see '%s --help')", name, commandPath(c), commandPath(c))
+		}
+	}
+	return nil
+}
+
+func commandHasFlag(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 func newApp() *cli.App {
@@ -85,7 +139,7 @@ func newApp() *cli.App {
 		Name:                 "ig",
 		Usage:                "trace a Linux host and its containers with eBPF",
 		Version:              version + " (commit " + commit + ")",
-		Flags:                append(globalFlags(), cli.HelpFlag), // with our help command (help.go), cli adds no --help
+		Flags:                append(gadgetFlags(), cli.HelpFlag), // with our help command (help.go), cli adds no --help
 		EnableBashCompletion: false,
 		OnUsageError:         usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
@@ -134,8 +188,9 @@ func gadgetCommands() []*cli.Command {
 		cmd := &cli.Command{
 			Name:         g.Name,
 			Usage:        g.Description,
-			Flags:        append(globalFlags(), g.Flags...),
+			Flags:        append(gadgetFlags(), g.Flags...),
 			OnUsageError: usageError,
+			Before:       checkFlagsApply,
 			Action: func(c *cli.Context) error {
 				if c.Args().Present() {
 					return fmt.Errorf("%s takes no arguments, got %q (see 'ig %s --help')", g.FullName(), c.Args().First(), g.FullName())
@@ -152,6 +207,7 @@ func gadgetCommands() []*cli.Command {
 			cat = &cli.Command{
 				Name:         g.Category,
 				Usage:        g.Category + " gadgets",
+				Flags:        gadgetFlags(), // for the gadgets below: `ig trace -o json open`
 				OnUsageError: usageError,
 				Action: func(c *cli.Context) error {
 					names := commandNames(c.Command.Subcommands)

@@ -41,8 +41,9 @@ func requirementsCommand() *cli.Command {
 		Name:         "requirements",
 		Usage:        "what each gadget needs from the kernel, and whether this host has it",
 		OnUsageError: usageError,
-		Flags: append(commonFlags(),
+		Flags: append(append(outputFlags(), kernelFlags()...),
 			&cli.BoolFlag{Name: "markdown", Usage: "print the README's table"}),
+		Before: checkFlagsApply,
 		Action: func(c *cli.Context) error {
 			if c.Bool("markdown") {
 				fmt.Print(tracers.MarkdownTable())
@@ -171,8 +172,9 @@ func orNone(s string) string {
 
 func versionCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "version",
-		Usage: "print ig's version and the commit it was built from",
+		Name:   "version",
+		Usage:  "print ig's version and the commit it was built from",
+		Before: checkFlagsApply,
 		Action: func(c *cli.Context) error {
 			fmt.Printf("ig %s (commit %s)\n", version, commit)
 			return nil

@@ -12,12 +12,13 @@ import (
 	"time"
 )
 
-// TestCommonFlagsPosition: common flags work before the command and after
-// the gadget name alike.
+// TestCommonFlagsPosition: common flags work before the command, after the
+// category and after the gadget name alike.
 func TestCommonFlagsPosition(t *testing.T) {
 	igBinary(t)
 	for _, args := range [][]string{
 		{"-o", "json", "trace", "open", "-t", "1"},
+		{"trace", "-o", "json", "open", "-t", "1"},
 		{"trace", "open", "-o", "json", "-t", "1"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
