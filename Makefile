@@ -43,8 +43,9 @@ test: ig
 	bash tests/runtimes/up.sh
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./...
 
+# IG_REF=/path/to/another/ig measures it side by side (Inspektor Gadget's, built outside the repo).
 bench: ig
-	bash bench/run.sh
+	IG_REF=$(IG_REF) bash bench/run.sh
 
 # Minimized BTF for known kernels, embedded in the binary (btf/embedded/).
 btfgen:

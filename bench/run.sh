@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # bench/run.sh: throughput, overhead, start-up time and memory of
-# `ig trace open --host -o json`, compared with Inspektor Gadget's ig v0.26.
-# Run it with `make bench` (as root; it builds ./ig first).
+# `ig trace open --host -o json`, and side by side the same for another ig
+# (Inspektor Gadget's, say) when IG_REF names its binary.
+# Run it with `make bench` (as root; it builds ./ig first):
+#   make bench                          this ig alone
+#   make bench IG_REF=/path/to/ig       and IG_REF, measured the same way
+# IG_REF is not part of the repository: build Inspektor Gadget's cmd/ig
+# yourself (v0.26 builds with -ldflags=-checklinkname=0 on current Go). Its
+# lost count is the sum of its "lost N samples" warnings.
 #
 # What one run does (RUNS runs, every number printed is the median):
 #   1. untraced: bench/workload opens and closes one file N times, pinned to
@@ -30,6 +36,10 @@
 # are all the workload's: ig traces the whole host and its lost count covers
 # every process, so a loss elsewhere shows up as MISMATCH too.
 #
+# Both binaries run the same N and RUNS, one after the other; the table
+# names the machine and the date, which is what a figure quoted elsewhere
+# should say too.
+#
 # Exit status is non-zero only for real failures (ig does not start, a helper
 # fails), never because a number misses its target.
 set -euo pipefail
@@ -39,15 +49,26 @@ RUNS=${RUNS:-3}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IG=$ROOT/ig
 
-# Reference: Inspektor Gadget ig v0.26 on the same benchmark.
-REF_SLOWDOWN=5.4 REF_LOSS_PCT=2.8 REF_RSS_MB=134 REF_FIRST_S=0.12 REF_BIN_MB=99
+IG_REF=${IG_REF:-}
 # Targets for this ig.
-TGT_SLOWDOWN=2 TGT_FIRST_S=0.150 TGT_RSS_MIB=40 TGT_BIN_MIB=30
+TGT_SLOWDOWN=1.3 TGT_FIRST_S=0.100 TGT_RSS_MIB=40 TGT_BIN_MIB=30
 
 die() { echo "bench: $*" >&2; exit 1; }
 
 [[ $(id -u) == 0 ]] || die "needs root (ig loads eBPF programs)"
 [[ -x $IG ]] || die "$IG not found: run 'make bench' (it builds ig first)"
+if [[ -n $IG_REF ]]; then
+	IG_REF=$(readlink -f "$IG_REF")
+	[[ -x $IG_REF ]] || die "IG_REF=$IG_REF is not an executable"
+	# Inspektor Gadget's ig refuses to start without debugfs (ours mounts
+	# tracefs itself and needs no debugfs); this machine kind mounts neither.
+	if ! mountpoint -q /sys/kernel/debug; then
+		mount -t debugfs debugfs /sys/kernel/debug && echo "bench: mounted debugfs for IG_REF" >&2
+	fi
+	if ! mountpoint -q /sys/kernel/tracing; then
+		mount -t tracefs tracefs /sys/kernel/tracing && echo "bench: mounted tracefs for IG_REF" >&2
+	fi
+fi
 command -v taskset >/dev/null || die "taskset not found (apt-get install -y util-linux)"
 
 ncpu=$(nproc)
@@ -97,106 +118,123 @@ median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2)
 ticks() { awk '{s=$0; sub(/.*\) /, "", s); split(s, f, " "); print f[12]+f[13]}' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)
 
-IGCMD=("$IG" trace open --host -o json)
-[[ $IG_CPU == none ]] || IGCMD=(taskset -c "$IG_CPU" "${IGCMD[@]}")
-
 # Warm-up (page cache, CPU frequency), not measured.
 pin "$WL_CPU" "$WL" -path "$TMP/warmup" -n "$N" >/dev/null
 
-declare -a U_WALL T_WALL RECV LOST FIRST RSS IGCPU DRAIN CHECK OTHER
-for ((r = 1; r <= RUNS; r++)); do
-	dir=$TMP/run$r
-	mkdir -p "$dir"
+# measure NAME BIN: RUNS runs of the benchmark with BIN as the tracer; sets
+# RESULT to the medians, KEY=VALUE on one line. (Not run in a subshell, so
+# that the EXIT trap still stops a tracer that is running.)
+measure() {
+	local name=$1 bin=$2 r dir out err fe line target c q c0
+	local -a cmd=("$bin" trace open --host -o json)
+	[[ $IG_CPU == none ]] || cmd=(taskset -c "$IG_CPU" "${cmd[@]}")
+	local -a U_WALL T_WALL RECV LOST FIRST RSS IGCPU DRAIN CHECK OTHER
+	for ((r = 1; r <= RUNS; r++)); do
+		dir=$TMP/run$r
+		mkdir -p "$dir"
 
-	# 1. untraced
-	line=$(pin "$WL_CPU" "$WL" -path "$dir/untraced-$$-$r-$RANDOM" -n "$N") || die "workload failed"
-	U_WALL[r]=$(kv wall_s "$line")
+		# 1. untraced
+		line=$(pin "$WL_CPU" "$WL" -path "$dir/untraced-$$-$r-$RANDOM" -n "$N") || die "workload failed"
+		U_WALL[r]=$(kv wall_s "$line")
 
-	# 2. start ig, time its first event
-	out=$dir/ig.json err=$dir/ig.stderr
-	t0=$EPOCHREALTIME
-	# A simple command (not the pin function) so that $! is ig itself:
-	# taskset execs ig in place.
-	"${IGCMD[@]}" >"$out" 2>"$err" &
-	IGPID=$!
-	if ! fe=$("$BT" firstevent -out "$out" -marker "$dir/marker-$$-$r-$RANDOM" -since "$t0" -pid "$IGPID" -timeout 20s); then
-		echo "bench: ig stderr:" >&2
-		sed 's/^/  /' "$err" >&2
-		die "ig did not start"
-	fi
-	FIRST[r]=$(kv first_event_s "$fe")
-	[[ $(readlink "/proc/$IGPID/exe") == "$IG" ]] || die "pid $IGPID is not ig; RSS/CPU would be wrong"
+		# 2. start the tracer, time its first event
+		out=$dir/ig.json err=$dir/ig.stderr
+		t0=$EPOCHREALTIME
+		# A simple command (not the pin function) so that $! is the tracer
+		# itself: taskset execs it in place.
+		"${cmd[@]}" >"$out" 2>"$err" &
+		IGPID=$!
+		if ! fe=$("$BT" firstevent -out "$out" -marker "$dir/marker-$$-$r-$RANDOM" -since "$t0" -pid "$IGPID" -timeout 20s); then
+			echo "bench: $bin stderr:" >&2
+			sed 's/^/  /' "$err" >&2
+			die "$bin did not start"
+		fi
+		FIRST[r]=$(kv first_event_s "$fe")
+		[[ $(readlink "/proc/$IGPID/exe") == "$bin" ]] || die "pid $IGPID is not $bin; RSS/CPU would be wrong"
 
-	# 3. traced workload
-	target=$dir/traced-$$-$r-$RANDOM
-	c0=$(ticks "$IGPID")
-	line=$(pin "$WL_CPU" "$WL" -path "$target" -n "$N") || die "workload failed"
-	T_WALL[r]=$(kv wall_s "$line")
+		# 3. traced workload
+		target=$dir/traced-$$-$r-$RANDOM
+		c0=$(ticks "$IGPID")
+		line=$(pin "$WL_CPU" "$WL" -path "$target" -n "$N") || die "workload failed"
+		T_WALL[r]=$(kv wall_s "$line")
 
-	# 4. drain, then stop ig
-	q=$("$BT" waitquiet -file "$out" -quiet 300ms -max 5s)
-	DRAIN[r]=$(kv waited_s "$q")
-	[[ $(kv quiet "$q") == true ]] || echo "bench: run $r: ig's output still growing after 5 s" >&2
-	IGCPU[r]=$(awk -v a="$c0" -v b="$(ticks "$IGPID")" -v hz="$HZ" 'BEGIN {printf "%.3f", (b-a)/hz}')
-	RSS[r]=$(awk '/^VmHWM:/ {print $2}' "/proc/$IGPID/status")
-	stop_ig
-	((IG_RC == 0)) || { echo "bench: run $r: ig exited with status $IG_RC; its stderr:" >&2; sed 's/^/  /' "$err" >&2; }
-	LOST[r]=$(sed -n 's/.*ig: lost \([0-9]*\) events in all.*/\1/p' "$err" | tail -n1)
-	LOST[r]=${LOST[r]:-0}
+		# 4. drain, then stop the tracer
+		q=$("$BT" waitquiet -file "$out" -quiet 300ms -max 5s)
+		DRAIN[r]=$(kv waited_s "$q")
+		[[ $(kv quiet "$q") == true ]] || echo "bench: run $r: $bin's output still growing after 5 s" >&2
+		IGCPU[r]=$(awk -v a="$c0" -v b="$(ticks "$IGPID")" -v hz="$HZ" 'BEGIN {printf "%.3f", (b-a)/hz}')
+		RSS[r]=$(awk '/^VmHWM:/ {print $2}' "/proc/$IGPID/status")
+		stop_ig
+		((IG_RC == 0)) || { echo "bench: run $r: $bin exited with status $IG_RC; its stderr:" >&2; sed 's/^/  /' "$err" >&2; }
+		# ours: "ig: lost N events in all"; Inspektor Gadget's: "lost N samples" warnings
+		LOST[r]=$(cat "$err" "$out" | sed -n 's/.*ig: lost \([0-9]*\) events in all.*/\1/p; s/.*lost \([0-9]*\) samples.*/\1/p' |
+			awk '{n += $1} END {print n + 0}')
 
-	# 5. count
-	c=$("$BT" count -path "$target" "$out") || die "counting failed"
-	RECV[r]=$(kv matched "$c")
-	OTHER[r]=$(($(kv total "$c") - RECV[r]))
-	(($(kv bad "$c") == 0)) || echo "bench: run $r: $(kv bad "$c") malformed output lines" >&2
-	if ((RECV[r] + LOST[r] == N)); then CHECK[r]=OK; else CHECK[r]=MISMATCH; fi
+		# 5. count
+		c=$("$BT" count -path "$target" "$out") || die "counting failed"
+		RECV[r]=$(kv matched "$c")
+		OTHER[r]=$(($(kv total "$c") - RECV[r]))
+		if ((RECV[r] + LOST[r] == N)); then CHECK[r]=OK; else CHECK[r]=MISMATCH; fi
 
-	printf 'bench: run %d: untraced %.3fs traced %.3fs received %d lost %d (%s) first-event %.3fs drain %.2fs ig-cpu %.2fs VmHWM %d kB, %d other events\n' \
-		"$r" "${U_WALL[r]}" "${T_WALL[r]}" "${RECV[r]}" "${LOST[r]}" "${CHECK[r]}" "${FIRST[r]}" "${DRAIN[r]}" "${IGCPU[r]}" "${RSS[r]}" "${OTHER[r]}" >&2
-	rm -rf "$dir" # up to ~100 MB of JSON per run
-done
+		printf 'bench: %s run %d: untraced %.3fs traced %.3fs received %d lost %d (%s) first-event %.3fs drain %.2fs cpu %.2fs VmHWM %d kB, %d other lines\n' \
+			"$name" "$r" "${U_WALL[r]}" "${T_WALL[r]}" "${RECV[r]}" "${LOST[r]}" "${CHECK[r]}" "${FIRST[r]}" "${DRAIN[r]}" "${IGCPU[r]}" "${RSS[r]}" "${OTHER[r]}" >&2
+		rm -rf "$dir" # up to ~100 MB of JSON per run
+	done
 
+	local u t ok=0
+	u=$(med "${U_WALL[@]}") t=$(med "${T_WALL[@]}")
+	for ((r = 1; r <= RUNS; r++)); do [[ ${CHECK[r]} == OK ]] && ok=$((ok + 1)); done
+	local eps cpu
+	eps=$(med $(for ((r = 1; r <= RUNS; r++)); do awk -v n="${RECV[r]}" -v t="${T_WALL[r]}" 'BEGIN {printf "%.0f\n", n/t}'; done))
+	cpu=$(med $(for ((r = 1; r <= RUNS; r++)); do awk -v c="${IGCPU[r]}" -v t="${T_WALL[r]}" -v d="${DRAIN[r]}" 'BEGIN {printf "%.0f\n", 100*c/(t+d)}'; done))
+	RESULT="untraced=$u traced=$t recv=$(med "${RECV[@]}") lost=$(med "${LOST[@]}") first=$(med "${FIRST[@]}")"
+	RESULT+=" rss_mib=$(awk -v k="$(med "${RSS[@]}")" 'BEGIN {printf "%.1f", k/1024}')"
+	RESULT+=" slow=$(awk -v u="$u" -v t="$t" 'BEGIN {printf "%.2f", t/u}') eps=$eps cpu_pct=$cpu checks=$ok/$RUNS"
+	RESULT+=" bin_mib=$(awk -v b="$(stat -c %s "$bin")" 'BEGIN {printf "%.1f", b/1048576}')"
+}
 med() { printf '%s\n' "$@" | median; }
-u=$(med "${U_WALL[@]}")
-t=$(med "${T_WALL[@]}")
-recv=$(med "${RECV[@]}")
-lost=$(med "${LOST[@]}")
-first=$(med "${FIRST[@]}")
-rss_mib=$(awk -v k="$(med "${RSS[@]}")" 'BEGIN {printf "%.1f", k/1024}')
-igcpu=$(med "${IGCPU[@]}")
-eps=$(med $(for ((r = 1; r <= RUNS; r++)); do awk -v n="${RECV[r]}" -v t="${T_WALL[r]}" 'BEGIN {printf "%.0f\n", n/t}'; done))
-slow=$(awk -v u="$u" -v t="$t" 'BEGIN {printf "%.2f", t/u}')
-loss_pct=$(awk -v l="$lost" -v n="$N" 'BEGIN {printf "%.2f", 100*l/n}')
-bin_mib=$(awk -v b="$(stat -c %s "$IG")" 'BEGIN {printf "%.1f", b/1048576}')
-ok=0
-for ((r = 1; r <= RUNS; r++)); do [[ ${CHECK[r]} == OK ]] && ok=$((ok + 1)); done
-if ((ok == RUNS)); then check="OK ($ok/$RUNS runs)"; else check="MISMATCH ($((RUNS - ok))/$RUNS runs)"; fi
-# ig's CPU use while the traced workload ran and ig drained, in % of one core.
-igpct=$(med $(for ((r = 1; r <= RUNS; r++)); do awk -v c="${IGCPU[r]}" -v t="${T_WALL[r]}" -v d="${DRAIN[r]}" 'BEGIN {printf "%.0f\n", 100*c/(t+d)}'; done))
+
+measure ours "$IG"
+ours=$RESULT ref=
+if [[ -n $IG_REF ]]; then
+	measure reference "$IG_REF"
+	ref=$RESULT
+fi
 
 # meets VALUE LIMIT: "yes" if VALUE < LIMIT.
 meets() { awk -v v="$1" -v l="$2" 'BEGIN {print (v < l) ? "yes" : "NO"}'; }
+# o KEY / f KEY: our median / the reference's ("" without IG_REF).
+o() { kv "$1" "$ours"; }
+f() { [[ -z $ref ]] || kv "$1" "$ref"; }
+# fmtv FORMAT KEY SOURCE: a formatted value, or "" when SOURCE has none.
+fmtv() { local v; v=$($3 "$2"); [[ -z $v ]] || printf "$1" "$v"; }
+pct() { [[ -z $1 ]] || awk -v l="$1" -v n="$N" 'BEGIN {printf "%.2f %%", 100*l/n}'; }
+checkword() { [[ -z $1 ]] || { [[ ${1%/*} == "${1#*/}" ]] && echo "OK ($1 runs)" || echo "MISMATCH (${1%/*}/${1#*/} OK)"; }; }
 
 echo
-echo "ig trace open --host -o json: $N open+close on CPU $WL_CPU, ig on CPU $IG_CPU, median of $RUNS runs"
-echo "$("$IG" --version 2>/dev/null | head -n1 || echo '(version unknown)'), kernel $(uname -r), $ncpu CPUs"
+echo "ig trace open --host -o json: $N open+close on CPU $WL_CPU, the tracer on CPU $IG_CPU, median of $RUNS runs"
+echo "measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r), $ncpu CPUs"
+echo "ours: $("$IG" version 2>/dev/null | head -n1 || echo '(version unknown)')"
+[[ -z $IG_REF ]] || echo "reference: $IG_REF ($("$IG_REF" version 2>/dev/null | head -n1 || echo 'version unknown'))"
 echo
-fmt='%-32s %18s %14s %10s %5s\n'
+fmt='%-32s %18s %18s %10s %5s\n'
+refname=reference
+[[ -n $IG_REF ]] || refname="(no IG_REF)"
 # shellcheck disable=SC2059
 {
-	printf "$fmt" "metric" "ours" "IG ig v0.26" "target" "met"
-	printf "$fmt" "--------------------------------" "------------------" "--------------" "----------" "-----"
-	printf "$fmt" "events generated" "$N" "" "" ""
-	printf "$fmt" "events received" "$recv" "" "" ""
-	printf "$fmt" "events lost (ig's count)" "$lost" "" "" ""
-	printf "$fmt" "received + lost = generated" "$check" "" "" ""
-	printf "$fmt" "loss" "$loss_pct %" "$REF_LOSS_PCT %" "0 %" "$(awk -v l="$lost" 'BEGIN {print (l == 0) ? "yes" : "NO"}')"
-	printf "$fmt" "events/s (received/traced wall)" "$eps" "" "" ""
-	printf "$fmt" "workload wall, untraced" "$(printf '%.3f s' "$u")" "" "" ""
-	printf "$fmt" "workload wall, traced" "$(printf '%.3f s' "$t")" "" "" ""
-	printf "$fmt" "slowdown (traced/untraced)" "${slow}x" "${REF_SLOWDOWN}x" "< ${TGT_SLOWDOWN}x" "$(meets "$slow" "$TGT_SLOWDOWN")"
-	printf "$fmt" "start to first event" "$(printf '%.3f s' "$first")" "$REF_FIRST_S s" "< $TGT_FIRST_S s" "$(meets "$first" "$TGT_FIRST_S")"
-	printf "$fmt" "peak RSS (VmHWM)" "$rss_mib MiB" "$REF_RSS_MB MB" "< $TGT_RSS_MIB MiB" "$(meets "$rss_mib" "$TGT_RSS_MIB")"
-	printf "$fmt" "binary size ./ig" "$bin_mib MiB" "$REF_BIN_MB MB" "< $TGT_BIN_MIB MiB" "$(meets "$bin_mib" "$TGT_BIN_MIB")"
-	printf "$fmt" "ig CPU while tracing+draining" "$igpct % of a core" "" "" ""
+	printf "$fmt" "metric" "ours" "$refname" "target" "met"
+	printf "$fmt" "--------------------------------" "------------------" "------------------" "----------" "-----"
+	printf "$fmt" "events generated" "$N" "$([[ -z $ref ]] || echo "$N")" "" ""
+	printf "$fmt" "events received" "$(o recv)" "$(f recv)" "" ""
+	printf "$fmt" "events lost (the tracer's count)" "$(o lost)" "$(f lost)" "" ""
+	printf "$fmt" "received + lost = generated" "$(checkword "$(o checks)")" "$(checkword "$(f checks)")" "" ""
+	printf "$fmt" "loss" "$(pct "$(o lost)")" "$(pct "$(f lost)")" "0 %" "$(awk -v l="$(o lost)" 'BEGIN {print (l == 0) ? "yes" : "NO"}')"
+	printf "$fmt" "events/s (received/traced wall)" "$(o eps)" "$(f eps)" "" ""
+	printf "$fmt" "workload wall, untraced" "$(fmtv '%.3f s' untraced o)" "$(fmtv '%.3f s' untraced f)" "" ""
+	printf "$fmt" "workload wall, traced" "$(fmtv '%.3f s' traced o)" "$(fmtv '%.3f s' traced f)" "" ""
+	printf "$fmt" "slowdown (traced/untraced)" "$(fmtv '%sx' slow o)" "$(fmtv '%sx' slow f)" "< ${TGT_SLOWDOWN}x" "$(meets "$(o slow)" "$TGT_SLOWDOWN")"
+	printf "$fmt" "start to first event" "$(fmtv '%.3f s' first o)" "$(fmtv '%.3f s' first f)" "< $TGT_FIRST_S s" "$(meets "$(o first)" "$TGT_FIRST_S")"
+	printf "$fmt" "peak RSS (VmHWM)" "$(fmtv '%s MiB' rss_mib o)" "$(fmtv '%s MiB' rss_mib f)" "< $TGT_RSS_MIB MiB" "$(meets "$(o rss_mib)" "$TGT_RSS_MIB")"
+	printf "$fmt" "binary size" "$(fmtv '%s MiB' bin_mib o)" "$(fmtv '%s MiB' bin_mib f)" "< $TGT_BIN_MIB MiB" "$(meets "$(o bin_mib)" "$TGT_BIN_MIB")"
+	printf "$fmt" "tracer CPU while tracing+draining" "$(fmtv '%s %% of a core' cpu_pct o)" "$(fmtv '%s %% of a core' cpu_pct f)" "" ""
 }
