@@ -119,9 +119,11 @@ func Register(g *Gadget) {
 	if g.Schema == nil || g.Run == nil {
 		panic("tracers: gadget without schema or Run: " + g.FullName())
 	}
-	if _, ok := requirementsByName[g.FullName()]; !ok {
+	row, ok := requirementsByName[g.FullName()]
+	if !ok {
 		panic("tracers: gadget has no row in the requirements table: " + g.FullName())
 	}
+	row.Implemented = true // the table says so because the gadget is here, never by hand
 	registry[g.FullName()] = g
 }
 

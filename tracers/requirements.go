@@ -28,7 +28,7 @@ type Variant struct {
 // Requirements is one row of the requirements table.
 type Requirements struct {
 	Gadget      string    `json:"gadget"`
-	Implemented bool      `json:"implemented"`
+	Implemented bool      `json:"implemented"` // set by Register: a gadget is implemented when it is registered
 	Variants    []Variant `json:"variants"`
 	Note        string    `json:"note,omitempty"`
 }
@@ -83,7 +83,7 @@ var Table = []Requirements{
 		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
 	{Gadget: "profile tcprtt", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}}}},
-	{Gadget: "snapshot process", Implemented: true, Variants: []Variant{
+	{Gadget: "snapshot process", Variants: []Variant{
 		{Name: "iter/task", MinKernel: "5.8", ProgramTypes: iter, Iterators: []string{"task"}, KernelBTF: true},
 		{Name: "/proc", NoBPF: true}},
 		Note: "without task iterators it reads /proc"},
@@ -109,7 +109,7 @@ var Table = []Requirements{
 			KernelFuncs: []string{"cap_capable"}}}},
 	{Gadget: "trace dns", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
 		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
-	{Gadget: "trace exec", Implemented: true, Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+	{Gadget: "trace exec", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("execve", "execveat")}}},
 	{Gadget: "trace fsslower", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
@@ -121,7 +121,7 @@ var Table = []Requirements{
 		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
 	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
-	{Gadget: "trace open", Implemented: true, Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
+	{Gadget: "trace open", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("open", "openat", "openat2")}}},
 	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",

@@ -1,0 +1,73 @@
+package tracers_test
+
+import (
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/ig-tracer/ig/tracers"
+	_ "github.com/ig-tracer/ig/tracers/all"
+)
+
+// A row of the table is implemented exactly when its gadget is registered:
+// the registry is the one place that says so.
+func TestImplementedIsRegistered(t *testing.T) {
+	if len(tracers.Gadgets()) == 0 {
+		t.Fatal("no gadget registered through tracers/all")
+	}
+	for _, r := range tracers.Table {
+		_, registered := tracers.Lookup(r.Gadget)
+		if r.Implemented != registered {
+			t.Errorf("%s: implemented %v, registered %v", r.Gadget, r.Implemented, registered)
+		}
+	}
+}
+
+// The program types of an implemented gadget are those of its compiled objects.
+func TestProgramTypesAreTheObjects(t *testing.T) {
+	for _, g := range tracers.Gadgets() {
+		r, _ := tracers.RequirementsOf(g.FullName())
+		if !slices.ContainsFunc(r.Variants, func(v tracers.Variant) bool { return !v.NoBPF }) {
+			continue // loads nothing
+		}
+		dir := strings.ReplaceAll(r.Gadget, " ", "/")
+		objs, _ := filepath.Glob(filepath.Join(dir, "*_bpfel.o"))
+		if len(objs) == 0 {
+			t.Errorf("%s: no %s/*_bpfel.o", r.Gadget, dir)
+			continue
+		}
+		inObjects := map[string]bool{}
+		for _, o := range objs {
+			spec, err := ebpf.LoadCollectionSpec(o)
+			if err != nil {
+				t.Fatalf("%s: %v", o, err)
+			}
+			for _, p := range spec.Programs {
+				inObjects[p.Type.String()] = true
+			}
+		}
+		inTable := map[string]bool{}
+		for _, v := range r.Variants {
+			for _, name := range v.ProgramTypeNames() {
+				inTable[name] = true
+			}
+		}
+		if !reflect.DeepEqual(inObjects, inTable) {
+			t.Errorf("%s: objects have program types %v, the table says %v", r.Gadget, sortedKeys(inObjects), sortedKeys(inTable))
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
