@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -54,5 +55,28 @@ func TestReadmeSetupCommands(t *testing.T) {
 	lines := strings.SplitN(string(data), "\n", 5)
 	if !strings.HasPrefix(lines[2], "Build and run") || !strings.HasPrefix(lines[3], "Test (as root): `") {
 		t.Errorf("README.md must start with the build-and-run and test commands, got %q", lines[:4])
+	}
+}
+
+// The README points only inside the repository: its links are anchors or
+// files of the repository, and it names no web address (a reader may be
+// offline, and outside pages change).
+func TestReadmeLinksStayInside(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if m := regexp.MustCompile(`(?i)\b(https?|ftp)://\S+`).FindString(text); m != "" {
+		t.Errorf("README.md links outside the repository: %s", m)
+	}
+	for _, m := range regexp.MustCompile(`\]\(([^)\s]+)\)`).FindAllStringSubmatch(text, -1) {
+		target, _, _ := strings.Cut(m[1], "#")
+		if target == "" {
+			continue // an anchor of the README itself
+		}
+		if _, err := os.Stat(target); err != nil {
+			t.Errorf("README.md links to %s, which is not in the repository: %v", m[1], err)
+		}
 	}
 }
