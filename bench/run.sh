@@ -5,9 +5,8 @@
 # Run it with `make bench` (as root; it builds ./ig first):
 #   make bench                          this ig alone
 #   make bench IG_REF=/path/to/ig       and IG_REF, measured the same way
-# IG_REF is not part of the repository: build Inspektor Gadget's cmd/ig
-# yourself (v0.26 builds with -ldflags=-checklinkname=0 on current Go). Its
-# lost count is the sum of its "lost N samples" warnings.
+# IG_REF is not part of the repository, nor is how to build it. Its lost
+# count is the sum of its "lost N samples" warnings.
 #
 # What one run does (RUNS runs, every number printed is the median):
 #   1. untraced: bench/workload opens and closes one file N times, pinned to
