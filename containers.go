@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -72,113 +70,11 @@ func connectRuntimes(c *cli.Context, env *tracers.Env) (*runtimes.Collection, er
 	return coll, nil
 }
 
-// enricher fills an event's container fields from the collection. Settled
-// answers are cached until the collection changes: most events come from a
-// few mount namespaces, and this runs for every event.
-func enricher(coll *runtimes.Collection) func(*tracers.Event) bool {
-	type answer struct {
-		ct     *runtimes.Container
-		gen    uint64
-		serial uint32
+// selection reads -c, --containers and --host, wherever they were given.
+func selection(c *cli.Context) tracers.Selection {
+	return tracers.Selection{
+		Names:          flagValue(c, "containername", (*cli.Context).StringSlice),
+		OnlyContainers: flagBool(c, "containers"),
+		Host:           flagBool(c, "host"),
 	}
-	cache := map[uint64]answer{}
-	return func(ev *tracers.Event) bool {
-		gen := coll.Generation()
-		a, ok := cache[ev.MountNsID]
-		if !ok || a.gen != gen || a.serial != ev.MountNsSerial {
-			ct, settled := coll.Lookup(ev.MountNsID, ev.MountNsSerial)
-			if !settled {
-				ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
-				return false
-			}
-			a = answer{ct: ct, gen: gen, serial: ev.MountNsSerial}
-			if len(cache) > 4096 {
-				clear(cache)
-			}
-			cache[ev.MountNsID] = a
-		}
-		ct := a.ct
-		if ct == nil {
-			ev.Runtime, ev.K8s = tracers.Runtime{}, tracers.K8s{}
-			return true
-		}
-		ev.Runtime = tracers.Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
-		ev.K8s = tracers.K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
-		if ct.PodName != "" {
-			ev.K8s.ContainerName = ct.Name
-		}
-		return true
-	}
-}
-
-// containerFilter turns -c, --containers and --host into the kernel's
-// mount-namespace verdicts and the user-space check (Env.Accept) for
-// namespaces the kernel has no verdict for yet, and keeps the verdicts
-// current as containers come and go.
-func containerFilter(c *cli.Context, coll *runtimes.Collection, f *tracers.Filter, env *tracers.Env) error {
-	names := flagValue(c, "containername", (*cli.Context).StringSlice)
-	onlyContainers := flagBool(c, "containers")
-	host := flagBool(c, "host")
-	if len(names) == 0 && (!onlyContainers || host) {
-		return nil // everything: host and containers
-	}
-	wanted := func(name string) bool { return len(names) == 0 || slices.Contains(names, name) }
-	// Accept: the wanted containers, and with --host what is no container's.
-	env.Accept = func(ev *tracers.Event) bool {
-		if ev.Runtime.RuntimeName == "" {
-			return host
-		}
-		return wanted(ev.Runtime.ContainerName)
-	}
-	verdicts := func(u *tracers.MntNsUpdate, cts []runtimes.Container) {
-		for _, ct := range cts {
-			switch {
-			case ct.MountNsID == 0:
-			case wanted(ct.Name):
-				u.Pass = append(u.Pass, ct.MountNsID)
-			default:
-				u.Skip = append(u.Skip, ct.MountNsID)
-			}
-		}
-	}
-	f.MntNsMode = tracers.MntNsVerdicts
-	current := coll.Containers()
-	verdicts(&f.MntNs, current)
-	for _, n := range names {
-		if !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
-			return fmt.Errorf("no running container named %q in %s (see 'ig list-containers'; -v names the runtimes skipped)", n, inUse(coll))
-		}
-	}
-	if onlyContainers && len(current) == 0 {
-		env.Warnf("no container is running: --containers shows nothing until one starts (without it, ig shows the host too)")
-	}
-	updates := make(chan tracers.MntNsUpdate, 64)
-	f.MntNsSets = updates
-	coll.OnChange(func(added, removed []runtimes.Container) {
-		var u tracers.MntNsUpdate
-		for _, ct := range removed {
-			if ct.MountNsID != 0 {
-				u.Forget = append(u.Forget, ct.MountNsID)
-			}
-		}
-		verdicts(&u, added)
-		select {
-		case updates <- u:
-		default:
-			// Not fatal: Env.Accept still decides every event the
-			// kernel lets through; only the kernel's share of the work
-			// is behind.
-			env.Warnf("container filter not updated: too many changes at once")
-		}
-	})
-	return nil
-}
-
-// inUse names the runtimes a collection asks, for messages.
-func inUse(coll *runtimes.Collection) string {
-	names := slices.Compact(slices.Sorted(slices.Values(coll.Runtimes())))
-	if len(names) == 0 {
-		return "no runtime (none found)"
-	}
-	return strings.Join(names, ", ")
 }

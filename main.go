@@ -295,10 +295,10 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		return err
 	}
 	defer coll.Close()
-	if err := containerFilter(c, coll, &env.Filter, env); err != nil {
+	if err := tracers.SelectContainers(coll, selection(c), &env.Filter, env); err != nil {
 		return err
 	}
-	env.Enrich = enricher(coll)
+	env.Enrich = tracers.Enricher(coll)
 
 	ctx, cancel := signalContext(timeout)
 	defer cancel()
