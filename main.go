@@ -262,6 +262,8 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	env := &tracers.Env{
 		Args:    c,
 		Format:  format,
+		Schema:  g.Schema,
+		Columns: g.Columns(c),
 		Filter:  tracers.Filter{Pid: uint32(pid), Comm: flagString(c, "comm")},
 		Stdout:  os.Stdout,
 		Stderr:  os.Stderr,

@@ -24,7 +24,15 @@ type Gadget struct {
 	Description string
 	Flags       []cli.Flag     // the gadget's own flags
 	Schema      *output.Schema // its event type's fields and columns, checked against -o before anything loads
-	Run         func(ctx context.Context, env *Env) error
+	// Columns are the columns `-o columns` shows, for this run's flags
+	// (Fixed for a gadget whose columns no flag changes).
+	Columns func(Args) []string
+	Run     func(ctx context.Context, env *Env) error
+}
+
+// Fixed is Gadget.Columns for columns no flag changes.
+func Fixed(columns ...string) func(Args) []string {
+	return func(Args) []string { return columns }
 }
 
 // FullName is the name used on the command line and in the requirements table.
@@ -79,6 +87,8 @@ func (f *Filter) Allows(ns uint64) bool {
 type Env struct {
 	Args        Args
 	Format      output.Format
+	Schema      *output.Schema // the gadget's
+	Columns     []string       // the gadget's default columns for this run
 	Filter      Filter
 	KernelTypes *btf.Spec // for CO-RE relocation; nil means the running kernel's
 	Variant     string    // the requirements variant the checker chose
@@ -116,8 +126,8 @@ func Register(g *Gadget) {
 	if _, dup := registry[g.FullName()]; dup {
 		panic("tracers: gadget registered twice: " + g.FullName())
 	}
-	if g.Schema == nil || g.Run == nil {
-		panic("tracers: gadget without schema or Run: " + g.FullName())
+	if g.Schema == nil || g.Columns == nil || g.Run == nil {
+		panic("tracers: gadget without schema, columns or Run: " + g.FullName())
 	}
 	row, ok := requirementsByName[g.FullName()]
 	if !ok {

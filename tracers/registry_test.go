@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/urfave/cli/v2"
 
+	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 	_ "github.com/ig-tracer/ig/tracers/all"
 )
@@ -70,4 +72,39 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// flagArgs is a gadget's Args with the named bool flags set.
+type flagArgs map[string]bool
+
+func (a flagArgs) Bool(name string) bool     { return a[name] }
+func (a flagArgs) String(name string) string { return "" }
+func (a flagArgs) Int(name string) int       { return 0 }
+
+// Each gadget's default columns, with no flag and with each of its bool
+// flags, are columns of its schema: -o columns would otherwise fail at run
+// time, after loading.
+func TestDefaultColumnsAreInTheSchema(t *testing.T) {
+	for _, g := range tracers.Gadgets() {
+		runs := []flagArgs{{}}
+		for _, f := range g.Flags {
+			if _, ok := f.(*cli.BoolFlag); ok {
+				runs = append(runs, flagArgs{f.Names()[0]: true})
+			}
+		}
+		for _, args := range runs {
+			cols := g.Columns(args)
+			if len(cols) == 0 {
+				t.Errorf("%s %v: no default columns", g.FullName(), args)
+				continue
+			}
+			format, err := output.ParseFormat("columns=" + strings.Join(cols, ","))
+			if err == nil {
+				err = g.Schema.Check(format)
+			}
+			if err != nil {
+				t.Errorf("%s %v: default columns %v: %v", g.FullName(), args, cols, err)
+			}
+		}
+	}
 }

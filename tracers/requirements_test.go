@@ -256,7 +256,7 @@ func implemented(t *testing.T, names ...string) {
 			continue
 		}
 		category, gadget, _ := strings.Cut(name, " ")
-		Register(&Gadget{Category: category, Name: gadget, Schema: output.NewSchema[struct{}](),
+		Register(&Gadget{Category: category, Name: gadget, Schema: output.NewSchema[struct{}](), Columns: Fixed(),
 			Run: func(context.Context, *Env) error { return nil }})
 		t.Cleanup(func() {
 			delete(registry, name)

@@ -8,7 +8,7 @@ import (
 
 // PrintSnapshot prints a snapshot gadget's rows once: a table in columns
 // mode, one JSON array otherwise.
-func PrintSnapshot[T any, PT eventPtr[T]](env *Env, schema *output.Schema, defaultColumns []string, rows []T) error {
+func PrintSnapshot[T any, PT eventPtr[T]](env *Env, rows []T) error {
 	if env.Enrich != nil {
 		// The collection was refreshed just before: what it does not
 		// know now is no container's.
@@ -19,7 +19,7 @@ func PrintSnapshot[T any, PT eventPtr[T]](env *Env, schema *output.Schema, defau
 	if env.Accept != nil {
 		rows = slices.DeleteFunc(rows, func(row T) bool { return !env.Accept(PT(&row).Common()) })
 	}
-	p, err := output.NewPrinter[T](env.Stdout, schema, env.Format, defaultColumns)
+	p, err := output.NewPrinter[T](env.Stdout, env.Schema, env.Format, env.Columns)
 	if err != nil {
 		return err
 	}

@@ -27,11 +27,10 @@ type eventPtr[T any] interface {
 // It returns false for a record it cannot decode (counted as malformed).
 type Decoder[T any] func(raw []byte, ev *T) bool
 
-// StreamSpec is what a streaming gadget hands to Stream.
+// StreamSpec is what a streaming gadget hands to Stream (its schema and
+// columns are the Gadget's, in Env).
 type StreamSpec[T any] struct {
-	Schema         *output.Schema
-	DefaultColumns []string
-	Decode         Decoder[T]
+	Decode Decoder[T]
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
@@ -41,7 +40,7 @@ const pollInterval = 20 * time.Millisecond
 // Stream prints the events of p until ctx ends (Ctrl-C, SIGTERM, --timeout),
 // then reports lost events. The caller closes p.
 func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s StreamSpec[T]) error {
-	printer, err := output.NewPrinter[T](env.Stdout, s.Schema, env.Format, s.DefaultColumns)
+	printer, err := output.NewPrinter[T](env.Stdout, env.Schema, env.Format, env.Columns)
 	if err != nil {
 		return err
 	}

@@ -35,8 +35,9 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "threads", Usage: "list every thread, not only processes"},
 		},
-		Schema: schema,
-		Run:    run,
+		Schema:  schema,
+		Columns: columns,
+		Run:     run,
 	})
 }
 
@@ -64,11 +65,15 @@ func run(ctx context.Context, env *tracers.Env) error {
 		}
 		return procs[i].Tid < procs[j].Tid
 	})
-	columns := []string{"container", "comm", "pid", "ppid", "uid", "gid", "mntns"}
-	if threads {
-		columns = []string{"container", "comm", "pid", "tid", "ppid", "uid", "gid", "mntns"}
+	return tracers.PrintSnapshot(env, procs)
+}
+
+// columns: --threads adds the thread id.
+func columns(args tracers.Args) []string {
+	if args.Bool("threads") {
+		return []string{"container", "comm", "pid", "tid", "ppid", "uid", "gid", "mntns"}
 	}
-	return tracers.PrintSnapshot(env, schema, columns, procs)
+	return []string{"container", "comm", "pid", "ppid", "uid", "gid", "mntns"}
 }
 
 func fromIterator(env *tracers.Env, threads bool) ([]Process, error) {

@@ -44,8 +44,9 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "cwd", Usage: "add the working directory of each exec"},
 		},
-		Schema: schema,
-		Run:    run,
+		Schema:  schema,
+		Columns: columns,
+		Run:     run,
 	})
 }
 
@@ -54,14 +55,18 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
-	cwd := env.Args.Bool("cwd")
-	columns := []string{"container", "pid", "ppid", "comm", "uid", "ret", "err", "args"}
-	if cwd {
-		columns = append(columns, "cwd")
-	}
 	d := &decoder{clock: tracers.NewClock()}
-	return tracers.RunStream[Event](ctx, env, spec, map[string]any{"want_cwd": cwd},
-		tracers.StreamSpec[Event]{Schema: schema, DefaultColumns: columns, Decode: d.decode})
+	return tracers.RunStream[Event](ctx, env, spec, map[string]any{"want_cwd": env.Args.Bool("cwd")},
+		tracers.StreamSpec[Event]{Decode: d.decode})
+}
+
+// columns: --cwd adds the working directory.
+func columns(args tracers.Args) []string {
+	cols := []string{"container", "pid", "ppid", "comm", "uid", "ret", "err", "args"}
+	if args.Bool("cwd") {
+		cols = append(cols, "cwd")
+	}
+	return cols
 }
 
 var (

@@ -34,8 +34,6 @@ type Event struct {
 
 var schema = output.NewSchema[Event]()
 
-var defaultColumns = []string{"container", "pid", "tid", "comm", "uid", "fd", "err", "flags", "path"}
-
 func init() {
 	tracers.Register(&tracers.Gadget{
 		Category:    "trace",
@@ -44,8 +42,9 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "failed", Usage: "show only failed opens"},
 		},
-		Schema: schema,
-		Run:    run,
+		Schema:  schema,
+		Columns: tracers.Fixed("container", "pid", "tid", "comm", "uid", "fd", "err", "flags", "path"),
+		Run:     run,
 	})
 }
 
@@ -57,7 +56,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 	d := newDecoder()
 	return tracers.RunStream[Event](ctx, env, spec,
 		map[string]any{"failed_only": env.Args.Bool("failed")},
-		tracers.StreamSpec[Event]{Schema: schema, DefaultColumns: defaultColumns, Decode: d.decode})
+		tracers.StreamSpec[Event]{Decode: d.decode})
 }
 
 // Offsets in struct open_event, from the bpf2go type of the same struct.
