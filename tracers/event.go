@@ -2,7 +2,6 @@ package tracers
 
 import (
 	"bytes"
-	"encoding/binary"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -72,19 +71,37 @@ func NewClock() Clock {
 // Wall converts nanoseconds since boot to nanoseconds since the epoch.
 func (c Clock) Wall(bootNs uint64) int64 { return int64(bootNs) + c.offset }
 
-// DecodeHeader fills ev from the event header at the start of raw, which must
-// be at least HeaderSize long. comm is interned: most events repeat a few names.
-func (c Clock) DecodeHeader(raw []byte, ev *Event, names *Interner) {
-	le := binary.LittleEndian
-	ev.Timestamp = c.Wall(le.Uint64(raw[0:]))
-	ev.MountNsID = le.Uint64(raw[8:])
-	ev.Pid = le.Uint32(raw[16:])
-	ev.Tid = le.Uint32(raw[20:])
-	ev.Ppid = le.Uint32(raw[24:])
-	ev.Uid = le.Uint32(raw[28:])
-	ev.Gid = le.Uint32(raw[32:])
-	ev.Comm = names.String(CString(raw[36:52]))
-	ev.MountNsSerial = le.Uint32(raw[52:])
+// View returns the fixed part of an event record as T, the bpf2go type of
+// its C struct, without copying, and the record's variable tail from offset
+// tail on: the offset of T's flexible array member (unsafe.Offsetof), or
+// the size of T for a struct without one. ok is false for a record shorter
+// than tail. T's fields before tail are valid while raw is; T is never to
+// be copied whole (Go may pad past a flexible array's offset).
+func View[T any](raw []byte, tail uintptr) (v *T, rest []byte, ok bool) {
+	if uintptr(len(raw)) < tail || len(raw) == 0 {
+		return nil, nil, false
+	}
+	p := unsafe.Pointer(unsafe.SliceData(raw))
+	if uintptr(p)%unsafe.Alignof(*v) != 0 {
+		return nil, nil, false // ring-buffer records are 8-byte aligned
+	}
+	return (*T)(p), raw[tail:], true
+}
+
+// DecodeHeader fills ev from the event header at the start of raw; false
+// when raw cannot hold one. comm is interned: most events repeat a few names.
+func (c Clock) DecodeHeader(raw []byte, ev *Event, names *Interner) bool {
+	h, _, ok := View[RawHeader](raw, uintptr(HeaderSize))
+	if !ok {
+		return false
+	}
+	ev.Timestamp = c.Wall(h.Timestamp)
+	ev.MountNsID = h.MntnsID
+	ev.Pid, ev.Tid, ev.Ppid = h.Pid, h.Tid, h.Ppid
+	ev.Uid, ev.Gid = h.Uid, h.Gid
+	ev.Comm = names.String(CString(h.Comm[:]))
+	ev.MountNsSerial = h.MntNsSerial
+	return true
 }
 
 // CString returns b up to its first NUL.

@@ -23,9 +23,19 @@ type eventPtr[T any] interface {
 	Common() *Event
 }
 
-// Decoder turns one ring-buffer record into ev, reusing ev's memory.
-// It returns false for a record it cannot decode (counted as malformed).
+// Decoder turns one ring-buffer record into ev. It returns false for a
+// record it cannot decode (counted as malformed). It is called through Into,
+// on a zeroed ev, so it sets only what the record holds.
 type Decoder[T any] func(raw []byte, ev *T) bool
+
+// Into zeroes ev and decodes raw into it: no field of the previous event is
+// left over, whatever the decoder leaves unset. Stream decodes every record
+// so.
+func (d Decoder[T]) Into(raw []byte, ev *T) bool {
+	var zero T
+	*ev = zero
+	return d(raw, ev)
+}
 
 // StreamSpec is what a streaming gadget hands to Stream (its schema and
 // columns are the Gadget's, in Env).
@@ -86,7 +96,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	// prints nothing, when the event's container is not known yet and it
 	// may still wait (last is false).
 	emit := func(raw []byte, last bool) bool {
-		if !s.Decode(raw, &ev) {
+		if !s.Decode.Into(raw, &ev) {
 			malformed++
 			return true
 		}

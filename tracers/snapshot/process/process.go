@@ -97,7 +97,9 @@ func fromIterator(env *tracers.Env, threads bool) ([]Process, error) {
 	var names tracers.Interner
 	procs := make([]Process, len(data)/tracers.HeaderSize)
 	for i := range procs {
-		clock.DecodeHeader(data[i*tracers.HeaderSize:], &procs[i].Event, &names)
+		if !clock.DecodeHeader(data[i*tracers.HeaderSize:], &procs[i].Event, &names) {
+			return nil, fmt.Errorf("task iterator record %d cannot be decoded", i)
+		}
 	}
 	return procs, nil
 }

@@ -27,7 +27,7 @@ struct exec_event {
 	__u8 exe_truncated;  /* the exe path did not fit */
 	__u8 cwd_truncated;  /* the cwd path did not fit */
 	__u32 cursor; /* where the next part of data goes; in map memory on purpose, see ig_read_path */
-	__u8 data[DATA_MASK + 1 + IG_NAME_MAX]; /* args, then exe, then cwd */
+	__u8 data[]; /* args, then exe, then cwd: only what they take is sent */
 };
 
 struct exec_args {
@@ -44,11 +44,20 @@ struct {
 	__type(value, struct exec_args);
 } pending SEC(".maps");
 
+/* Only cast to, never a map's value: this keeps the type in the object's
+ * BTF, for bpf2go (-type exec_event). */
+const struct exec_event *const exec_event_type __attribute__((unused)) = 0;
+
+/* One scratch event per CPU, with room for its data after the fixed part. */
+struct exec_scratch {
+	__u8 buf[sizeof(struct exec_event) + DATA_MASK + 1 + IG_NAME_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct exec_event);
+	__type(value, struct exec_scratch);
 } scratch SEC(".maps");
 
 static __always_inline int enter(const char *filename, const char *const *argv)
@@ -101,9 +110,10 @@ static __always_inline int leave(long ret)
 	if (ig_skip_current_comm())
 		goto out;
 	__u32 zero = 0;
-	struct exec_event *e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	struct exec_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		goto out;
+	struct exec_event *e = (struct exec_event *)s->buf;
 
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	ig_header_current(&e->hdr);

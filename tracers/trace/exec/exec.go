@@ -5,7 +5,6 @@ package exec
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"strings"
 	"unsafe"
 
@@ -69,17 +68,8 @@ func columns(args tracers.Args) []string {
 	return cols
 }
 
-var (
-	offRet       = int(unsafe.Offsetof(execExecEvent{}.Ret))
-	offArgsSize  = int(unsafe.Offsetof(execExecEvent{}.ArgsSize))
-	offExeSize   = int(unsafe.Offsetof(execExecEvent{}.ExeSize))
-	offCwdSize   = int(unsafe.Offsetof(execExecEvent{}.CwdSize))
-	offTruncated = int(unsafe.Offsetof(execExecEvent{}.ArgsTruncated))
-	offExeComps  = int(unsafe.Offsetof(execExecEvent{}.ExeComponents))
-	offExeCut    = int(unsafe.Offsetof(execExecEvent{}.ExeTruncated))
-	offCwdCut    = int(unsafe.Offsetof(execExecEvent{}.CwdTruncated))
-	offData      = int(unsafe.Offsetof(execExecEvent{}.Data))
-)
+// dataAt is where args, exe and cwd start: exec_event's flexible array member.
+var dataAt = unsafe.Offsetof(execExecEvent{}.Data)
 
 type decoder struct {
 	clock   tracers.Clock
@@ -87,26 +77,21 @@ type decoder struct {
 }
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
-	if len(raw) < offData {
+	e, data, ok := tracers.View[execExecEvent](raw, dataAt)
+	if !ok || !d.clock.DecodeHeader(raw, &ev.Event, &d.strings) {
 		return false
 	}
-	le := binary.LittleEndian
-	d.clock.DecodeHeader(raw, &ev.Event, &d.strings)
-	ev.Ret = int64(le.Uint64(raw[offRet:]))
-	ev.Err, ev.Error = 0, ""
+	ev.Ret = e.Ret
 	if ev.Ret < 0 {
 		ev.Err = int32(-ev.Ret)
 		ev.Error = tracers.ErrnoName(ev.Err)
 	}
-	argsSize := int(le.Uint32(raw[offArgsSize:]))
-	exeSize := int(le.Uint16(raw[offExeSize:]))
-	cwdSize := int(le.Uint16(raw[offCwdSize:]))
-	data := raw[offData:]
+	argsSize, exeSize, cwdSize := int(e.ArgsSize), int(e.ExeSize), int(e.CwdSize)
 	if argsSize+exeSize+cwdSize > len(data) {
 		return false
 	}
 	args := data[:argsSize]
-	ev.ArgsTruncated = raw[offTruncated] != 0
+	ev.ArgsTruncated = e.ArgsTruncated != 0
 	if ev.ArgsTruncated {
 		// The kernel cut the list at a byte count: drop the cut argument.
 		args = args[:bytes.LastIndexByte(args, 0)+1]
@@ -117,17 +102,16 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		ev.ArgsText += " " + tracers.Ellipsis // a whole argument is missing
 	}
 	exe := data[argsSize : argsSize+exeSize]
-	ev.ExePathTruncated = raw[offExeCut] != 0
-	if raw[offExeComps] != 0 {
+	ev.ExePathTruncated = e.ExeTruncated != 0
+	if e.ExeComponents != 0 {
 		ev.ExePath = tracers.PathFromComponents(exe, ev.ExePathTruncated)
 		ev.ExePathText = ev.ExePath // marked already, at its start
 	} else {
 		ev.ExePath = string(tracers.CString(exe))
 		ev.ExePathText = tracers.CutText(ev.ExePath, ev.ExePathTruncated)
 	}
-	ev.Cwd, ev.CwdTruncated = "", false
 	if cwdSize > 0 {
-		ev.CwdTruncated = raw[offCwdCut] != 0
+		ev.CwdTruncated = e.CwdTruncated != 0
 		ev.Cwd = tracers.PathFromComponents(data[argsSize+exeSize:argsSize+exeSize+cwdSize], ev.CwdTruncated)
 	}
 	return true

@@ -42,7 +42,12 @@ type execExecEvent struct {
 	ExeTruncated  uint8
 	CwdTruncated  uint8
 	Cursor        uint32
-	Data          [16640]uint8
+	Data          [0]uint8
+}
+
+type execExecScratch struct {
+	_   structs.HostLayout
+	Buf [16720]uint8
 }
 
 type execMntnsVerdict struct {
@@ -65,6 +70,7 @@ const (
 	execProgEnterExecveat  = "enter_execveat"
 	execProgExitExecve     = "exit_execve"
 	execProgExitExecveat   = "exit_execveat"
+	execVarExecEventType   = "exec_event_type"
 	execVarFilterByComm    = "filter_by_comm"
 	execVarFilterComm      = "filter_comm"
 	execVarFilterMntnsMode = "filter_mntns_mode"
@@ -135,6 +141,7 @@ type execMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execVariableSpecs struct {
+	ExecEventType   *ebpf.VariableSpec `ebpf:"exec_event_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
@@ -183,6 +190,7 @@ func (m *execMaps) Close() error {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execVariables struct {
+	ExecEventType   *ebpf.Variable `ebpf:"exec_event_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`

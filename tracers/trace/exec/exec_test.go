@@ -4,12 +4,14 @@ import (
 	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/ig-tracer/ig/tracers"
 )
 
+// record is what exec.bpf.c sends: the fixed part, then data.
 func record(ev *execExecEvent, data string) []byte {
-	copy(ev.Data[:], data)
-	full := unsafe.Slice((*byte)(unsafe.Pointer(ev)), unsafe.Sizeof(*ev))
-	return append([]byte(nil), full[:offData+len(data)]...)
+	fixed := unsafe.Slice((*byte)(unsafe.Pointer(ev)), dataAt)
+	return append(append([]byte(nil), fixed...), data...)
 }
 
 func TestDecode(t *testing.T) {
@@ -22,7 +24,7 @@ func TestDecode(t *testing.T) {
 	raw.ArgsSize, raw.ExeSize, raw.CwdSize, raw.ExeComponents = uint32(len(args)), uint16(len(exe)), uint16(len(cwd)), 1
 	d := &decoder{}
 	var ev Event
-	if !d.decode(record(&raw, args+exe+cwd), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, args+exe+cwd), &ev) {
 		t.Fatal("decode failed")
 	}
 	if !reflect.DeepEqual(ev.Args, []string{"/bin/ls", "-l", "", "a b"}) || ev.ArgsText != "/bin/ls -l  a b" || ev.ArgsTruncated {
@@ -37,7 +39,7 @@ func TestDecode(t *testing.T) {
 
 	// Paths from the kernel that did not fit: their ends, marked at the start.
 	raw.ExeTruncated, raw.CwdTruncated = 1, 1
-	if !d.decode(record(&raw, args+exe+cwd), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, args+exe+cwd), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.ExePath != "…/usr/bin/ls" || ev.ExePathText != ev.ExePath || !ev.ExePathTruncated || ev.Cwd != "…/tmp" || !ev.CwdTruncated {
@@ -48,7 +50,7 @@ func TestDecode(t *testing.T) {
 	raw = execExecEvent{Ret: -2, ArgsTruncated: 1}
 	args, exe = "./nope\x00x\x00cut-he", "./nope\x00"
 	raw.ArgsSize, raw.ExeSize = uint32(len(args)), uint16(len(exe))
-	if !d.decode(record(&raw, args+exe), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, args+exe), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.ExePath != "./nope" || ev.Err != 2 || ev.Error != "ENOENT" || ev.Cwd != "" || !ev.ArgsTruncated || ev.ArgsText != "./nope x …" {
@@ -60,7 +62,7 @@ func TestDecode(t *testing.T) {
 
 	// A path as passed that did not fit: its start, marked at the end.
 	raw.ExeTruncated = 1
-	if !d.decode(record(&raw, args+exe), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, args+exe), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.ExePath != "./nope" || !ev.ExePathTruncated || ev.ExePathText != "./nope…" {
@@ -69,7 +71,7 @@ func TestDecode(t *testing.T) {
 
 	// Sizes larger than the record are refused, not read out of bounds.
 	raw.ArgsSize = 100
-	if d.decode(record(&raw, args+exe), &ev) {
+	if tracers.Decoder[Event](d.decode).Into(record(&raw, args+exe), &ev) {
 		t.Error("inconsistent sizes accepted")
 	}
 }

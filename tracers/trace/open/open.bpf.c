@@ -20,7 +20,7 @@ struct open_event {
 	__u32 mode;
 	__u8 path_truncated; /* the path was longer than path[]: path holds its start */
 	__u8 pad[3];
-	__u8 path[PATH_MAX];
+	__u8 path[]; /* up to PATH_MAX bytes: only what the path takes is sent */
 };
 
 struct open_args {
@@ -38,12 +38,21 @@ struct {
 	__type(value, struct open_args);
 } pending SEC(".maps");
 
-/* Too big for the BPF stack: one scratch event per CPU. */
+/* Too big for the BPF stack: one scratch event per CPU, with room for the
+ * longest path after its fixed part. */
+/* Only cast to, never a map's value: this keeps the type in the object's
+ * BTF, for bpf2go (-type open_event). */
+const struct open_event *const open_event_type __attribute__((unused)) = 0;
+
+struct open_scratch {
+	__u8 buf[sizeof(struct open_event) + PATH_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct open_event);
+	__type(value, struct open_scratch);
 } scratch SEC(".maps");
 
 static __always_inline int enter(const char *path, __u64 flags, __u64 mode)
@@ -71,15 +80,16 @@ static __always_inline int leave(long ret)
 		goto out;
 
 	__u32 zero = 0;
-	struct open_event *e = bpf_map_lookup_elem(&scratch, &zero);
-	if (!e)
+	struct open_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
 		goto out;
+	struct open_event *e = (struct open_event *)s->buf;
 	ig_header_current(&e->hdr);
 	e->ret = ret;
 	e->flags = args->flags;
 	e->mode = args->mode;
 	e->path_truncated = 0;
-	long len = ig_read_user_str(e->path, sizeof(e->path), (const char *)args->path, &e->path_truncated);
+	long len = ig_read_user_str(e->path, PATH_MAX, (const char *)args->path, &e->path_truncated);
 	if (len <= 0) {
 		e->path[0] = 0;
 		len = 1;

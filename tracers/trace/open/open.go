@@ -4,7 +4,6 @@ package open
 
 import (
 	"context"
-	"encoding/binary"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
@@ -59,14 +58,8 @@ func run(ctx context.Context, env *tracers.Env) error {
 		tracers.StreamSpec[Event]{Decode: d.decode})
 }
 
-// Offsets in struct open_event, from the bpf2go type of the same struct.
-var (
-	offRet   = int(unsafe.Offsetof(openOpenEvent{}.Ret))
-	offFlags = int(unsafe.Offsetof(openOpenEvent{}.Flags))
-	offMode  = int(unsafe.Offsetof(openOpenEvent{}.Mode))
-	offCut   = int(unsafe.Offsetof(openOpenEvent{}.PathTruncated))
-	offPath  = int(unsafe.Offsetof(openOpenEvent{}.Path))
-)
+// pathAt is where the path starts: open_event's flexible array member.
+var pathAt = unsafe.Offsetof(openOpenEvent{}.Path)
 
 type decoder struct {
 	clock   tracers.Clock
@@ -80,26 +73,23 @@ func newDecoder() *decoder {
 }
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
-	if len(raw) < offPath {
+	e, path, ok := tracers.View[openOpenEvent](raw, pathAt)
+	if !ok || !d.clock.DecodeHeader(raw, &ev.Event, &d.strings) {
 		return false
 	}
-	le := binary.LittleEndian
-	d.clock.DecodeHeader(raw, &ev.Event, &d.strings)
-	ev.Ret = int64(le.Uint64(raw[offRet:]))
-	ev.Fd, ev.Err, ev.Error = 0, 0, ""
+	ev.Ret = e.Ret
 	if ev.Ret >= 0 {
 		ev.Fd = uint32(ev.Ret)
 	} else {
 		ev.Err = int32(-ev.Ret)
 		ev.Error = tracers.ErrnoName(ev.Err)
 	}
-	flags := le.Uint32(raw[offFlags:])
-	ev.FlagsRaw = int32(flags)
-	ev.Flags = d.flags.Of(uint64(flags))
-	ev.ModeRaw = le.Uint32(raw[offMode:])
+	ev.FlagsRaw = int32(e.Flags)
+	ev.Flags = d.flags.Of(uint64(e.Flags))
+	ev.ModeRaw = e.Mode
 	ev.Mode = d.mode(ev.ModeRaw)
-	ev.Path = d.strings.String(tracers.CString(raw[offPath:]))
-	ev.PathTruncated = raw[offCut] != 0
+	ev.Path = d.strings.String(tracers.CString(path))
+	ev.PathTruncated = e.PathTruncated != 0
 	ev.PathText = tracers.CutText(ev.Path, ev.PathTruncated)
 	return true
 }

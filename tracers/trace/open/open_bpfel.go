@@ -46,8 +46,13 @@ type openOpenEvent struct {
 	Mode          uint32
 	PathTruncated uint8
 	Pad           [3]uint8
-	Path          [4096]uint8
+	Path          [0]uint8
 	_             [4]byte
+}
+
+type openOpenScratch struct {
+	_   structs.HostLayout
+	Buf [4176]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -70,6 +75,7 @@ const (
 	openVarFilterComm      = "filter_comm"
 	openVarFilterMntnsMode = "filter_mntns_mode"
 	openVarFilterPid       = "filter_pid"
+	openVarOpenEventType   = "open_event_type"
 )
 
 // loadOpen returns the embedded CollectionSpec for open.
@@ -142,6 +148,7 @@ type openVariableSpecs struct {
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	OpenEventType   *ebpf.VariableSpec `ebpf:"open_event_type"`
 }
 
 // openObjects contains all objects after they have been loaded into the kernel.
@@ -190,6 +197,7 @@ type openVariables struct {
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	OpenEventType   *ebpf.Variable `ebpf:"open_event_type"`
 }
 
 // openPrograms contains all programs after they have been loaded into the kernel.

@@ -11,9 +11,8 @@ import (
 
 // record is what open.bpf.c sends: the fixed part and the path with its NUL.
 func record(ev *openOpenEvent, path string) []byte {
-	copy(ev.Path[:], path+"\x00")
-	full := unsafe.Slice((*byte)(unsafe.Pointer(ev)), unsafe.Sizeof(*ev))
-	return append([]byte(nil), full[:offPath+len(path)+1]...)
+	fixed := unsafe.Slice((*byte)(unsafe.Pointer(ev)), pathAt)
+	return append(append([]byte(nil), fixed...), path+"\x00"...)
 }
 
 func TestHeaderLayout(t *testing.T) {
@@ -34,7 +33,7 @@ func TestDecode(t *testing.T) {
 
 	d := newDecoder()
 	var ev Event
-	if !d.decode(record(&raw, "relative/file"), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, "relative/file"), &ev) {
 		t.Fatal("decode failed")
 	}
 	want := Event{Ret: -2, Fd: 0, Err: 2, Error: "ENOENT", Flags: []string{"O_WRONLY", "O_CREAT", "O_CLOEXEC"},
@@ -52,13 +51,13 @@ func TestDecode(t *testing.T) {
 
 	// The same event reused for a successful open leaves nothing behind.
 	raw.Ret, raw.Flags, raw.Mode = 3, 0, 0
-	if !d.decode(record(&raw, "/etc/hostname"), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, "/etc/hostname"), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.Fd != 3 || ev.Err != 0 || ev.Error != "" || !reflect.DeepEqual(ev.Flags, []string{"O_RDONLY"}) || ev.Path != "/etc/hostname" {
 		t.Errorf("reused event: %+v", ev)
 	}
-	if d.decode(make([]byte, offPath-1), &ev) {
+	if d.decode(make([]byte, pathAt-1), &ev) {
 		t.Error("a short record was accepted")
 	}
 }
@@ -69,7 +68,7 @@ func TestDecodeMode(t *testing.T) {
 	var ev Event
 	for mode, want := range map[uint32]string{0o4755: "-rwsr-xr-x", 0o2644: "-rw-r-Sr--", 0o1777: "-rwxrwxrwt", 0o600: "-rw-------"} {
 		raw := openOpenEvent{Flags: 0o100, Mode: mode} // O_CREAT
-		if !d.decode(record(&raw, "f"), &ev) {
+		if !tracers.Decoder[Event](d.decode).Into(record(&raw, "f"), &ev) {
 			t.Fatal("decode failed")
 		}
 		if ev.Mode != want || ev.ModeRaw != mode {
@@ -85,14 +84,14 @@ func TestDecodeTruncatedPath(t *testing.T) {
 	raw := openOpenEvent{Ret: -36, PathTruncated: 1}
 	d := newDecoder()
 	var ev Event
-	if !d.decode(record(&raw, long), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, long), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.Path != long || !ev.PathTruncated || ev.PathText != long+"…" || ev.Error != "ENAMETOOLONG" {
 		t.Errorf("cut path: path %d bytes, pathTruncated %v, text ends %q, error %q", len(ev.Path), ev.PathTruncated, ev.PathText[len(ev.PathText)-4:], ev.Error)
 	}
 	raw = openOpenEvent{Ret: 3}
-	if !d.decode(record(&raw, "/etc/passwd"), &ev) {
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, "/etc/passwd"), &ev) {
 		t.Fatal("decode failed")
 	}
 	if ev.Path != "/etc/passwd" || ev.PathTruncated || ev.PathText != "/etc/passwd" {
