@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"regexp"
 	"strings"
@@ -78,5 +79,24 @@ func TestReadmeLinksStayInside(t *testing.T) {
 		if _, err := os.Stat(target); err != nil {
 			t.Errorf("README.md links to %s, which is not in the repository: %v", m[1], err)
 		}
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite docs/fields.md from the schemas")
+
+// docs/fields.md is the gadgets' fields, as their schemas describe them.
+func TestFieldsReference(t *testing.T) {
+	want := tracers.FieldsMarkdown()
+	if *update {
+		if err := os.WriteFile("docs/fields.md", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("docs/fields.md")
+	if err != nil {
+		t.Fatalf("%v (go test -run TestFieldsReference -update . writes it)", err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/fields.md is not what the schemas say: go test -run TestFieldsReference -update . rewrites it")
 	}
 }

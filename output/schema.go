@@ -174,3 +174,41 @@ func at[V any](base unsafe.Pointer, f *field) *V {
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// FieldDoc is one row of a schema's reference: a JSON field (dotted when
+// nested, "" for a column-only field), its column ("" for none), and what
+// it means (the field's `desc` tag).
+type FieldDoc struct {
+	JSON, Column, Desc string
+}
+
+// Doc lists the schema's fields in declaration order, for the reference of
+// ig's fields (docs/fields.md). It reads the tags again: it is not on any
+// hot path.
+func (s *Schema) Doc() []FieldDoc { return docOf(s.typ, "") }
+
+func docOf(t reflect.Type, prefix string) []FieldDoc {
+	var out []FieldDoc
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
+			out = append(out, docOf(sf.Type, prefix)...)
+			continue
+		}
+		column, _, _ := strings.Cut(sf.Tag.Get("column"), ",")
+		if !sf.IsExported() || name == "" || name == "-" && column == "" {
+			continue
+		}
+		if sf.Type.Kind() == reflect.Struct {
+			out = append(out, docOf(sf.Type, prefix+name+".")...)
+			continue
+		}
+		json := prefix + name
+		if name == "-" {
+			json = ""
+		}
+		out = append(out, FieldDoc{JSON: json, Column: column, Desc: sf.Tag.Get("desc")})
+	}
+	return out
+}

@@ -10,17 +10,17 @@ import (
 // Runtime says which container an event came from; filled by runtimes/.
 // The JSON names are Inspektor Gadget's, so existing jq filters keep working.
 type Runtime struct {
-	RuntimeName        string `json:"runtimeName" column:"runtime,width:10"`
-	ContainerID        string `json:"containerId" column:"containerid,width:13"`
-	ContainerName      string `json:"containerName" column:"container,width:16"`
-	ContainerImageName string `json:"containerImageName" column:"image,width:20"`
+	RuntimeName        string `json:"runtimeName" column:"runtime,width:10" desc:"container runtime: docker, containerd, cri-o or podman; empty for host processes"`
+	ContainerID        string `json:"containerId" column:"containerid,width:13" desc:"container id"`
+	ContainerName      string `json:"containerName" column:"container,width:16" desc:"container name"`
+	ContainerImageName string `json:"containerImageName" column:"image,width:20" desc:"container image"`
 }
 
 // K8s is the Kubernetes identity of a container, from CRI labels.
 type K8s struct {
-	Namespace     string `json:"namespace" column:"k8s.namespace,width:12"`
-	PodName       string `json:"podName" column:"k8s.pod,width:16"`
-	ContainerName string `json:"containerName" column:"k8s.container,width:16"`
+	Namespace     string `json:"namespace" column:"k8s.namespace,width:12" desc:"Kubernetes namespace of the pod (CRI labels)"`
+	PodName       string `json:"podName" column:"k8s.pod,width:16" desc:"Kubernetes pod name (CRI labels)"`
+	ContainerName string `json:"containerName" column:"k8s.container,width:16" desc:"Kubernetes container name (CRI labels)"`
 }
 
 // Event is what every event of every gadget carries. Gadget event types embed
@@ -28,14 +28,14 @@ type K8s struct {
 type Event struct {
 	Runtime   Runtime `json:"runtime"`
 	K8s       K8s     `json:"k8s"`
-	Timestamp int64   `json:"timestamp" column:"time,width:15,walltime"` // ns since the epoch
-	MountNsID uint64  `json:"mountnsid" column:"mntns,width:10,right"`
-	Pid       uint32  `json:"pid" column:"pid,width:7,right"`
-	Tid       uint32  `json:"tid" column:"tid,width:7,right"`
-	Ppid      uint32  `json:"ppid" column:"ppid,width:7,right"`
-	Uid       uint32  `json:"uid" column:"uid,width:6,right"`
-	Gid       uint32  `json:"gid" column:"gid,width:6,right"`
-	Comm      string  `json:"comm" column:"comm,width:16"`
+	Timestamp int64   `json:"timestamp" column:"time,width:15,walltime" desc:"when it happened, nanoseconds since the epoch (the column shows the time of day)"` // ns since the epoch
+	MountNsID uint64  `json:"mountnsid" column:"mntns,width:10,right" desc:"mount namespace inode number (0 when it cannot be read)"`
+	Pid       uint32  `json:"pid" column:"pid,width:7,right" desc:"process id (thread group id)"`
+	Tid       uint32  `json:"tid" column:"tid,width:7,right" desc:"thread id"`
+	Ppid      uint32  `json:"ppid" column:"ppid,width:7,right" desc:"parent's process id"`
+	Uid       uint32  `json:"uid" column:"uid,width:6,right" desc:"user id"`
+	Gid       uint32  `json:"gid" column:"gid,width:6,right" desc:"group id"`
+	Comm      string  `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
 	// MountNsSerial tells a namespace from an earlier one that had the
 	// same number (the kernel reuses them); low 32 bits, 0 when unknown.
 	MountNsSerial uint32 `json:"-"`

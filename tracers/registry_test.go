@@ -108,3 +108,15 @@ func TestDefaultColumnsAreInTheSchema(t *testing.T) {
 		}
 	}
 }
+
+// Every field of every gadget says what it means: docs/fields.md is made
+// from these descriptions.
+func TestEveryFieldIsDescribed(t *testing.T) {
+	for _, g := range tracers.Gadgets() {
+		for _, f := range g.Schema.Doc() {
+			if strings.TrimSpace(f.Desc) == "" {
+				t.Errorf("%s: field %q (column %q) has no desc tag", g.FullName(), f.JSON, f.Column)
+			}
+		}
+	}
+}

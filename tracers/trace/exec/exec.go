@@ -17,20 +17,20 @@ import (
 // Event is one exec. JSON names follow Inspektor Gadget's trace exec.
 type Event struct {
 	tracers.Event
-	Ret           int64    `json:"ret" column:"ret,width:4,right"`
-	Err           int32    `json:"err" column:"errno,width:5,right"`
-	Error         string   `json:"error" column:"err,width:7"`
-	Args          []string `json:"args"`
-	ArgsTruncated bool     `json:"argsTruncated" column:"truncated,width:5"`
-	ArgsText      string   `json:"-" column:"args,width:32"` // args joined, "…" when cut
+	Ret           int64    `json:"ret" column:"ret,width:4,right" desc:"0 on success, minus the errno on failure"`
+	Err           int32    `json:"err" column:"errno,width:5,right" desc:"the errno, 0 on success"`
+	Error         string   `json:"error" column:"err,width:7" desc:"the errno's name (ENOENT), empty on success"`
+	Args          []string `json:"args" desc:"the argument list, args[0] included: on success read from the new program's memory, on failure from the caller's argv"`
+	ArgsTruncated bool     `json:"argsTruncated" column:"truncated,width:5" desc:"true when the list was cut: ig keeps the whole arguments that fit in the first 8191 bytes (NULs included), on a failed exec at most 64 arguments of at most 1023 bytes each; an argument that does not fit is dropped, so args is always a prefix of the real list"`
+	ArgsText      string   `json:"-" column:"args,width:32" desc:"args joined by spaces, … at the end when cut"`
 	// ExePath, when cut: a path as passed (failed exec) keeps its first
 	// 4095 bytes; a path from the kernel starts with "…/" (see
 	// tracers.PathFromComponents). ExePathText adds "…" to the first.
-	ExePath          string `json:"exepath"`
-	ExePathTruncated bool   `json:"exepathTruncated"`
-	ExePathText      string `json:"-" column:"exepath,width:24"`
-	Cwd              string `json:"cwd" column:"cwd,width:24"` // starts with "…/" when cut
-	CwdTruncated     bool   `json:"cwdTruncated"`
+	ExePath          string `json:"exepath" desc:"the executable: on success its full path from the kernel (mount points crossed, at most 32 components); on failure the path as passed (its first 4095 bytes at most); a path from the kernel that was cut is its end, after …/"`
+	ExePathTruncated bool   `json:"exepathTruncated" desc:"true when exepath was cut"`
+	ExePathText      string `json:"-" column:"exepath,width:24" desc:"exepath, … after a path as passed that was cut"`
+	Cwd              string `json:"cwd" column:"cwd,width:24" desc:"with --cwd, the working directory (cut as exepath on success: its end, after …/); empty without it"` // starts with "…/" when cut
+	CwdTruncated     bool   `json:"cwdTruncated" desc:"true when cwd was cut"`
 }
 
 var schema = output.NewSchema[Event]()

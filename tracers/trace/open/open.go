@@ -16,19 +16,19 @@ import (
 // Event is one open. JSON names follow Inspektor Gadget's trace open.
 type Event struct {
 	tracers.Event
-	Ret      int64    `json:"ret" column:"ret,width:4,right"`
-	Fd       uint32   `json:"fd" column:"fd,width:3,right"`
-	Err      int32    `json:"err" column:"errno,width:5,right"` // errno, 0 on success
-	Error    string   `json:"error" column:"err,width:7"`       // errno's name, "" on success
-	Flags    []string `json:"flags" column:"flags,width:20,join:|"`
-	FlagsRaw int32    `json:"flagsRaw" column:"flagsraw,width:8,right"`
-	Mode     string   `json:"mode" column:"mode,width:10"`
-	ModeRaw  uint32   `json:"modeRaw" column:"moderaw,width:7,right"`
-	Path     string   `json:"path"` // as read: the path's start when it was cut
+	Ret      int64    `json:"ret" column:"ret,width:4,right" desc:"the syscall's result: the fd, or minus the errno"`
+	Fd       uint32   `json:"fd" column:"fd,width:3,right" desc:"the file descriptor; 0 when the open failed"`
+	Err      int32    `json:"err" column:"errno,width:5,right" desc:"the errno, 0 on success"`               // errno, 0 on success
+	Error    string   `json:"error" column:"err,width:7" desc:"the errno's name (ENOENT), empty on success"` // errno's name, "" on success
+	Flags    []string `json:"flags" column:"flags,width:20,join:|" desc:"open flags as names (O_RDONLY, O_CLOEXEC, ...); unnamed bits as hex"`
+	FlagsRaw int32    `json:"flagsRaw" column:"flagsraw,width:8,right" desc:"open flags as a number"`
+	Mode     string   `json:"mode" column:"mode,width:10" desc:"creation mode as ls -l shows it (-rw-r-----; setuid, setgid, sticky as s, s, t, or S, S, T without the execute bit); only with O_CREAT or O_TMPFILE, else ----------"`
+	ModeRaw  uint32   `json:"modeRaw" column:"moderaw,width:7,right" desc:"creation mode as a number"`
+	Path     string   `json:"path" desc:"the path exactly as passed (relative stays relative), whole up to 4095 bytes, the most the kernel accepts; of a longer one (the open fails with ENAMETOOLONG) its first 4095 bytes"` // as read: the path's start when it was cut
 	// PathTruncated: the path was longer than ig reads (4095 bytes, more
 	// than the kernel accepts); Path holds its first 4095 bytes.
-	PathTruncated bool   `json:"pathTruncated" column:"truncated,width:5"`
-	PathText      string `json:"-" column:"path,width:32"` // Path, "…" when cut
+	PathTruncated bool   `json:"pathTruncated" column:"truncated,width:5" desc:"true when the path was longer than 4095 bytes and path is its start"`
+	PathText      string `json:"-" column:"path,width:32" desc:"path, with … after it when it was cut"`
 }
 
 var schema = output.NewSchema[Event]()
