@@ -120,3 +120,58 @@ func TestEveryFieldIsDescribed(t *testing.T) {
 		}
 	}
 }
+
+// The attach points of an implemented gadget's row (tracepoints, iterators,
+// kernel functions) are those of its programs' sections, and its map types
+// are among its objects' maps: the table cannot drift from the code.
+func TestAttachPointsAreTheObjects(t *testing.T) {
+	for _, g := range tracers.Gadgets() {
+		r, _ := tracers.RequirementsOf(g.FullName())
+		inTable, mapTypes := map[string]bool{}, map[string]bool{}
+		for _, v := range r.Variants {
+			for _, tp := range v.Tracepoints {
+				inTable["tracepoint/"+tp] = true
+			}
+			for _, it := range v.Iterators {
+				inTable["iter/"+it] = true
+			}
+			for _, fn := range v.KernelFuncs {
+				inTable["kernel function "+fn] = true
+			}
+			for _, m := range v.MapTypes {
+				mapTypes[m.String()] = true
+			}
+		}
+		if len(inTable) == 0 {
+			continue // loads nothing
+		}
+		objs, _ := filepath.Glob(filepath.Join(strings.ReplaceAll(r.Gadget, " ", "/"), "*_bpfel.o"))
+		inObjects, objMaps := map[string]bool{}, map[string]bool{}
+		for _, o := range objs {
+			spec, err := ebpf.LoadCollectionSpec(o)
+			if err != nil {
+				t.Fatalf("%s: %v", o, err)
+			}
+			for _, p := range spec.Programs {
+				kind, target, _ := strings.Cut(p.SectionName, "/")
+				switch kind {
+				case "kprobe", "kretprobe", "fentry", "fexit":
+					inObjects["kernel function "+target] = true
+				default:
+					inObjects[p.SectionName] = true
+				}
+			}
+			for _, m := range spec.Maps {
+				objMaps[m.Type.String()] = true
+			}
+		}
+		if !reflect.DeepEqual(inObjects, inTable) {
+			t.Errorf("%s: programs attach to %v, the table says %v", r.Gadget, sortedKeys(inObjects), sortedKeys(inTable))
+		}
+		for m := range mapTypes {
+			if !objMaps[m] {
+				t.Errorf("%s: the table needs map type %s, which no object of it has (%v)", r.Gadget, m, sortedKeys(objMaps))
+			}
+		}
+	}
+}
