@@ -281,8 +281,11 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	if !verdict.OK {
 		return verdict.Error(g.FullName())
 	}
-	env.Variant = verdict.Variant
+	env.Variant, env.Skipped = verdict.Variant, verdict.Skipped
 	env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
+	for _, tp := range verdict.Skipped {
+		env.Logf("%s: skipped tracepoint %s, which this kernel lacks (optional)", g.FullName(), tp)
+	}
 	if v := variantOf(req, verdict.Variant); !v.NoBPF {
 		res, err := btf.Load(btfOptions(c, env))
 		if err != nil {

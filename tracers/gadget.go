@@ -92,6 +92,7 @@ type Env struct {
 	Filter      Filter
 	KernelTypes *btf.Spec // for CO-RE relocation; nil means the running kernel's
 	Variant     string    // the requirements variant the checker chose
+	Skipped     []string  // its optional tracepoints this kernel lacks: their programs are not loaded
 	Stdout      io.Writer
 	Stderr      io.Writer
 	Verbose     bool

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
@@ -72,6 +73,13 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	}
 	if m, ok := spec.Maps["events"]; ok {
 		m.MaxEntries = RingBufferSize
+	}
+	// The programs of optional tracepoints this kernel lacks are neither
+	// loaded nor attached.
+	for name, ps := range spec.Programs {
+		if slices.Contains(env.Skipped, strings.TrimPrefix(ps.SectionName, "tracepoint/")) {
+			delete(spec.Programs, name)
+		}
 	}
 
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{

@@ -3,6 +3,7 @@ package tracers
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -19,10 +20,14 @@ type Variant struct {
 	ProgramTypes []ebpf.ProgramType
 	MapTypes     []ebpf.MapType
 	Tracepoints  []string // GROUP/NAME in tracefs
-	KernelFuncs  []string // kprobe/fentry targets
-	Iterators    []string // bpf_iter_<name>
-	KernelBTF    bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
-	NoBPF        bool     // a fallback that loads nothing (e.g. reads /proc)
+	// Optional are tracepoints of Tracepoints the gadget runs without where
+	// the kernel lacks them (arm64 has no sys_enter_open): their programs
+	// are then neither loaded nor attached, and -v says so.
+	Optional    []string
+	KernelFuncs []string // kprobe/fentry targets
+	Iterators   []string // bpf_iter_<name>
+	KernelBTF   bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
+	NoBPF       bool     // a fallback that loads nothing (e.g. reads /proc)
 }
 
 // Requirements is one row of the requirements table.
@@ -123,7 +128,7 @@ var Table = []Requirements{
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
 	{Gadget: "trace open", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
-		Tracepoints: syscalls("open", "openat", "openat2")}}},
+		Tracepoints: syscalls("open", "openat", "openat2"), Optional: syscalls("open")}}},
 	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"signal/signal_generate"}}}},
 	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
@@ -191,12 +196,13 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 		ProgramTypes []string `json:"programTypes"`
 		MapTypes     []string `json:"mapTypes"`
 		Tracepoints  []string `json:"tracepoints"`
+		Optional     []string `json:"optional"`
 		KernelFuncs  []string `json:"kernelFuncs"`
 		Iterators    []string `json:"iterators"`
 		KernelBTF    bool     `json:"kernelBTF"`
 		NoBPF        bool     `json:"noBPF"`
 	}{v.Name, v.MinKernelOrAny(), v.Configs, v.ProgramTypeNames(), typeNames(v.MapTypes),
-		v.Tracepoints, v.KernelFuncs, v.Iterators, v.KernelBTF, v.NoBPF})
+		v.Tracepoints, v.Optional, v.KernelFuncs, v.Iterators, v.KernelBTF, v.NoBPF})
 }
 
 // MinKernel is the oldest kernel any variant runs on: major.minor, or AnyKernel.
@@ -218,6 +224,7 @@ type Verdict struct {
 	OK      bool
 	Variant string   // the variant to use when OK
 	Missing []string // why each variant cannot run (when not OK)
+	Skipped []string // optional tracepoints of the variant this kernel lacks (when OK)
 }
 
 // Reason is a one-line explanation of a refusal.
@@ -232,7 +239,7 @@ func (h *Host) Check(r *Requirements) Verdict {
 			if !r.Implemented {
 				return Verdict{Variant: v.Name, Missing: []string{"not implemented yet"}}
 			}
-			return Verdict{OK: true, Variant: v.Name}
+			return Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v)}
 		}
 		why := strings.Join(m, ", ")
 		if len(r.Variants) > 1 {
@@ -249,6 +256,20 @@ func (h *Host) Check(r *Requirements) Verdict {
 // Error is the refusal a gadget prints before loading anything.
 func (v Verdict) Error(gadget string) error {
 	return fmt.Errorf("%s: %s", gadget, v.Reason())
+}
+
+// skipped lists the optional tracepoints of v the host lacks.
+func (h *Host) skipped(v *Variant) []string {
+	var out []string
+	if h.Probes == nil {
+		return nil
+	}
+	for _, tp := range v.Optional {
+		if !h.Probes.Tracepoint(tp) {
+			out = append(out, tp)
+		}
+	}
+	return out
 }
 
 // missing lists what the host lacks for variant v, most basic first.
@@ -297,7 +318,7 @@ func (h *Host) missing(v *Variant) []string {
 		}
 	}
 	for _, tp := range v.Tracepoints {
-		if !h.Probes.Tracepoint(tp) {
+		if !slices.Contains(v.Optional, tp) && !h.Probes.Tracepoint(tp) {
 			out = append(out, "no tracepoint "+tp)
 		}
 	}

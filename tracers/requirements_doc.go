@@ -11,6 +11,9 @@ func (v *Variant) Hooks() string {
 	if len(v.Tracepoints) > 0 {
 		h = append(h, "tracepoints "+compactTracepoints(v.Tracepoints))
 	}
+	if len(v.Optional) > 0 {
+		h = append(h, "optional where the kernel lacks them: "+compactTracepoints(v.Optional))
+	}
 	for _, fn := range v.KernelFuncs {
 		h = append(h, "kprobe "+fn)
 	}

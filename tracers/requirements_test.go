@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -354,5 +355,36 @@ func TestVariantJSON(t *testing.T) {
 	b, _ = json.Marshal(r)
 	if !strings.Contains(string(b), `"programTypes":["TracePoint"],"mapTypes":["RingBuf"]`) {
 		t.Errorf("trace open: %s", b)
+	}
+}
+
+// lackingTracepoints is a kernel without some tracepoints (as arm64 has no
+// sys_enter_open).
+type lackingTracepoints struct {
+	allProbes
+	lacks []string
+}
+
+func (p lackingTracepoints) Tracepoint(tp string) bool { return !slices.Contains(p.lacks, tp) }
+
+// An optional tracepoint the kernel lacks is skipped, not a refusal; a
+// required one still refuses, by name.
+func TestOptionalTracepoints(t *testing.T) {
+	implemented(t, "trace open")
+	r, _ := RequirementsOf("trace open")
+	h := hostFromConfig(t, "../testdata/kernel-configs/config-6.12.117+deb12-cloud-amd64.gz")
+	h.KernelBTF, h.BTF = true, &BTFSource{Source: "vmlinux"}
+	h.Probes = lackingTracepoints{lacks: []string{"syscalls/sys_enter_open", "syscalls/sys_exit_open"}}
+	v := h.Check(r)
+	if !v.OK || !slices.Equal(v.Skipped, []string{"syscalls/sys_enter_open", "syscalls/sys_exit_open"}) {
+		t.Errorf("without sys_{enter,exit}_open: %+v, want OK, those skipped", v)
+	}
+	h.Probes = allProbes{}
+	if v := h.Check(r); !v.OK || len(v.Skipped) != 0 {
+		t.Errorf("with every tracepoint: %+v, want OK, nothing skipped", v)
+	}
+	h.Probes = lackingTracepoints{lacks: []string{"syscalls/sys_enter_openat"}}
+	if v := h.Check(r); v.OK || !strings.Contains(v.Reason(), "no tracepoint syscalls/sys_enter_openat") {
+		t.Errorf("without sys_enter_openat: %+v, want a refusal naming it", v)
 	}
 }
