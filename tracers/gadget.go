@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"sort"
 
@@ -106,6 +107,14 @@ type Env struct {
 	// nil when there is none. It decides for mount namespaces the kernel
 	// has no verdict for.
 	Accept func(*Event) bool
+}
+
+// LoadedAll says that the gadget loads nothing more in this run: the kernel
+// types (the raw BTF, megabytes) can go. A gadget that loads one object
+// (the stream and snapshot runners) says so after loading it.
+func (e *Env) LoadedAll() {
+	e.KernelTypes = nil
+	debug.FreeOSMemory()
 }
 
 // Logf prints a -v message on stderr.

@@ -82,16 +82,18 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		}
 	}
 
+	// Relocation decodes the kernel types it looks at into the spec it is
+	// given, and decoded types are most of ig's memory: each load gets a
+	// copy, which takes them with it when it goes, while env.KernelTypes
+	// stays as read, for the next object a gadget loads in this run (per
+	// namespace or per container): the same types, from whatever source.
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{KernelTypes: env.KernelTypes},
+		Programs: ebpf.ProgramOptions{KernelTypes: env.KernelTypes.Copy()},
 	})
 	if err != nil {
 		return nil, loadError(err)
 	}
-	// Kernel types are only needed to load; they are most of ig's memory.
-	// Let them go now, before the ring buffer's pages fill, to keep the peak low.
-	env.KernelTypes = nil
-	debug.FreeOSMemory()
+	debug.FreeOSMemory() // the decoded types, before the ring buffer's pages fill
 	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]mntNsVerdict{}}
 	if err := p.UpdateMntNs(env.Filter.MntNs); err != nil {
 		p.Close()

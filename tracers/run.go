@@ -14,6 +14,7 @@ func RunStream[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.
 	if err != nil {
 		return err
 	}
+	env.LoadedAll()
 	defer p.Close()
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()

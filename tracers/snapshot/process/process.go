@@ -82,6 +82,7 @@ func fromIterator(env *tracers.Env, threads bool) ([]Process, error) {
 		return nil, err
 	}
 	p, err := tracers.Load(spec, env, map[string]any{"show_threads": threads})
+	env.LoadedAll()
 	if err != nil {
 		return nil, err
 	}
