@@ -70,6 +70,16 @@ func timeoutFlag() cli.Flag {
 		Action: func(_ *cli.Context, v float64) error { return checkTimeout(v) }}
 }
 
+// variantFlag forces one of the gadget's variants (its own flag: each gadget
+// has its own names).
+func variantFlag(r *tracers.Requirements) cli.Flag {
+	var names []string
+	for _, v := range r.Variants {
+		names = append(names, v.Name)
+	}
+	return &cli.StringFlag{Name: "variant", Usage: "use this variant, or fail saying why it cannot run here: " + strings.Join(names, ", ") + " (default: the first this kernel offers)"}
+}
+
 // filterFlags pick the processes a gadget reports.
 func filterFlags() []cli.Flag {
 	return append([]cli.Flag{
@@ -188,7 +198,7 @@ func gadgetCommands() []*cli.Command {
 		cmd := &cli.Command{
 			Name:         g.Name,
 			Usage:        g.Description,
-			Flags:        append(gadgetFlags(), g.Flags...),
+			Flags:        append(append(gadgetFlags(), variantFlag(tracers.MustRequirementsOf(g.FullName()))), g.Flags...),
 			OnUsageError: usageError,
 			Before:       checkFlagsApply,
 			Action: func(c *cli.Context) error {
@@ -278,11 +288,24 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	}
 	req, _ := tracers.RequirementsOf(g.FullName())
 	verdict := host.Check(req)
+	forced := c.String("variant")
+	if forced != "" {
+		if verdict, err = host.CheckVariant(req, forced); err != nil {
+			return err
+		}
+	}
 	if !verdict.OK {
 		return verdict.Error(g.FullName())
 	}
+	for _, why := range verdict.PassedOver {
+		env.Logf("%s: not the %s", g.FullName(), why)
+	}
 	env.Variant, env.Skipped = verdict.Variant, verdict.Skipped
-	env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
+	if forced != "" {
+		env.Logf("%s: using the %s variant (--variant)", g.FullName(), verdict.Variant)
+	} else {
+		env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
+	}
 	for _, tp := range verdict.Skipped {
 		env.Logf("%s: skipped tracepoint %s, which this kernel lacks (optional)", g.FullName(), tp)
 	}

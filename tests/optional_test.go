@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -47,5 +48,28 @@ func TestOptionalTracepointSkipped(t *testing.T) {
 	checkSuccess(t, r)
 	for _, tp := range []string{"sys_enter_open", "sys_exit_open"} {
 		checkLogLine(t, r, "ig: trace open: skipped tracepoint syscalls/"+tp+", which this kernel lacks (optional)")
+	}
+}
+
+// --variant forces one of a gadget's variants: -v says so, and the gadget
+// runs it (snapshot process from /proc on this host, where the iterator
+// works); a variant that cannot run here is refused, saying why, and an
+// unknown one names the variants there are.
+func TestVariantFlag(t *testing.T) {
+	igBinary(t)
+	r := runIG(t, "snapshot", "process", "--variant", "/proc", "-v", "-o", "json")
+	checkSuccess(t, r)
+	checkLogLine(t, r, "ig: snapshot process: using the /proc variant (--variant)")
+	checkLogLine(t, r, "ig: snapshot process: reading /proc")
+	procs := decodeAll[commonEvent](t, snapshotArray(t, r))
+	findOne(t, procs, "this process", func(p *commonEvent) bool { return p.Pid == int64(os.Getpid()) && p.Tid == p.Pid })
+
+	msg := checkFailure(t, runIG(t, "--btf", "/etc/passwd", "snapshot", "process", "--variant", "iter/task"))
+	if !strings.HasPrefix(msg, "ig: snapshot process: variant iter/task cannot run here: no kernel BTF (--btf: ") {
+		t.Errorf("forced iter/task without kernel BTF: %q", msg)
+	}
+	msg = checkFailure(t, runIG(t, "trace", "open", "--variant", "kprobe"))
+	if msg != `ig: trace open has no variant "kprobe"; its variants: tracepoint` {
+		t.Errorf("unknown variant: %q", msg)
 	}
 }

@@ -157,6 +157,15 @@ var requirementsByName = func() map[string]*Requirements {
 	return m
 }()
 
+// MustRequirementsOf is RequirementsOf for a registered gadget, which has a row.
+func MustRequirementsOf(gadget string) *Requirements {
+	r, ok := requirementsByName[gadget]
+	if !ok {
+		panic("tracers: no requirements row for " + gadget)
+	}
+	return r
+}
+
 // RequirementsOf returns the table row of a gadget.
 func RequirementsOf(gadget string) (*Requirements, bool) {
 	r, ok := requirementsByName[gadget]
@@ -225,6 +234,30 @@ type Verdict struct {
 	Variant string   // the variant to use when OK
 	Missing []string // why each variant cannot run (when not OK)
 	Skipped []string // optional tracepoints of the variant this kernel lacks (when OK)
+	// PassedOver says why each variant before the chosen one cannot run
+	// here ("iter/task: no task iterator"), for -v.
+	PassedOver []string
+}
+
+// CheckVariant is Check for the one variant name (--variant): an error
+// names the variants there are when the gadget has none of that name, and
+// says why when it cannot run here.
+func (h *Host) CheckVariant(r *Requirements, name string) (Verdict, error) {
+	var names []string
+	for _, v := range r.Variants {
+		names = append(names, v.Name)
+	}
+	i := slices.IndexFunc(r.Variants, func(v Variant) bool { return v.Name == name })
+	if i < 0 {
+		return Verdict{}, fmt.Errorf("%s has no variant %q; its variants: %s", r.Gadget, name, strings.Join(names, ", "))
+	}
+	one := *r
+	one.Variants = r.Variants[i : i+1]
+	v := h.Check(&one)
+	if !v.OK {
+		return v, fmt.Errorf("%s: variant %s cannot run here: %s (its variants: %s)", r.Gadget, name, v.Reason(), strings.Join(names, ", "))
+	}
+	return v, nil
 }
 
 // Reason is a one-line explanation of a refusal.
@@ -239,7 +272,7 @@ func (h *Host) Check(r *Requirements) Verdict {
 			if !r.Implemented {
 				return Verdict{Variant: v.Name, Missing: []string{"not implemented yet"}}
 			}
-			return Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v)}
+			return Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v), PassedOver: missing}
 		}
 		why := strings.Join(m, ", ")
 		if len(r.Variants) > 1 {

@@ -274,8 +274,18 @@ func TestIteratorsAreProbedByTheirTarget(t *testing.T) {
 		t.Errorf("snapshot process: %+v, want iter/task", v)
 	}
 	h.Probes = missingProbes{} // no iterators
-	if v := h.Check(r); !v.OK || v.Variant != "/proc" {
-		t.Errorf("snapshot process without iterators: %+v, want /proc", v)
+	if v := h.Check(r); !v.OK || v.Variant != "/proc" || len(v.PassedOver) != 1 || !strings.HasPrefix(v.PassedOver[0], "iter/task: ") {
+		t.Errorf("snapshot process without iterators: %+v, want /proc, iter/task passed over and why", v)
+	}
+	// --variant: forced, it runs or says why not; an unknown name lists the variants.
+	if v, err := h.CheckVariant(r, "/proc"); err != nil || !v.OK || v.Variant != "/proc" {
+		t.Errorf("--variant /proc: %+v %v", v, err)
+	}
+	if _, err := h.CheckVariant(r, "iter/task"); err == nil || !strings.Contains(err.Error(), "variant iter/task cannot run here: ") {
+		t.Errorf("--variant iter/task without iterators: %v", err)
+	}
+	if _, err := h.CheckVariant(r, "kprobe"); err == nil || err.Error() != `snapshot process has no variant "kprobe"; its variants: iter/task, /proc` {
+		t.Errorf("--variant kprobe: %v", err)
 	}
 }
 

@@ -48,7 +48,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 		err   error
 	)
 	if env.Variant == "/proc" {
-		env.Logf("snapshot process: reading /proc (no task iterator)")
+		env.Logf("snapshot process: reading /proc")
 		procs, err = fromProc(threads, env.Filter)
 	} else {
 		procs, err = fromIterator(env, threads)
