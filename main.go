@@ -301,6 +301,9 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		env.Logf("%s: not the %s", g.FullName(), why)
 	}
 	env.Variant, env.Skipped = verdict.Variant, verdict.Skipped
+	if v := variantOf(req, verdict.Variant); !v.NoBPF {
+		env.VariantReq = &v
+	}
 	if forced != "" {
 		env.Logf("%s: using the %s variant (--variant)", g.FullName(), verdict.Variant)
 	} else {

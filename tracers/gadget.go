@@ -93,6 +93,7 @@ type Env struct {
 	Filter      Filter
 	KernelTypes *btf.Spec // for CO-RE relocation; nil means the running kernel's
 	Variant     string    // the requirements variant the checker chose
+	VariantReq  *Variant  // its row: Load loads only the programs that attach where it says
 	Skipped     []string  // its optional tracepoints this kernel lacks: their programs are not loaded
 	Stdout      io.Writer
 	Stderr      io.Writer

@@ -74,13 +74,7 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	if m, ok := spec.Maps["events"]; ok {
 		m.MaxEntries = RingBufferSize
 	}
-	// The programs of optional tracepoints this kernel lacks are neither
-	// loaded nor attached.
-	for name, ps := range spec.Programs {
-		if slices.Contains(env.Skipped, strings.TrimPrefix(ps.SectionName, "tracepoint/")) {
-			delete(spec.Programs, name)
-		}
-	}
+	keepVariantPrograms(spec, env)
 
 	// Relocation decodes the kernel types it looks at into the spec it is
 	// given, and decoded types are most of ig's memory: each load gets a
@@ -100,6 +94,19 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		return nil, err
 	}
 	return p, nil
+}
+
+// keepVariantPrograms drops from spec the programs that are not the chosen
+// variant's (an object may hold several variants' programs), and those of
+// optional tracepoints this kernel lacks: they are neither loaded nor
+// attached.
+func keepVariantPrograms(spec *ebpf.CollectionSpec, env *Env) {
+	for name, ps := range spec.Programs {
+		other := env.VariantReq != nil && !env.VariantReq.Attaches(ps.SectionName)
+		if other || slices.Contains(env.Skipped, strings.TrimPrefix(ps.SectionName, "tracepoint/")) {
+			delete(spec.Programs, name)
+		}
+	}
 }
 
 // UpdateMntNs changes the kernel's mount-namespace verdicts.

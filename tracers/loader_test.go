@@ -1,7 +1,9 @@
 package tracers
 
 import (
+	"maps"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
@@ -39,6 +41,39 @@ func TestSecondLoadHasTheKernelTypes(t *testing.T) {
 		env.LoadedAll()
 		if env.KernelTypes != nil {
 			t.Errorf("%s: LoadedAll kept the kernel types", res.Source)
+		}
+	}
+}
+
+// Only the chosen variant's programs are loaded, less those of optional
+// tracepoints this kernel lacks.
+func TestKeepVariantPrograms(t *testing.T) {
+	spec := func() *ebpf.CollectionSpec {
+		return &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{
+			"enter_open":   {SectionName: "tracepoint/syscalls/sys_enter_open"},
+			"enter_openat": {SectionName: "tracepoint/syscalls/sys_enter_openat"},
+			"kp_open":      {SectionName: "kprobe/do_sys_openat2"},
+			"fx_open":      {SectionName: "fexit/do_sys_openat2"},
+			"tasks":        {SectionName: "iter/task"},
+		}}
+	}
+	tracepoint := &Variant{Tracepoints: []string{"syscalls/sys_enter_open", "syscalls/sys_enter_openat"}}
+	for _, tc := range []struct {
+		v       *Variant
+		skipped []string
+		want    []string
+	}{
+		{tracepoint, nil, []string{"enter_open", "enter_openat"}},
+		{tracepoint, []string{"syscalls/sys_enter_open"}, []string{"enter_openat"}},
+		{&Variant{KernelFuncs: []string{"do_sys_openat2"}}, nil, []string{"fx_open", "kp_open"}},
+		{&Variant{Iterators: []string{"task"}}, nil, []string{"tasks"}},
+		{nil, nil, []string{"enter_open", "enter_openat", "fx_open", "kp_open", "tasks"}},
+	} {
+		s := spec()
+		keepVariantPrograms(s, &Env{VariantReq: tc.v, Skipped: tc.skipped})
+		got := slices.Sorted(maps.Keys(s.Programs))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("variant %+v, skipped %v: kept %v, want %v", tc.v, tc.skipped, got, tc.want)
 		}
 	}
 }

@@ -2,8 +2,26 @@ package tracers
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
+
+// Attaches says whether a program of the given ELF section belongs to the
+// variant: its tracepoint, iterator or kernel function is one of the
+// variant's. A gadget object may hold the programs of several variants;
+// only the chosen one's are loaded.
+func (v *Variant) Attaches(section string) bool {
+	kind, target, _ := strings.Cut(section, "/")
+	switch kind {
+	case "tracepoint", "tp":
+		return slices.Contains(v.Tracepoints, target)
+	case "iter":
+		return slices.Contains(v.Iterators, target)
+	case "kprobe", "kretprobe", "fentry", "fexit":
+		return slices.Contains(v.KernelFuncs, target)
+	}
+	return false
+}
 
 // Hooks lists what a variant attaches to, for people.
 func (v *Variant) Hooks() string {
