@@ -300,19 +300,14 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	for _, why := range verdict.PassedOver {
 		env.Logf("%s: not the %s", g.FullName(), why)
 	}
-	env.Variant, env.Skipped = verdict.Variant, verdict.Skipped
-	if v := variantOf(req, verdict.Variant); !v.NoBPF {
-		env.VariantReq = &v
-	}
 	if forced != "" {
 		env.Logf("%s: using the %s variant (--variant)", g.FullName(), verdict.Variant)
 	} else {
 		env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
 	}
-	for _, tp := range verdict.Skipped {
-		env.Logf("%s: skipped tracepoint %s, which this kernel lacks (optional)", g.FullName(), tp)
-	}
-	if v := variantOf(req, verdict.Variant); !v.NoBPF {
+	// The kernel's types, if any variant that may run loads eBPF.
+	if slices.ContainsFunc(append([]tracers.Verdict{verdict}, verdict.Fallbacks...),
+		func(v tracers.Verdict) bool { return !variantOf(req, v.Variant).NoBPF }) {
 		res, err := btf.Load(btfOptions(c, env))
 		if err != nil {
 			return err
@@ -334,7 +329,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	ctx, cancel := signalContext(timeout)
 	defer cancel()
 	go coll.Run(ctx, refreshInterval)
-	return g.Run(ctx, env)
+	return tracers.RunVariants(ctx, g, env, req, verdict)
 }
 
 // signalContext ends on Ctrl-C, SIGTERM, or after timeout seconds (0, or

@@ -16,7 +16,7 @@ func (p *Program) RunIterator(name string) ([]byte, error) {
 	}
 	it, err := link.AttachIter(link.IterOptions{Program: prog})
 	if err != nil {
-		return nil, fmt.Errorf("attach iterator %s: %w", name, err)
+		return nil, &AttachError{fmt.Errorf("attach iterator %s: %w", name, err)}
 	}
 	defer it.Close()
 	rd, err := it.Open()

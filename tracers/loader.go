@@ -96,6 +96,13 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	return p, nil
 }
 
+// AttachError is a variant's program that the kernel would not attach:
+// RunVariants then tries the next variant the host offers.
+type AttachError struct{ Err error }
+
+func (e *AttachError) Error() string { return e.Err.Error() }
+func (e *AttachError) Unwrap() error { return e.Err }
+
 // keepVariantPrograms drops from spec the programs that are not the chosen
 // variant's (an object may hold several variants' programs), and those of
 // optional tracepoints this kernel lacks: they are neither loaded nor
@@ -239,7 +246,7 @@ func (p *Program) Attach() error {
 			return fmt.Errorf("program %s: no attach rule for section %q", name, ps.SectionName)
 		}
 		if err != nil {
-			return fmt.Errorf("attach %s: %w", ps.SectionName, err)
+			return &AttachError{fmt.Errorf("attach %s: %w", ps.SectionName, err)}
 		}
 		p.links = append(p.links, l)
 	}

@@ -237,6 +237,9 @@ type Verdict struct {
 	// PassedOver says why each variant before the chosen one cannot run
 	// here ("iter/task: no task iterator"), for -v.
 	PassedOver []string
+	// Fallbacks are the later variants this host offers too, in order:
+	// RunVariants tries them when the chosen one fails to attach.
+	Fallbacks []Verdict
 }
 
 // CheckVariant is Check for the one variant name (--variant): an error
@@ -266,13 +269,19 @@ func (v Verdict) Reason() string { return strings.Join(v.Missing, "; ") }
 // Check compares the host with a gadget's row.
 func (h *Host) Check(r *Requirements) Verdict {
 	var missing []string
-	for _, v := range r.Variants {
+	for i, v := range r.Variants {
 		m := h.missing(&v)
 		if len(m) == 0 {
 			if !r.Implemented {
 				return Verdict{Variant: v.Name, Missing: []string{"not implemented yet"}}
 			}
-			return Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v), PassedOver: missing}
+			verdict := Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v), PassedOver: missing}
+			for _, later := range r.Variants[i+1:] {
+				if len(h.missing(&later)) == 0 {
+					verdict.Fallbacks = append(verdict.Fallbacks, Verdict{OK: true, Variant: later.Name, Skipped: h.skipped(&later)})
+				}
+			}
+			return verdict
 		}
 		why := strings.Join(m, ", ")
 		if len(r.Variants) > 1 {

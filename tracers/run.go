@@ -14,13 +14,13 @@ func RunStream[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.
 	if err != nil {
 		return err
 	}
-	env.LoadedAll()
 	defer p.Close()
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	go p.FollowMntNs(followCtx, env)
 	if err := p.Attach(); err != nil {
-		return err
+		return err // an AttachError: the next variant may need the kernel types
 	}
+	env.LoadedAll()
 	return Stream[T, PT](ctx, env, p, s)
 }
