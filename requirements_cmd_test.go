@@ -21,6 +21,7 @@ func (everything) Tracepoint(string) bool             { return true }
 func (everything) Kprobes() bool                      { return true }
 func (everything) KernelFunc(string) bool             { return true }
 func (everything) Iterator(string) bool               { return true }
+func (everything) BTFTracepoint(string) error         { return nil }
 
 func testHost(b *tracers.BTFSource) *tracers.Host {
 	return &tracers.Host{Release: "6.1.0-56-cloud-amd64", Version: "6.1.0", KernelBTF: true, BTF: b, Probes: everything{}}

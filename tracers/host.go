@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
@@ -59,6 +60,10 @@ type Probes interface {
 	Kprobes() bool
 	KernelFunc(name string) bool
 	Iterator(name string) bool
+	// BTFTracepoint says whether a tp_btf program on raw tracepoint name
+	// loads: BTF-enabled tracepoints are Tracing programs, like fentry,
+	// but a kernel may refuse fentry and take these (this CI host does).
+	BTFTracepoint(name string) error
 }
 
 // HasConfig says whether CONFIG_x is built in or a module.
@@ -256,6 +261,20 @@ func (p *liveProbes) KernelFunc(name string) bool {
 
 // Iterator looks for the iterator's target function in the kernel's BTF,
 // which is where the kernel registers it (bpf_iter_<name>).
+// BTFTracepoint loads (and drops) a program that does nothing, of type
+// Tracing attached to the BTF tracepoint name: the kernel checks the type,
+// the attach type and the target, as it will for the gadget's own program.
+func (p *liveProbes) BTFTracepoint(name string) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: name, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return err
+	}
+	return prog.Close()
+}
+
 func (p *liveProbes) Iterator(name string) bool {
 	p.btfOnce.Do(func() { p.kernBTF, _ = btf.LoadKernelSpec() })
 	if p.kernBTF == nil {

@@ -135,6 +135,9 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 			for _, it := range v.Iterators {
 				inTable["iter/"+it] = true
 			}
+			for _, tp := range v.BTFTracepoints {
+				inTable["tp_btf/"+tp] = true
+			}
 			for _, fn := range v.KernelFuncs {
 				inTable["kernel function "+fn] = true
 			}

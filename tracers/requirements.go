@@ -25,9 +25,12 @@ type Variant struct {
 	// are then neither loaded nor attached, and -v says so.
 	Optional    []string
 	KernelFuncs []string // kprobe/fentry targets
-	Iterators   []string // bpf_iter_<name>
-	KernelBTF   bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
-	NoBPF       bool     // a fallback that loads nothing (e.g. reads /proc)
+	// BTFTracepoints are raw tracepoints attached by BTF id (tp_btf/NAME
+	// sections): Tracing programs, probed by loading one, not by fentry.
+	BTFTracepoints []string
+	Iterators      []string // bpf_iter_<name>
+	KernelBTF      bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
+	NoBPF          bool     // a fallback that loads nothing (e.g. reads /proc)
 }
 
 // Requirements is one row of the requirements table.
@@ -207,11 +210,12 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 		Tracepoints  []string `json:"tracepoints"`
 		Optional     []string `json:"optional"`
 		KernelFuncs  []string `json:"kernelFuncs"`
+		BTFTps       []string `json:"btfTracepoints"`
 		Iterators    []string `json:"iterators"`
 		KernelBTF    bool     `json:"kernelBTF"`
 		NoBPF        bool     `json:"noBPF"`
 	}{v.Name, v.MinKernelOrAny(), v.Configs, v.ProgramTypeNames(), typeNames(v.MapTypes),
-		v.Tracepoints, v.Optional, v.KernelFuncs, v.Iterators, v.KernelBTF, v.NoBPF})
+		v.Tracepoints, v.Optional, v.KernelFuncs, v.BTFTracepoints, v.Iterators, v.KernelBTF, v.NoBPF})
 }
 
 // MinKernel is the oldest kernel any variant runs on: major.minor, or AnyKernel.
@@ -344,10 +348,10 @@ func (h *Host) missing(v *Variant) []string {
 		return out
 	}
 	for _, t := range v.ProgramTypes {
-		if t == ebpf.Tracing && len(v.Iterators) > 0 {
+		if t == ebpf.Tracing && len(v.Iterators)+len(v.BTFTracepoints) > 0 {
 			// cilium/ebpf probes Tracing with an fentry program, which a kernel may
-			// refuse while its iterators work (this CI host does): the iterator
-			// check below is the probe for these.
+			// refuse while its iterators and BTF tracepoints work (this CI host
+			// does): the checks below probe what will be attached.
 			continue
 		}
 		if err := h.Probes.ProgramType(t); err != nil {
@@ -375,6 +379,11 @@ func (h *Host) missing(v *Variant) []string {
 	for _, it := range v.Iterators {
 		if !h.Probes.Iterator(it) {
 			out = append(out, "no "+it+" iterator")
+		}
+	}
+	for _, tp := range v.BTFTracepoints {
+		if err := h.Probes.BTFTracepoint(tp); err != nil {
+			out = append(out, fmt.Sprintf("tp_btf %s refused (%v)", tp, err))
 		}
 	}
 	return out

@@ -17,6 +17,8 @@ func (v *Variant) Attaches(section string) bool {
 		return slices.Contains(v.Tracepoints, target)
 	case "iter":
 		return slices.Contains(v.Iterators, target)
+	case "tp_btf":
+		return slices.Contains(v.BTFTracepoints, target)
 	case "kprobe", "kretprobe", "fentry", "fexit":
 		return slices.Contains(v.KernelFuncs, target)
 	}
@@ -34,6 +36,9 @@ func (v *Variant) Hooks() string {
 	}
 	for _, fn := range v.KernelFuncs {
 		h = append(h, "kprobe "+fn)
+	}
+	for _, tp := range v.BTFTracepoints {
+		h = append(h, "tp_btf/"+tp)
 	}
 	for _, it := range v.Iterators {
 		h = append(h, "iter/"+it)

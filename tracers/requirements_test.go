@@ -26,6 +26,7 @@ func (allProbes) Tracepoint(string) bool             { return true }
 func (p allProbes) Kprobes() bool                    { return p.kprobes }
 func (allProbes) KernelFunc(string) bool             { return true }
 func (allProbes) Iterator(string) bool               { return true }
+func (allProbes) BTFTracepoint(string) error         { return nil }
 
 // hostFromConfig is the host a saved distribution config describes.
 func hostFromConfig(t *testing.T, path string) *Host {
@@ -345,7 +346,7 @@ func TestVariantJSON(t *testing.T) {
 	fields := reflect.VisibleFields(reflect.TypeOf(Variant{}))
 	for _, v := range got.Variants {
 		for _, f := range fields {
-			key := strings.ToLower(f.Name[:1]) + f.Name[1:] // KernelBTF: kernelBTF
+			key := lowerCamel(f.Name)
 			if _, ok := v[key]; !ok {
 				t.Errorf("variant %v: no %q in %s", v["name"], key, b)
 			}
@@ -397,4 +398,54 @@ func TestOptionalTracepoints(t *testing.T) {
 	if v := h.Check(r); v.OK || !strings.Contains(v.Reason(), "no tracepoint syscalls/sys_enter_openat") {
 		t.Errorf("without sys_enter_openat: %+v, want a refusal naming it", v)
 	}
+}
+
+// lowerCamel is a Go field name as its JSON name: KernelBTF -> kernelBTF,
+// BTFTracepoints -> btfTracepoints (a leading acronym is lowered whole).
+func lowerCamel(name string) string {
+	n := 1
+	for n < len(name) && name[n] >= 'A' && name[n] <= 'Z' {
+		n++
+	}
+	if n > 1 && n < len(name) {
+		n-- // the last capital starts the next word
+	}
+	return strings.ToLower(name[:n]) + name[n:]
+}
+
+// refusesBTFTracepoint is a kernel that takes no tp_btf program.
+type refusesBTFTracepoint struct{ tracingRefused }
+
+func (refusesBTFTracepoint) BTFTracepoint(string) error { return ebpf.ErrNotSupported }
+
+// A BTF tracepoint (tp_btf) variant is probed by what it attaches, not by
+// the fentry probe of its program type, which a kernel may refuse while it
+// takes tp_btf programs (this CI host does).
+func TestBTFTracepointsAreProbedByThemselves(t *testing.T) {
+	r := &Requirements{Gadget: "trace fake", Implemented: true, Variants: []Variant{
+		{Name: "tp_btf", ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, BTFTracepoints: []string{"sched_switch"}, KernelBTF: true}}}
+	h := &Host{Release: "6.18.44", Version: "6.18.44", KernelBTF: true, Probes: tracingRefused{}}
+	if v := h.Check(r); !v.OK {
+		t.Errorf("fentry refused, tp_btf taken: %s", v.Reason())
+	}
+	h.Probes = refusesBTFTracepoint{}
+	if v := h.Check(r); v.OK || !strings.Contains(v.Reason(), "tp_btf sched_switch refused") {
+		t.Errorf("tp_btf refused: %+v", v)
+	}
+}
+
+// This kernel's answer, for real: a tp_btf program on sched_switch loads,
+// one on a tracepoint that does not exist does not.
+func TestLiveBTFTracepointProbe(t *testing.T) {
+	if os.Getenv("IG_INTEGRATION") == "" {
+		t.Skip("loads eBPF programs: runs under IG_INTEGRATION=1, as root (make test)")
+	}
+	p := &liveProbes{}
+	if err := p.BTFTracepoint("sched_switch"); err != nil {
+		t.Errorf("tp_btf sched_switch: %v", err)
+	}
+	if err := p.BTFTracepoint("ig_no_such_tracepoint"); err == nil {
+		t.Error("tp_btf on a tracepoint that does not exist loaded")
+	}
+	t.Logf("for comparison, cilium/ebpf's Tracing probe (fentry) here: %v", p.ProgramType(ebpf.Tracing))
 }
