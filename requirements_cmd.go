@@ -29,11 +29,13 @@ var requirementSchema = output.NewSchema[requirementRow]()
 // requirementJSON is the -o json form: the whole row and this host's verdict.
 type requirementJSON struct {
 	tracers.Requirements
-	MinKernel string             `json:"minKernel"` // the oldest kernel any variant runs on, or "any"
-	OK        bool               `json:"ok"`
-	Variant   string             `json:"variant,omitempty"`
-	Missing   []string           `json:"missing"`
-	BTF       *tracers.BTFSource `json:"btf,omitempty"` // where Variant's kernel types come from, when it loads eBPF and a source has them
+	MinKernel string   `json:"minKernel"` // the oldest kernel any variant runs on, or "any"
+	OK        bool     `json:"ok"`
+	Variant   string   `json:"variant,omitempty"`
+	Missing   []string `json:"missing"`
+	// PassedOver says why each variant before the one this host gets cannot run here.
+	PassedOver []string           `json:"passedOver"`
+	BTF        *tracers.BTFSource `json:"btf,omitempty"` // where Variant's kernel types come from, when it loads eBPF and a source has them
 }
 
 func requirementsCommand() *cli.Command {
@@ -121,7 +123,7 @@ func printRequirements(w io.Writer, format output.Format, host *tracers.Host) er
 		for _, r := range tracers.Table {
 			v := host.Check(&r)
 			all = append(all, requirementJSON{Requirements: r, MinKernel: r.MinKernel(), OK: v.OK, Variant: v.Variant,
-				Missing: append([]string{}, v.Missing...), BTF: variantBTF(&r, v, host)})
+				Missing: append([]string{}, v.Missing...), PassedOver: append([]string{}, v.PassedOver...), BTF: variantBTF(&r, v, host)})
 		}
 		var out []byte
 		var err error
@@ -144,6 +146,9 @@ func printRequirements(w io.Writer, format output.Format, host *tracers.Host) er
 			verdict = "✔ " + v.Variant
 			if b := variantBTF(&r, v, host); b != nil && b.Download {
 				verdict += " (kernel BTF to be downloaded from BTFHub)"
+			}
+			if len(v.PassedOver) > 0 { // why not the variants before it
+				verdict += " (not " + strings.Join(v.PassedOver, "; not ") + ")"
 			}
 		}
 		rows = append(rows, requirementRow{

@@ -23,6 +23,11 @@ func (everything) KernelFunc(string) bool             { return true }
 func (everything) Iterator(string) bool               { return true }
 func (everything) BTFTracepoint(string) error         { return nil }
 
+// noIterators is a kernel without BPF iterators.
+type noIterators struct{ everything }
+
+func (noIterators) Iterator(string) bool { return false }
+
 func testHost(b *tracers.BTFSource) *tracers.Host {
 	return &tracers.Host{Release: "6.1.0-56-cloud-amd64", Version: "6.1.0", KernelBTF: true, BTF: b, Probes: everything{}}
 }
@@ -35,11 +40,12 @@ type entry struct {
 		MinKernel    *string  `json:"minKernel"`
 		ProgramTypes []string `json:"programTypes"`
 	} `json:"variants"`
-	MinKernel *string            `json:"minKernel"`
-	OK        bool               `json:"ok"`
-	Variant   string             `json:"variant"`
-	Missing   []string           `json:"missing"`
-	BTF       *tracers.BTFSource `json:"btf"`
+	MinKernel  *string            `json:"minKernel"`
+	OK         bool               `json:"ok"`
+	Variant    string             `json:"variant"`
+	PassedOver []string           `json:"passedOver"`
+	Missing    []string           `json:"missing"`
+	BTF        *tracers.BTFSource `json:"btf"`
 }
 
 func requirementsJSON(t *testing.T, host *tracers.Host) map[string]entry {
@@ -157,5 +163,26 @@ func TestRequirementsColumns(t *testing.T) {
 				t.Errorf("%s: row %q lacks %q", gadget, rows[gadget], w)
 			}
 		}
+	}
+}
+
+// A host that does not get a gadget's first variant is told why, in both forms.
+func TestRequirementsSayWhyNotTheFirstVariant(t *testing.T) {
+	host := testHost(&tracers.BTFSource{Source: "vmlinux", Path: "/sys/kernel/btf/vmlinux"})
+	host.Probes = noIterators{}
+	format, err := output.ParseFormat("columns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := printRequirements(&out, format, host); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "✔ /proc (not iter/task: no task iterator)") {
+		t.Errorf("snapshot process's row does not say why not iter/task:\n%s", out.String())
+	}
+	e := requirementsJSON(t, host)["snapshot process"]
+	if e.Variant != "/proc" || len(e.PassedOver) != 1 || e.PassedOver[0] != "iter/task: no task iterator" {
+		t.Errorf("-o json: %+v", e)
 	}
 }
