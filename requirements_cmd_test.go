@@ -48,9 +48,10 @@ type entry struct {
 	BTF        *tracers.BTFSource `json:"btf"`
 }
 
-func requirementsJSON(t *testing.T, host *tracers.Host) map[string]entry {
+// printed is what `ig requirements -o AS` prints for host.
+func printed(t *testing.T, host *tracers.Host, as string) []byte {
 	t.Helper()
-	format, err := output.ParseFormat("json")
+	format, err := output.ParseFormat(as)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,12 @@ func requirementsJSON(t *testing.T, host *tracers.Host) map[string]entry {
 	if err := printRequirements(&out, format, host); err != nil {
 		t.Fatal(err)
 	}
+	return out.Bytes()
+}
+
+func requirementsJSON(t *testing.T, host *tracers.Host) map[string]entry {
+	t.Helper()
+	out := bytes.NewBuffer(printed(t, host, "json"))
 	var all []entry
 	if err := json.Unmarshal(out.Bytes(), &all); err != nil {
 		t.Fatalf("%v: %s", err, out.Bytes())
@@ -120,16 +127,8 @@ func TestRequirementsJSON(t *testing.T) {
 }
 
 func TestRequirementsColumns(t *testing.T) {
-	format, err := output.ParseFormat("columns")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hub := &tracers.BTFSource{Source: "btfhub", Path: "http://127.0.0.1:1/x.btf.tar.xz", Download: true}
-	var out bytes.Buffer
-	if err := printRequirements(&out, format, testHost(hub)); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(string(printed(t, testHost(hub), "columns")), "\n"), "\n")
 	if !strings.Contains(lines[0], "kernel BTF: btfhub, to be downloaded from http://127.0.0.1:1/x.btf.tar.xz") {
 		t.Errorf("first line does not say where BTF comes from: %q", lines[0])
 	}
@@ -170,16 +169,8 @@ func TestRequirementsColumns(t *testing.T) {
 func TestRequirementsSayWhyNotTheFirstVariant(t *testing.T) {
 	host := testHost(&tracers.BTFSource{Source: "vmlinux", Path: "/sys/kernel/btf/vmlinux"})
 	host.Probes = noIterators{}
-	format, err := output.ParseFormat("columns")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := printRequirements(&out, format, host); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out.String(), "✔ /proc (not iter/task: no task iterator)") {
-		t.Errorf("snapshot process's row does not say why not iter/task:\n%s", out.String())
+	if out := string(printed(t, host, "columns")); !strings.Contains(out, "✔ /proc (not iter/task: no task iterator)") {
+		t.Errorf("snapshot process's row does not say why not iter/task:\n%s", out)
 	}
 	e := requirementsJSON(t, host)["snapshot process"]
 	if e.Variant != "/proc" || len(e.PassedOver) != 1 || e.PassedOver[0] != "iter/task: no task iterator" {

@@ -2,7 +2,6 @@ package btf
 
 import (
 	"encoding/binary"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ig-tracer/ig/internal/integration"
 )
 
 // Each embedded file relocates every eBPF object of ig exactly as the full
@@ -24,9 +25,7 @@ import (
 // Fetching packages needs root and Debian's archive, so this runs with the
 // integration tests (IG_INTEGRATION, as `make test` and CI set it).
 func TestEmbeddedBTFCurrent(t *testing.T) {
-	if os.Getenv("IG_INTEGRATION") == "" {
-		t.Skip("needs the embedded kernels' Debian packages: runs under IG_INTEGRATION=1 (make test)")
-	}
+	integration.Require(t, "the embedded kernels' Debian packages")
 	rels := EmbeddedReleases()
 	if len(rels) == 0 {
 		t.Fatal("no embedded BTF")

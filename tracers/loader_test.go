@@ -2,22 +2,20 @@ package tracers
 
 import (
 	"maps"
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/cilium/ebpf"
 
 	"github.com/ig-tracer/ig/btf"
+	"github.com/ig-tracer/ig/internal/integration"
 )
 
 // A gadget that loads a second object in one run (per namespace, per
 // container) relocates it against the same kernel types as the first,
 // whatever their source: Load keeps them; LoadedAll lets them go.
 func TestSecondLoadHasTheKernelTypes(t *testing.T) {
-	if os.Getenv("IG_INTEGRATION") == "" {
-		t.Skip("loads eBPF programs: runs under IG_INTEGRATION=1, as root (make test)")
-	}
+	integration.Require(t, "to load eBPF programs")
 	for _, o := range []btf.Options{{}, {File: "/sys/kernel/btf/vmlinux"}} {
 		res, err := btf.Load(o)
 		if err != nil {

@@ -1,7 +1,6 @@
 package tracers
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,7 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/internal/integration"
 )
 
 // allProbes is a kernel that offers everything its config allows.
@@ -248,22 +247,15 @@ func (tracingRefused) ProgramType(t ebpf.ProgramType) error {
 	return nil
 }
 
-// implemented makes sure each named gadget is registered, for tests of
-// implemented rows: by its own package when this test binary has it
-// (registry_test.go imports tracers/all), else by a stand-in.
+// implemented fails unless each named gadget is registered, as tests of
+// implemented rows need: this test binary has every gadget, registered by
+// their packages (registry_test.go imports tracers/all).
 func implemented(t *testing.T, names ...string) {
 	t.Helper()
 	for _, name := range names {
-		if _, ok := registry[name]; ok {
-			continue
+		if _, ok := registry[name]; !ok {
+			t.Fatalf("%s is not registered: does registry_test.go still import tracers/all?", name)
 		}
-		category, gadget, _ := strings.Cut(name, " ")
-		Register(&Gadget{Category: category, Name: gadget, Schema: output.NewSchema[struct{}](), Columns: Fixed(),
-			Run: func(context.Context, *Env) error { return nil }})
-		t.Cleanup(func() {
-			delete(registry, name)
-			requirementsByName[name].Implemented = false
-		})
 	}
 }
 
@@ -437,9 +429,7 @@ func TestBTFTracepointsAreProbedByThemselves(t *testing.T) {
 // This kernel's answer, for real: a tp_btf program on sched_switch loads,
 // one on a tracepoint that does not exist does not.
 func TestLiveBTFTracepointProbe(t *testing.T) {
-	if os.Getenv("IG_INTEGRATION") == "" {
-		t.Skip("loads eBPF programs: runs under IG_INTEGRATION=1, as root (make test)")
-	}
+	integration.Require(t, "to load eBPF programs")
 	p := &liveProbes{}
 	if err := p.BTFTracepoint("sched_switch"); err != nil {
 		t.Errorf("tp_btf sched_switch: %v", err)

@@ -69,9 +69,8 @@ type Event struct {
 	Exepath string   `json:"exepath"`
 }
 
-// Started says whether ig was started; Pid is its pid.
+// Started says whether ig was started.
 func (r *Run) Started() bool { return r.cmd != nil }
-func (r *Run) Pid() int      { return r.cmd.Process.Pid }
 
 // Stderr is what ig printed on stderr so far.
 func (r *Run) Stderr() string { return r.stderr.String() }
