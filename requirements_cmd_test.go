@@ -22,6 +22,7 @@ func (everything) Kprobes() bool                      { return true }
 func (everything) KernelFunc(string) bool             { return true }
 func (everything) Iterator(string) bool               { return true }
 func (everything) BTFTracepoint(string) error         { return nil }
+func (everything) Fentry(string) error                { return nil }
 
 // noIterators is a kernel without BPF iterators.
 type noIterators struct{ everything }

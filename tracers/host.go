@@ -64,6 +64,8 @@ type Probes interface {
 	// loads: BTF-enabled tracepoints are Tracing programs, like fentry,
 	// but a kernel may refuse fentry and take these (this CI host does).
 	BTFTracepoint(name string) error
+	// Fentry says whether an fentry program on kernel function name loads.
+	Fentry(name string) error
 }
 
 // HasConfig says whether CONFIG_x is built in or a module.
@@ -267,6 +269,19 @@ func (p *liveProbes) KernelFunc(name string) bool {
 func (p *liveProbes) BTFTracepoint(name string) error {
 	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
 		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: name, License: "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return err
+	}
+	return prog.Close()
+}
+
+// Fentry loads (and drops) a Tracing program that does nothing, attached
+// to kernel function name at entry.
+func (p *liveProbes) Fentry(name string) error {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: name, License: "GPL",
 		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
 	})
 	if err != nil {

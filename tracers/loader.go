@@ -221,7 +221,8 @@ func loadError(err error) error {
 }
 
 // Attach attaches every program of the collection to the hook its ELF
-// section names (tracepoint/GROUP/NAME, raw_tp/NAME, tp_btf/NAME). Iterators
+// section names (tracepoint/GROUP/NAME, raw_tp/NAME, tp_btf/NAME,
+// kprobe/FUNC, kretprobe/FUNC, fentry/FUNC, fexit/FUNC). Iterators
 // are not attached here: the snapshot that runs them does it.
 func (p *Program) Attach() error {
 	for name, ps := range p.spec.Programs {
@@ -238,8 +239,12 @@ func (p *Program) Attach() error {
 			l, err = link.Tracepoint(group, tp, prog, nil)
 		case "raw_tp", "raw_tracepoint":
 			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: target, Program: prog})
-		case "tp_btf":
+		case "tp_btf", "fentry", "fexit":
 			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		case "kprobe":
+			l, err = link.Kprobe(target, prog, nil)
+		case "kretprobe":
+			l, err = link.Kretprobe(target, prog, nil)
 		case "iter":
 			continue
 		default:

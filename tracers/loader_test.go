@@ -63,7 +63,8 @@ func TestKeepVariantPrograms(t *testing.T) {
 	}{
 		{tracepoint, nil, []string{"enter_open", "enter_openat"}},
 		{tracepoint, []string{"syscalls/sys_enter_open"}, []string{"enter_openat"}},
-		{&Variant{KernelFuncs: []string{"do_sys_openat2"}}, nil, []string{"fx_open", "kp_open"}},
+		{&Variant{KernelFuncs: []string{"do_sys_openat2"}}, nil, []string{"kp_open"}},
+		{&Variant{Fentry: []string{"do_sys_openat2"}}, nil, []string{"fx_open"}},
 		{&Variant{Iterators: []string{"task"}}, nil, []string{"tasks"}},
 		{nil, nil, []string{"enter_open", "enter_openat", "fx_open", "kp_open", "tasks"}},
 	} {

@@ -139,7 +139,10 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 				inTable["tp_btf/"+tp] = true
 			}
 			for _, fn := range v.KernelFuncs {
-				inTable["kernel function "+fn] = true
+				inTable["kprobe "+fn] = true
+			}
+			for _, fn := range v.Fentry {
+				inTable["fentry "+fn] = true
 			}
 			for _, m := range v.MapTypes {
 				mapTypes[m.String()] = true
@@ -158,8 +161,10 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 			for _, p := range spec.Programs {
 				kind, target, _ := strings.Cut(p.SectionName, "/")
 				switch kind {
-				case "kprobe", "kretprobe", "fentry", "fexit":
-					inObjects["kernel function "+target] = true
+				case "kprobe", "kretprobe":
+					inObjects["kprobe "+target] = true
+				case "fentry", "fexit":
+					inObjects["fentry "+target] = true
 				default:
 					inObjects[p.SectionName] = true
 				}

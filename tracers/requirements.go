@@ -24,7 +24,11 @@ type Variant struct {
 	// the kernel lacks them (arm64 has no sys_enter_open): their programs
 	// are then neither loaded nor attached, and -v says so.
 	Optional    []string
-	KernelFuncs []string // kprobe/fentry targets
+	KernelFuncs []string // kprobe/kretprobe targets
+	// Fentry are fentry/fexit targets: Tracing programs attached by BTF id,
+	// probed by loading an fentry program on each (a kernel may refuse
+	// fentry and take tp_btf; this CI host does).
+	Fentry []string
 	// BTFTracepoints are raw tracepoints attached by BTF id (tp_btf/NAME
 	// sections): Tracing programs, probed by loading one, not by fentry.
 	BTFTracepoints []string
@@ -210,12 +214,13 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 		Tracepoints  []string `json:"tracepoints"`
 		Optional     []string `json:"optional"`
 		KernelFuncs  []string `json:"kernelFuncs"`
+		Fentry       []string `json:"fentry"`
 		BTFTps       []string `json:"btfTracepoints"`
 		Iterators    []string `json:"iterators"`
 		KernelBTF    bool     `json:"kernelBTF"`
 		NoBPF        bool     `json:"noBPF"`
 	}{v.Name, v.MinKernelOrAny(), v.Configs, v.ProgramTypeNames(), typeNames(v.MapTypes),
-		v.Tracepoints, v.Optional, v.KernelFuncs, v.BTFTracepoints, v.Iterators, v.KernelBTF, v.NoBPF})
+		v.Tracepoints, v.Optional, v.KernelFuncs, v.Fentry, v.BTFTracepoints, v.Iterators, v.KernelBTF, v.NoBPF})
 }
 
 // MinKernel is the oldest kernel any variant runs on: major.minor, or AnyKernel.
@@ -348,10 +353,11 @@ func (h *Host) missing(v *Variant) []string {
 		return out
 	}
 	for _, t := range v.ProgramTypes {
-		if t == ebpf.Tracing && len(v.Iterators)+len(v.BTFTracepoints) > 0 {
-			// cilium/ebpf probes Tracing with an fentry program, which a kernel may
-			// refuse while its iterators and BTF tracepoints work (this CI host
-			// does): the checks below probe what will be attached.
+		if t == ebpf.Tracing && len(v.Iterators)+len(v.BTFTracepoints)+len(v.Fentry) > 0 {
+			// cilium/ebpf probes Tracing with an fentry program on a function of
+			// its choice, which a kernel may refuse while its iterators and BTF
+			// tracepoints work (this CI host does): the checks below probe
+			// what will be attached.
 			continue
 		}
 		if err := h.Probes.ProgramType(t); err != nil {
@@ -374,6 +380,12 @@ func (h *Host) missing(v *Variant) []string {
 	for _, fn := range v.KernelFuncs {
 		if !h.Probes.KernelFunc(fn) {
 			out = append(out, "no kernel function "+fn)
+		}
+	}
+	for _, fn := range v.Fentry {
+		if err := h.Probes.Fentry(fn); err != nil {
+			out = append(out, fmt.Sprintf("fentry %s refused (%v)", fn, err))
+			break // the same answer for every function, most likely: say it once
 		}
 	}
 	for _, it := range v.Iterators {

@@ -19,8 +19,10 @@ func (v *Variant) Attaches(section string) bool {
 		return slices.Contains(v.Iterators, target)
 	case "tp_btf":
 		return slices.Contains(v.BTFTracepoints, target)
-	case "kprobe", "kretprobe", "fentry", "fexit":
+	case "kprobe", "kretprobe":
 		return slices.Contains(v.KernelFuncs, target)
+	case "fentry", "fexit":
+		return slices.Contains(v.Fentry, target)
 	}
 	return false
 }
@@ -36,6 +38,9 @@ func (v *Variant) Hooks() string {
 	}
 	for _, fn := range v.KernelFuncs {
 		h = append(h, "kprobe "+fn)
+	}
+	for _, fn := range v.Fentry {
+		h = append(h, "fentry "+fn)
 	}
 	for _, tp := range v.BTFTracepoints {
 		h = append(h, "tp_btf/"+tp)

@@ -3,6 +3,7 @@ package tracers
 import (
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -26,6 +27,7 @@ func (p allProbes) Kprobes() bool                    { return p.kprobes }
 func (allProbes) KernelFunc(string) bool             { return true }
 func (allProbes) Iterator(string) bool               { return true }
 func (allProbes) BTFTracepoint(string) error         { return nil }
+func (allProbes) Fentry(string) error                { return nil }
 
 // hostFromConfig is the host a saved distribution config describes.
 func hostFromConfig(t *testing.T, path string) *Host {
@@ -438,4 +440,42 @@ func TestLiveBTFTracepointProbe(t *testing.T) {
 		t.Error("tp_btf on a tracepoint that does not exist loaded")
 	}
 	t.Logf("for comparison, cilium/ebpf's Tracing probe (fentry) here: %v", p.ProgramType(ebpf.Tracing))
+}
+
+// refusesFentry is a kernel that refuses fentry (as this CI host does) and
+// takes the rest.
+type refusesFentry struct{ allProbes }
+
+func (refusesFentry) Fentry(string) error { return unix.EPERM }
+
+// An fentry variant is probed by loading fentry programs on its functions:
+// refused, the checker passes it over for the next variant and says why.
+func TestFentryVariantsAreProbed(t *testing.T) {
+	r := &Requirements{Gadget: "trace fake", Implemented: true, Variants: []Variant{
+		{Name: "fentry", ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, Fentry: []string{"vfs_read", "vfs_write"}},
+		{Name: "tracepoint", ProgramTypes: []ebpf.ProgramType{ebpf.TracePoint}, Tracepoints: []string{"syscalls/sys_enter_read"}}}}
+	h := &Host{Release: "6.18.44", Version: "6.18.44", KernelBTF: true, Probes: allProbes{}}
+	if v := h.Check(r); !v.OK || v.Variant != "fentry" {
+		t.Errorf("fentry taken: %+v", v)
+	}
+	h.Probes = refusesFentry{}
+	v := h.Check(r)
+	if !v.OK || v.Variant != "tracepoint" || len(v.PassedOver) != 1 || v.PassedOver[0] != "fentry: fentry vfs_read refused (operation not permitted)" {
+		t.Errorf("fentry refused: %+v", v)
+	}
+	if !r.Variants[0].Attaches("fexit/vfs_write") || r.Variants[0].Attaches("kprobe/vfs_write") || r.Variants[1].Attaches("fentry/vfs_read") {
+		t.Error("Attaches: fentry/fexit sections belong to the Fentry functions only")
+	}
+}
+
+// This kernel's answer, for real: fentry on a function that does not exist
+// never loads. (Whether vfs_read takes one depends on the kernel: this CI
+// host refuses fentry altogether, the guests take it.)
+func TestLiveFentryProbe(t *testing.T) {
+	integration.Require(t, "to load eBPF programs")
+	p := &liveProbes{}
+	if err := p.Fentry("ig_no_such_function"); err == nil {
+		t.Error("fentry on a function that does not exist loaded")
+	}
+	t.Logf("fentry on vfs_read here: %v", p.Fentry("vfs_read"))
 }

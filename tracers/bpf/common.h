@@ -241,6 +241,21 @@ static __always_inline long ig_read_user_str(void *dst, __u32 size, const void *
 	return n;
 }
 
+/* ig_fd_file returns the open file behind descriptor fd of the current task
+ * (its file table, read through BTF), or NULL when fd is not open. Syscall
+ * tracepoints see descriptors; this is how they get to the file. */
+static __always_inline struct file *ig_fd_file(__u64 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
 #define IG_NAME_MAX 256   /* a path component, with its NUL */
 #define IG_PATH_MAX 4096  /* bytes of components kept per path */
 #define IG_PATH_DEPTH 32  /* components walked per path */
