@@ -98,6 +98,7 @@ type Env struct {
 	Stdout      io.Writer
 	Stderr      io.Writer
 	Verbose     bool
+	Phases      *Phases // start-up timing, shown with -v; may be nil
 	// Enrich fills an event's container fields from its mount namespace;
 	// nil when no container runtime is in use. It returns false while the
 	// namespace is new and the runtimes have not told yet whether it is a

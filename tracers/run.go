@@ -21,6 +21,7 @@ func RunStream[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.
 	if err := p.Attach(); err != nil {
 		return err // an AttachError: the next variant may need the kernel types
 	}
+	env.Attached()
 	env.LoadedAll()
 	return Stream[T, PT](ctx, env, p, s)
 }

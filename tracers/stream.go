@@ -44,8 +44,13 @@ type StreamSpec[T any] struct {
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
-// have come to wake ig (see IG_WAKEUP_BYTES in bpf/common.h).
-const pollInterval = 20 * time.Millisecond
+// have come to wake ig (see IG_WAKEUP_BYTES in bpf/common.h). Until the first
+// event, ig looks every firstPollInterval: the first event is the one a user
+// waits for, and an idle ring buffer costs nothing to look at.
+const (
+	pollInterval      = 20 * time.Millisecond
+	firstPollInterval = 2 * time.Millisecond
+)
 
 // Stream prints the events of p until ctx ends (Ctrl-C, SIGTERM, --timeout),
 // then reports lost events. The caller closes p.
@@ -124,7 +129,13 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		printer.Print(&ev)
 		return true
 	}
-	rd.SetDeadline(time.Now().Add(pollInterval))
+	poll := func() time.Time {
+		if received == 0 {
+			return time.Now().Add(firstPollInterval)
+		}
+		return time.Now().Add(pollInterval)
+	}
+	rd.SetDeadline(poll())
 	for {
 		err := rd.ReadInto(&rec)
 		// While events wait, ask again at each pause of the ring buffer
@@ -146,7 +157,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 				break // stopped and drained
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ringbuf.ErrFlushed) {
-				rd.SetDeadline(time.Now().Add(pollInterval))
+				rd.SetDeadline(poll())
 				continue
 			}
 			return fmt.Errorf("read ring buffer: %w", err)
