@@ -286,6 +286,17 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	if err := checkPrivileges(); err != nil {
 		return err
 	}
+	// The container runtimes answer while the host is checked and the
+	// kernel's types are read: nothing there needs the other.
+	type connected struct {
+		coll *runtimes.Collection
+		err  error
+	}
+	runtimesReady := make(chan connected, 1)
+	go func() {
+		coll, err := connectRuntimes(c, env)
+		runtimesReady <- connected{coll, err}
+	}()
 	host, err := detectHost(c, env)
 	if err != nil {
 		return err
@@ -310,17 +321,6 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	} else {
 		env.Logf("%s: using the %s variant", g.FullName(), verdict.Variant)
 	}
-	// The container runtimes answer while the kernel's types are read: the
-	// two are most of ig's start-up, and neither needs the other.
-	type connected struct {
-		coll *runtimes.Collection
-		err  error
-	}
-	runtimesReady := make(chan connected, 1)
-	go func() {
-		coll, err := connectRuntimes(c, env)
-		runtimesReady <- connected{coll, err}
-	}()
 	// The kernel's types, if any variant that may run loads eBPF.
 	var btfErr error
 	if slices.ContainsFunc(append([]tracers.Verdict{verdict}, verdict.Fallbacks...),
@@ -333,6 +333,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		}
 		btfErr = err
 	}
+	// A refusal above does not wait for the runtimes: ig exits at once.
 	rt := <-runtimesReady
 	if rt.coll != nil {
 		defer rt.coll.Close()

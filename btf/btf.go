@@ -32,6 +32,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf/btf"
@@ -238,6 +239,9 @@ func loadVmlinux(o Options) (*Result, error) {
 	if p == "" {
 		p = defaultVmlinuxPath
 	}
+	if p == defaultVmlinuxPath {
+		return loadRunningKernel()
+	}
 	data, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, skipf("%s not found", p)
@@ -250,6 +254,45 @@ func loadVmlinux(o Options) (*Result, error) {
 		return nil, err
 	}
 	return &Result{Spec: spec, Source: SourceVmlinux, Path: p}, nil
+}
+
+// kernelCache holds the running kernel's types, read once per run: the
+// checker's probes, ig's own relocation and cilium/ebpf's search for attach
+// targets (tp_btf, fentry) all use them. cilium/ebpf maps the file and
+// decodes only the types asked for.
+var (
+	kernelCacheMu sync.Mutex
+	kernelCache   = btf.NewCache()
+)
+
+// KernelCache is the running kernel's types, shared by every load of this run.
+func KernelCache() *btf.Cache {
+	kernelCacheMu.Lock()
+	defer kernelCacheMu.Unlock()
+	return kernelCache
+}
+
+// DropKernelCache lets the kernel's types go once nothing more will be
+// loaded: the next KernelCache reads them again.
+func DropKernelCache() {
+	kernelCacheMu.Lock()
+	defer kernelCacheMu.Unlock()
+	kernelCache = btf.NewCache()
+}
+
+// loadRunningKernel reads /sys/kernel/btf/vmlinux through KernelCache.
+func loadRunningKernel() (*Result, error) {
+	spec, err := KernelCache().Kernel()
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, skipf("%s not found", defaultVmlinuxPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", defaultVmlinuxPath, err)
+	}
+	if _, err := spec.TypeByID(1); err != nil {
+		return nil, fmt.Errorf("parse BTF %s: %w", defaultVmlinuxPath, err)
+	}
+	return &Result{Spec: spec, Source: SourceVmlinux, Path: defaultVmlinuxPath}, nil
 }
 
 func loadEmbedded(release string) (*Result, error) {

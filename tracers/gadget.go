@@ -7,6 +7,7 @@ package tracers
 import (
 	"context"
 	"fmt"
+	igbtf "github.com/ig-tracer/ig/btf"
 	"io"
 	"runtime/debug"
 	"slices"
@@ -116,6 +117,7 @@ type Env struct {
 // (the stream and snapshot runners) says so after loading it.
 func (e *Env) LoadedAll() {
 	e.KernelTypes = nil
+	igbtf.DropKernelCache()
 	debug.FreeOSMemory()
 }
 

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	igbtf "github.com/ig-tracer/ig/btf"
 	"io"
 	"os"
 	"path/filepath"
@@ -267,31 +268,32 @@ func (p *liveProbes) KernelFunc(name string) bool {
 // Tracing attached to the BTF tracepoint name: the kernel checks the type,
 // the attach type and the target, as it will for the gadget's own program.
 func (p *liveProbes) BTFTracepoint(name string) error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceRawTp, AttachTo: name, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
-	if err != nil {
-		return err
-	}
-	return prog.Close()
+	return loadTracingProbe(ebpf.AttachTraceRawTp, name)
 }
 
 // Fentry loads (and drops) a Tracing program that does nothing, attached
 // to kernel function name at entry.
 func (p *liveProbes) Fentry(name string) error {
-	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
-		Type: ebpf.Tracing, AttachType: ebpf.AttachTraceFEntry, AttachTo: name, License: "GPL",
-		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
-	})
+	return loadTracingProbe(ebpf.AttachTraceFEntry, name)
+}
+
+// loadTracingProbe loads (and drops) a Tracing program that does nothing,
+// attached to target as attach says, with the run's shared kernel types:
+// finding the target reads them, and ig needs them next anyway.
+func loadTracingProbe(attach ebpf.AttachType, target string) error {
+	coll, err := ebpf.NewCollectionWithOptions(&ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{
+		"ig_probe": {Type: ebpf.Tracing, AttachType: attach, AttachTo: target, License: "GPL",
+			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}},
+	}}, ebpf.CollectionOptions{Cache: igbtf.KernelCache()})
 	if err != nil {
 		return err
 	}
-	return prog.Close()
+	coll.Close()
+	return nil
 }
 
 func (p *liveProbes) Iterator(name string) bool {
-	p.btfOnce.Do(func() { p.kernBTF, _ = btf.LoadKernelSpec() })
+	p.btfOnce.Do(func() { p.kernBTF, _ = igbtf.KernelCache().Kernel() })
 	if p.kernBTF == nil {
 		return false
 	}

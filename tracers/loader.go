@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	igbtf "github.com/ig-tracer/ig/btf"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -83,6 +84,7 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	// namespace or per container): the same types, from whatever source.
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
 		Programs: ebpf.ProgramOptions{KernelTypes: env.KernelTypes.Copy()},
+		Cache:    igbtf.KernelCache(), // attach targets (tp_btf, fentry) are looked up in it
 	})
 	if err != nil {
 		return nil, loadError(err)
