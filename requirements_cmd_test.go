@@ -109,9 +109,13 @@ func TestRequirementsJSON(t *testing.T) {
 
 	// No BTF: the CO-RE gadgets are refused naming it; snapshot process reads /proc.
 	all = requirementsJSON(t, testHost(&tracers.BTFSource{Missing: "--btf: open /nope: no such file or directory"}))
-	for _, g := range []string{"trace open", "trace exec"} {
+	const noBTF = "no kernel BTF (--btf: open /nope: no such file or directory)"
+	for g, want := range map[string]string{
+		"trace exec": noBTF,
+		"trace open": noBTF, // the same for both its variants: said once
+	} {
 		e := all[g]
-		if e.OK || e.BTF != nil || strings.Join(e.Missing, "; ") != "no kernel BTF (--btf: open /nope: no such file or directory)" {
+		if e.OK || e.BTF != nil || strings.Join(e.Missing, "; ") != want {
 			t.Errorf("%s without BTF: ok %v, btf %+v, missing %q", g, e.OK, e.BTF, e.Missing)
 		}
 	}
@@ -156,7 +160,7 @@ func TestRequirementsColumns(t *testing.T) {
 	for gadget, want := range map[string][]string{
 		"snapshot process": {"5.8 | any", "Tracing | none", "✔ iter/task (kernel BTF to be downloaded from BTFHub)"},
 		"top tcp":          {"6.3 | 5.8", "TracePoint | Kprobe"},
-		"trace open":       {"TracePoint", "✔ tracepoint (kernel BTF to be downloaded from BTFHub)"},
+		"trace open":       {"Tracing | TracePoint", "✔ tp_btf (kernel BTF to be downloaded from BTFHub)"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(rows[gadget], w) {

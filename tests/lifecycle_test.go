@@ -15,9 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openProgs are the eBPF programs of trace open, as the kernel names them
-// (at most 15 characters).
-var openProgs = []string{"enter_open", "exit_open", "enter_openat", "exit_openat", "enter_openat2", "exit_openat2"}
+// openProgs are the eBPF programs of trace open's tp_btf variant (the one
+// this host gets), openTracepointProgs those of its tracepoint variant, as
+// the kernel names them (at most 15 characters).
+var (
+	openProgs           = []string{"exit_any"}
+	openTracepointProgs = []string{"enter_open", "exit_open", "enter_openat", "exit_openat", "enter_openat2", "exit_openat2"}
+)
 
 var (
 	execProgs     = []string{"enter_execve", "exit_execve", "enter_execveat", "exit_execveat"}
@@ -54,6 +58,7 @@ func TestLifecycle(t *testing.T) {
 		{"trace open SIGINT", openArgs, openProgs, attachedOpen, sigINT},
 		{"trace open SIGTERM", openArgs, openProgs, attachedOpen, sigTERM},
 		{"trace open -t", append(slices.Clone(openArgs), "-t", "2"), openProgs, attachedOpen, nil},
+		{"trace open --variant tracepoint SIGINT", append(slices.Clone(openArgs), "--variant", "tracepoint"), openTracepointProgs, attachedOpen, sigINT},
 		{"trace exec SIGINT", execArgs, execProgs, attachedExec, sigINT},
 		{"snapshot process", []string{"snapshot", "process", "-o", "json"}, snapshotProgs, nil, nil},
 	} {

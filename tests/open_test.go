@@ -138,7 +138,7 @@ func checkOpenEvent(t *testing.T, c openCase, ev openEvent, tid int, comm string
 
 // TestTraceOpen opens existing, missing, created, relative and openat2 paths
 // and checks every field of their events, without a filter and with --pid
-// and --comm (which must then report nothing else).
+// and --comm (which must then report nothing else), with each variant.
 func TestTraceOpen(t *testing.T) {
 	igBinary(t)
 	comm := testComm(t)
@@ -154,34 +154,36 @@ func TestTraceOpen(t *testing.T) {
 		{name: "--comm", filter: []string{"--comm", comm},
 			only: func(ev *openEvent) bool { return ev.Comm == comm }},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cases := planOpens(t)
-			ig := startIG(t, append([]string{"trace", "open", "-o", "json"}, tc.filter...)...)
-			ig.waitOpenJSON(newMarkerFile(t))
+		for _, variant := range []string{"tp_btf", "tracepoint"} { // each reports the same
+			t.Run(variant+"/"+tc.name, func(t *testing.T) {
+				cases := planOpens(t)
+				ig := startIG(t, append([]string{"trace", "open", "-o", "json", "--variant", variant}, tc.filter...)...)
+				ig.waitOpenJSON(newMarkerFile(t))
 
-			from := time.Now()
-			tid := openAll(t, cases)
-			to := time.Now()
-			ig.waitOpenJSON(newMarkerFile(t)) // ig has read all the events above
-			r := ig.stop(sigINT)
-			checkSuccess(t, r)
+				from := time.Now()
+				tid := openAll(t, cases)
+				to := time.Now()
+				ig.waitOpenJSON(newMarkerFile(t)) // ig has read all the events above
+				r := ig.stop(sigINT)
+				checkSuccess(t, r)
 
-			evs := eventsOf[openEvent](t, r.Stdout)
-			mntns := mountNsID(t)
-			for _, c := range cases {
-				ev := findOne(t, evs, c.name+" open of "+c.path, func(ev *openEvent) bool {
-					return ev.Path == c.path && ev.Pid == int64(pid)
-				})
-				checkOpenEvent(t, c, ev, tid, comm, mntns, from, to)
-			}
-			if tc.only != nil {
-				for _, ev := range evs {
-					if !tc.only(&ev) {
-						t.Errorf("%s let through an event of another process: %+v", tc.name, ev)
+				evs := eventsOf[openEvent](t, r.Stdout)
+				mntns := mountNsID(t)
+				for _, c := range cases {
+					ev := findOne(t, evs, c.name+" open of "+c.path, func(ev *openEvent) bool {
+						return ev.Path == c.path && ev.Pid == int64(pid)
+					})
+					checkOpenEvent(t, c, ev, tid, comm, mntns, from, to)
+				}
+				if tc.only != nil {
+					for _, ev := range evs {
+						if !tc.only(&ev) {
+							t.Errorf("%s let through an event of another process: %+v", tc.name, ev)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

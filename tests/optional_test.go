@@ -26,7 +26,7 @@ func TestOptionalTracepointSkipped(t *testing.T) {
 	// unshare and sh exec in place: the process started is ig itself.
 	script := `set -e; for tp in sys_enter_open sys_exit_open; do mount -t tmpfs none ` + events + `/$tp; done; exec "$@"`
 	ig := startCmd(t, unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh",
-		bin, "-v", "trace", "open", "-o", "json", "--pid", strconv.Itoa(os.Getpid()))
+		bin, "-v", "trace", "open", "--variant", "tracepoint", "-o", "json", "--pid", strconv.Itoa(os.Getpid()))
 	ig.waitOpenJSON(newMarkerFile(t))
 
 	held, err := heldBy(ig.cmd.Process.Pid)
@@ -69,7 +69,7 @@ func TestVariantFlag(t *testing.T) {
 		t.Errorf("forced iter/task without kernel BTF: %q", msg)
 	}
 	msg = checkFailure(t, runIG(t, "trace", "open", "--variant", "kprobe"))
-	if msg != `ig: trace open has no variant "kprobe"; its variants: tracepoint` {
+	if msg != `ig: trace open has no variant "kprobe"; its variants: tp_btf, tracepoint` {
 		t.Errorf("unknown variant: %q", msg)
 	}
 }

@@ -61,6 +61,8 @@ var (
 	kp                = []ebpf.ProgramType{ebpf.Kprobe}
 	// Iterators (SEC("iter/...")) are tracing programs attached to bpf_iter_<name>.
 	iter = []ebpf.ProgramType{ebpf.Tracing}
+	// tp_btf programs (raw tracepoints with BTF) are Tracing programs too.
+	tracing = []ebpf.ProgramType{ebpf.Tracing}
 )
 
 func syscalls(names ...string) []string {
@@ -133,9 +135,11 @@ var Table = []Requirements{
 		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
 	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
-	{Gadget: "trace open", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
-		Tracepoints: syscalls("open", "openat", "openat2"), Optional: syscalls("open")}}},
+	{Gadget: "trace open", Variants: []Variant{
+		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: ringBuffer,
+			BTFTracepoints: []string{"sys_exit"}, KernelBTF: true},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+			Tracepoints: syscalls("open", "openat", "openat2"), Optional: syscalls("open")}}},
 	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"signal/signal_generate"}}}},
 	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
@@ -277,7 +281,7 @@ func (v Verdict) Reason() string { return strings.Join(v.Missing, "; ") }
 
 // Check compares the host with a gadget's row.
 func (h *Host) Check(r *Requirements) Verdict {
-	var missing []string
+	var missing, reasons []string
 	for i, v := range r.Variants {
 		m := h.missing(&v)
 		if len(m) == 0 {
@@ -292,11 +296,13 @@ func (h *Host) Check(r *Requirements) Verdict {
 			}
 			return verdict
 		}
-		why := strings.Join(m, ", ")
-		if len(r.Variants) > 1 {
-			why = v.Name + ": " + why
-		}
-		missing = append(missing, why)
+		missing = append(missing, v.Name+": "+strings.Join(m, ", "))
+		reasons = append(reasons, strings.Join(m, ", "))
+	}
+	// One variant, or the same reason for every one (no kernel BTF, say):
+	// said once, without the variants' names.
+	if len(reasons) > 0 && !slices.ContainsFunc(reasons, func(r string) bool { return r != reasons[0] }) {
+		missing = reasons[:1]
 	}
 	if !r.Implemented {
 		missing = append([]string{"not implemented yet"}, missing...)

@@ -169,21 +169,43 @@ static __always_inline bool ig_skip_task(struct task_struct *task)
 	return false;
 }
 
-/* ig_header_current fills the header from the running task. */
+/* ig_task_mntns_serial is task_mntns_serial on a BTF pointer: direct loads. */
+static __always_inline __u32 ig_btf_mntns_serial(struct mnt_namespace *ns)
+{
+	if (bpf_core_field_exists(struct mnt_namespace___seq, seq))
+		return (__u32)((struct mnt_namespace___seq *)ns)->seq;
+	if (bpf_core_field_exists(struct ns_common___id, ns_id))
+		return (__u32)((struct mnt_namespace___id *)ns)->ns.ns_id;
+	return 0;
+}
+
+/* ig_header_current fills the header from the running task. Where the kernel
+ * has bpf_get_current_task_btf (5.11), the task's fields are plain loads
+ * through its BTF pointer; before, each is a bpf_probe_read_kernel call,
+ * which made the header most of an event's cost. The loader drops the
+ * branch the kernel cannot run. */
 static __always_inline void ig_header_current(struct event_header *h)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
 
 	h->timestamp = bpf_ktime_get_boot_ns();
-	h->mntns_id = task_mntns_id(task);
-	h->mntns_serial = task_mntns_serial(task);
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	h->uid = (__u32)uid_gid;
 	h->gid = uid_gid >> 32;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *task = bpf_get_current_task_btf();
+		struct mnt_namespace *ns = task->nsproxy->mnt_ns;
+		h->mntns_id = ns->ns.inum;
+		h->mntns_serial = ig_btf_mntns_serial(ns);
+		h->ppid = task->real_parent->tgid;
+	} else {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		h->mntns_id = task_mntns_id(task);
+		h->mntns_serial = task_mntns_serial(task);
+		h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	}
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 

@@ -67,6 +67,7 @@ const (
 	openProgEnterOpen      = "enter_open"
 	openProgEnterOpenat    = "enter_openat"
 	openProgEnterOpenat2   = "enter_openat2"
+	openProgExitAny        = "exit_any"
 	openProgExitOpen       = "exit_open"
 	openProgExitOpenat     = "exit_openat"
 	openProgExitOpenat2    = "exit_openat2"
@@ -123,6 +124,7 @@ type openProgramSpecs struct {
 	EnterOpen    *ebpf.ProgramSpec `ebpf:"enter_open"`
 	EnterOpenat  *ebpf.ProgramSpec `ebpf:"enter_openat"`
 	EnterOpenat2 *ebpf.ProgramSpec `ebpf:"enter_openat2"`
+	ExitAny      *ebpf.ProgramSpec `ebpf:"exit_any"`
 	ExitOpen     *ebpf.ProgramSpec `ebpf:"exit_open"`
 	ExitOpenat   *ebpf.ProgramSpec `ebpf:"exit_openat"`
 	ExitOpenat2  *ebpf.ProgramSpec `ebpf:"exit_openat2"`
@@ -207,6 +209,7 @@ type openPrograms struct {
 	EnterOpen    *ebpf.Program `ebpf:"enter_open"`
 	EnterOpenat  *ebpf.Program `ebpf:"enter_openat"`
 	EnterOpenat2 *ebpf.Program `ebpf:"enter_openat2"`
+	ExitAny      *ebpf.Program `ebpf:"exit_any"`
 	ExitOpen     *ebpf.Program `ebpf:"exit_open"`
 	ExitOpenat   *ebpf.Program `ebpf:"exit_openat"`
 	ExitOpenat2  *ebpf.Program `ebpf:"exit_openat2"`
@@ -217,6 +220,7 @@ func (p *openPrograms) Close() error {
 		p.EnterOpen,
 		p.EnterOpenat,
 		p.EnterOpenat2,
+		p.ExitAny,
 		p.ExitOpen,
 		p.ExitOpenat,
 		p.ExitOpenat2,
