@@ -5,7 +5,7 @@ STRIP     ?= llvm-strip-19
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD     := $(CURDIR)/build
-LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+LDFLAGS   := -s -w -X github.com/ig-tracer/ig/cli.version=$(VERSION) -X github.com/ig-tracer/ig/cli.commit=$(COMMIT)
 BPF_CFLAGS := -fdebug-prefix-map=$(CURDIR)=. -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
 
 .PHONY: all ig bpf vmlinux test test-unit integration bench btfgen kernels clean

@@ -51,7 +51,7 @@ func TestLifecycle(t *testing.T) {
 	attachedOpen := func(p *proc) { p.waitOpenJSON(newMarkerFile(p.t)) }
 	attachedExec := func(p *proc) { p.waitExecJSON(unique("attached")) }
 	// SIGINT, SIGTERM and -t all end the one context of signalContext
-	// (main.go), after which every stream gadget goes the same way
+	// (cli/app.go), after which every stream gadget goes the same way
 	// (tracers.RunStream): trace open tries the three, the other stream
 	// gadgets one. list-containers --watch loads no eBPF: nothing to check.
 	for _, g := range []lifecycleGadget{

@@ -1,4 +1,4 @@
-// Package all registers every gadget: importing it is how main.go sees them.
+// Package all registers every gadget: importing it is how the command line (cli/) sees them.
 // A new gadget is a new folder and one line here.
 package all
 
