@@ -54,8 +54,8 @@ func (p *proc) waitMountMarker(dir string) {
 
 // mountStep is one call the test makes and the event ig must show for it.
 type mountStep struct {
-	name string
-	call func() (int, error) // the call; its result (a descriptor, or 0)
+	name  string
+	call  func() (int, error) // the call; its result (a descriptor, or 0)
 	errno unix.Errno
 	want  func(ret int) mountEvent // the event's own fields, for the call's result
 }
