@@ -49,6 +49,14 @@ struct mount_event {
 	__u8 data[];
 };
 
+/* The start of the user's struct mount_attr. Our own type, not vmlinux.h's:
+ * that one is relocated against the kernel's, which has none before 5.12. */
+struct user_mount_attr {
+	__u64 attr_set;
+	__u64 attr_clr;
+	__u64 propagation;
+};
+
 struct mount_args {
 	__u64 ts;
 	__u64 args[5];
@@ -172,9 +180,9 @@ static __always_inline int leave(long ret)
 		e->arg0 = (int)a->args[0];
 		read_str(e, 1, a->args[1], SLOT_PATH);
 		e->flags = a->args[2];
-		struct mount_attr attr = {};
-		if (a->args[3] && a->args[4] >= 24 &&
-		    bpf_probe_read_user(&attr, 24, (void *)a->args[3]) == 0) {
+		struct user_mount_attr attr = {};
+		if (a->args[3] && a->args[4] >= sizeof(attr) &&
+		    bpf_probe_read_user(&attr, sizeof(attr), (void *)a->args[3]) == 0) {
 			e->attr_set = attr.attr_set;
 			e->attr_clr = attr.attr_clr;
 			e->propagation = attr.propagation;
