@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -283,4 +284,41 @@ func TestTraceBindLifecycle(t *testing.T) {
 	requireTool(t, "bpftool")
 	checkLifecycle(t, lifecycleGadget{"trace bind SIGINT", []string{"trace", "bind", "-o", "json", "--pid", strconv.Itoa(os.Getpid())},
 		bindProgs, func(p *proc) { p.waitBindMarker("127.0.0.2", 0) }, sigINT})
+}
+
+// TestTraceBindKernelFilter: -c filters in the kernel (ig_skip_current at
+// syscall entry): with many host binds going on, ig receives about as many
+// events as nc's binds in the container.
+func TestTraceBindKernelFilter(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "docker")
+	var mu sync.Mutex
+	ports := map[string]int64{} // marker -> the port nc listened on for it
+	checkKernelFilter(t, kernelFilterCase{name: "trace bind -c", args: []string{"trace", "bind", "-c", name},
+		mark: func(t *testing.T, marker string) {
+			mu.Lock()
+			port, ok := ports[marker]
+			if !ok {
+				port = int64(freePort(t, unix.SOCK_STREAM))
+				ports[marker] = port
+			}
+			mu.Unlock()
+			_ = exec.Command("runtimes/run.sh", "exec", "docker", name, "nc", "-l", "-p", strconv.FormatInt(port, 10), "-w", "1").Run()
+		},
+		seen: func(marker string) func([]byte) bool {
+			return streamMatcher(func(ev *bindEvent) bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return ev.Port == ports[marker] && ev.Runtime.ContainerName == name
+			})
+		},
+		only: func(ev *commonEvent) bool { return ev.Runtime.ContainerName == name },
+		load: func(n int) {
+			for i := 0; i < n; i++ {
+				if fd, _, err := bindSocket(t, unix.AF_INET, unix.SOCK_DGRAM, "127.0.0.1", 0); err == nil {
+					unix.Close(fd)
+				}
+			}
+		},
+		loadN: 20000, slack: 1000})
 }

@@ -343,3 +343,29 @@ func TestTraceMountLifecycle(t *testing.T) {
 	checkLifecycle(t, lifecycleGadget{"trace mount SIGINT", []string{"trace", "mount", "-o", "json", "--pid", strconv.Itoa(os.Getpid())},
 		mountProgs, func(p *proc) { p.waitMountMarker(dir) }, sigINT})
 }
+
+// TestTraceMountKernelFilter: -c filters in the kernel (ig_skip_current at
+// syscall entry): with many host umounts going on, ig receives about as
+// many events as the container's mounts.
+func TestTraceMountKernelFilter(t *testing.T) {
+	runtimesUp(t)
+	nsenter := requireTool(t, "nsenter")
+	name, ctrPid := container(t, "docker")
+	missing := missingPath(t)
+	checkKernelFilter(t, kernelFilterCase{name: "trace mount -c", args: []string{"trace", "mount", "-c", name},
+		mark: func(t *testing.T, marker string) {
+			// Into the container's mount namespace: docker's seccomp profile refuses mount(2) inside.
+			_ = exec.Command(nsenter, "-m", "-t", strconv.Itoa(ctrPid), "mount", "-t", "tmpfs", marker, "/tmp").Run()
+			_ = exec.Command(nsenter, "-m", "-t", strconv.Itoa(ctrPid), "umount", "/tmp").Run()
+		},
+		seen: func(marker string) func([]byte) bool {
+			return streamMatcher(func(ev *mountEvent) bool { return ev.Source == marker })
+		},
+		only: func(ev *commonEvent) bool { return ev.Runtime.ContainerName == name },
+		load: func(n int) {
+			for i := 0; i < n; i++ {
+				_ = unix.Unmount(missing, 0)
+			}
+		},
+		loadN: 50000, slack: 1000})
+}
