@@ -127,6 +127,8 @@ func TestTraceBind(t *testing.T) {
 				{name: "tcp6", family: unix.AF_INET6, typ: unix.SOCK_STREAM, addr: "::1", port: freePort(t, unix.SOCK_STREAM), proto: "TCP", flags: "....."},
 				{name: "udp6 port 0", family: unix.AF_INET6, typ: unix.SOCK_DGRAM, addr: "::1", proto: "UDP", flags: "....."},
 				{name: "udp4 on lo", family: unix.AF_INET, typ: unix.SOCK_DGRAM, addr: "127.0.0.1", opts: []func(int) error{onLoopback}, proto: "UDP", flags: ".....", iface: "lo"},
+				// The bind fails; the socket, no inet one, is not read.
+				{name: "unix socket, inet address", family: unix.AF_UNIX, typ: unix.SOCK_STREAM, addr: "::1", port: freePort(t, unix.SOCK_STREAM), errno: unix.EINVAL},
 				{name: "tcp4 in use", family: unix.AF_INET, typ: unix.SOCK_STREAM, addr: "127.0.0.1", proto: "TCP", flags: ".....", errno: unix.EADDRINUSE},
 			}
 			args := []string{"trace", "bind", "-o", "json", "--pid", strconv.Itoa(pid)}

@@ -33,7 +33,7 @@ struct bind_event {
 	__u16 protocol;
 	__u16 family;
 	__u8 opts;
-	__u8 has_socket; /* 0: the fd was no socket (EBADF, ENOTSOCK): protocol, opts and device unknown */
+	__u8 has_socket; /* 0: the fd was no IPv4/IPv6 socket (EBADF, ENOTSOCK, EINVAL): protocol, opts and device unknown */
 	__u8 ifname[IFNAMSIZ]; /* the bound device's name in the socket's network namespace */
 };
 
@@ -180,7 +180,10 @@ int exit_bind(struct trace_event_raw_sys_exit *ctx)
 		struct file *f = ig_fd_file(args->fd);
 		struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
 		struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-		if (sk) {
+		__u16 family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
+		/* An inet address passed to another kind of socket (it fails):
+		 * its sock is no inet_sock, whose fields would be garbage. */
+		if (family == AF_INET || family == AF_INET6) {
 			e.has_socket = 1;
 			e.protocol = BPF_CORE_READ(sk, sk_protocol);
 			e.opts = inet_opts(sk);

@@ -20,10 +20,10 @@ import (
 // Event is one bind. JSON names follow Inspektor Gadget's trace bind.
 type Event struct {
 	tracers.Event
-	Protocol  string `json:"proto" column:"proto,width:5" desc:"the socket's protocol (TCP, UDP, SCTP, MPTCP...; its number when unnamed); empty when the fd was no socket"`
+	Protocol  string `json:"proto" column:"proto,width:5" desc:"the socket's protocol (TCP, UDP, SCTP, MPTCP...; its number when unnamed); empty when the fd was no IPv4 or IPv6 socket"`
 	Addr      string `json:"addr" column:"addr,width:24" desc:"the address asked for, as passed (0.0.0.0 and :: are any address)"`
 	Port      uint16 `json:"port" column:"port,width:5,right" desc:"the port: as passed, or the one the kernel picked when port 0 was asked for and the bind succeeded"`
-	Options   string `json:"opts" column:"opts,width:5" desc:"socket options set at the bind, one letter each, a dot when unset: r SO_REUSEPORT, R SO_REUSEADDR, N IP_BIND_ADDRESS_NO_PORT, T IP_TRANSPARENT, F IP_FREEBIND; empty when the fd was no socket"`
+	Options   string `json:"opts" column:"opts,width:5" desc:"socket options set at the bind, one letter each, a dot when unset: r SO_REUSEPORT, R SO_REUSEADDR, N IP_BIND_ADDRESS_NO_PORT, T IP_TRANSPARENT, F IP_FREEBIND; empty when the fd was no IPv4 or IPv6 socket"`
 	Interface string `json:"if" column:"if,width:12" desc:"the device the socket is bound to (SO_BINDTODEVICE), by name in the socket's network namespace at bind time (its index when the name was not found); empty when none"`
 	Ret       int64  `json:"ret" column:"ret,width:4,right" desc:"the syscall's result: 0, or minus the errno"`
 	Err       int32  `json:"err" column:"errno,width:5,right" desc:"the errno, 0 on success"`
