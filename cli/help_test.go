@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/ig-tracer/ig/tracers"
 )
 
 // runApp runs ig's command line with args and returns what it printed.
@@ -43,12 +45,18 @@ func TestHelpCommand(t *testing.T) {
 }
 
 func TestHelpUnknown(t *testing.T) {
+	var trace []string // the trace gadgets, as the message lists them
+	for _, g := range tracers.Gadgets() {
+		if g.Category == "trace" {
+			trace = append(trace, g.Name)
+		}
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"help", "nope"}, `unknown command "nope"; commands: `},
-		{[]string{"help", "trace", "nope"}, "unknown gadget 'trace nope'; trace gadgets: exec, open"},
+		{[]string{"help", "trace", "nope"}, "unknown gadget 'trace nope'; trace gadgets: " + strings.Join(trace, ", ")},
 		{[]string{"help", "trace", "open", "nope"}, `'ig trace open' has no subcommand "nope"`},
 	} {
 		out, err := runApp(t, tc.args...)

@@ -132,7 +132,9 @@ var Table = []Requirements{
 		Note: "file system latency is only visible from kernel functions"},
 	{Gadget: "trace mount", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
-		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
+		Tracepoints: syscalls("mount", "umount", "fsopen", "fsconfig", "fsmount", "move_mount", "open_tree", "mount_setattr"),
+		// mount_setattr came in 5.12; the rest of the new mount API in 5.2.
+		Optional: syscalls("mount_setattr")}}},
 	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
 	{Gadget: "trace open", Variants: []Variant{

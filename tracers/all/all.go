@@ -4,6 +4,8 @@ package all
 
 import (
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
+	_ "github.com/ig-tracer/ig/tracers/trace/bind"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
+	_ "github.com/ig-tracer/ig/tracers/trace/mount"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 )

@@ -1,0 +1,3 @@
+package mount
+
+//go:generate go tool bpf2go -type mount_event -target bpfel mount mount.bpf.c
