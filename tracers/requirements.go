@@ -117,8 +117,9 @@ var Table = []Requirements{
 	{Gadget: "trace capabilities", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "6.14", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 			Tracepoints: []string{"capability/cap_capable"}},
-		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, MapTypes: ringBuffer,
-			KernelFuncs: []string{"cap_capable"}}}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kretprobeConfigs, ProgramTypes: kp, MapTypes: ringBuffer,
+			KernelFuncs: []string{"cap_capable"}}},
+		Note: "the tracepoint does not carry the check's options: audit and insetid need the kprobe variant"},
 	{Gadget: "trace dns", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
 		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
 	{Gadget: "trace exec", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
