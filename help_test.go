@@ -48,7 +48,7 @@ func TestHelpUnknown(t *testing.T) {
 		want string
 	}{
 		{[]string{"help", "nope"}, `unknown command "nope"; commands: `},
-		{[]string{"help", "trace", "nope"}, "unknown gadget 'trace nope'; trace gadgets: capabilities, exec, open"},
+		{[]string{"help", "trace", "nope"}, "unknown gadget 'trace nope'; trace gadgets: capabilities, exec, fsslower, open"},
 		{[]string{"help", "trace", "open", "nope"}, `'ig trace open' has no subcommand "nope"`},
 	} {
 		out, err := runApp(t, tc.args...)

@@ -6,5 +6,6 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/trace/capabilities"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
+	_ "github.com/ig-tracer/ig/tracers/trace/fsslower"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 )
