@@ -119,9 +119,15 @@ static __always_inline void finish(long ret)
 
 /* --- fentry variant: the VFS calls --- */
 
-static __always_inline __s64 pos_of(loff_t *pos)
+/* pos_arg is *pos of vfs_read and vfs_write, argument n: 5.10's verifier
+ * refuses an fentry program that reads an argument pointing to anything but
+ * a struct (loff_t *pos), so it is read from the trampoline's argument array
+ * with a helper, which it allows. NULL (a stream) is offset 0. */
+static __always_inline __s64 pos_arg(unsigned long long *ctx, int n)
 {
+	loff_t *pos = NULL;
 	loff_t v = 0;
+	bpf_probe_read_kernel(&pos, sizeof(pos), ctx + n);
 	if (pos)
 		bpf_probe_read_kernel(&v, sizeof(v), pos);
 	return v;
@@ -131,7 +137,7 @@ SEC("fentry/vfs_read")
 int BPF_PROG(vfs_read_entry, struct file *file, char *buf, size_t count, loff_t *pos)
 {
 	if (!ig_skip_current())
-		begin_file(file, FS_OP_READ, pos_of(pos));
+		begin_file(file, FS_OP_READ, pos_arg(ctx, 3));
 	return 0;
 }
 
@@ -146,7 +152,7 @@ SEC("fentry/vfs_write")
 int BPF_PROG(vfs_write_entry, struct file *file, const char *buf, size_t count, loff_t *pos)
 {
 	if (!ig_skip_current())
-		begin_file(file, FS_OP_WRITE, pos_of(pos));
+		begin_file(file, FS_OP_WRITE, pos_arg(ctx, 3));
 	return 0;
 }
 
