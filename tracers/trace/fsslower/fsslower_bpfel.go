@@ -81,8 +81,6 @@ const (
 	fsslowerProgExitReadv      = "exit_readv"
 	fsslowerProgExitWrite      = "exit_write"
 	fsslowerProgExitWritev     = "exit_writev"
-	fsslowerProgVfsFsyncEntry  = "vfs_fsync_entry"
-	fsslowerProgVfsFsyncExit   = "vfs_fsync_exit"
 	fsslowerProgVfsOpenEntry   = "vfs_open_entry"
 	fsslowerProgVfsOpenExit    = "vfs_open_exit"
 	fsslowerProgVfsReadEntry   = "vfs_read_entry"
@@ -162,8 +160,6 @@ type fsslowerProgramSpecs struct {
 	ExitReadv      *ebpf.ProgramSpec `ebpf:"exit_readv"`
 	ExitWrite      *ebpf.ProgramSpec `ebpf:"exit_write"`
 	ExitWritev     *ebpf.ProgramSpec `ebpf:"exit_writev"`
-	VfsFsyncEntry  *ebpf.ProgramSpec `ebpf:"vfs_fsync_entry"`
-	VfsFsyncExit   *ebpf.ProgramSpec `ebpf:"vfs_fsync_exit"`
 	VfsOpenEntry   *ebpf.ProgramSpec `ebpf:"vfs_open_entry"`
 	VfsOpenExit    *ebpf.ProgramSpec `ebpf:"vfs_open_exit"`
 	VfsReadEntry   *ebpf.ProgramSpec `ebpf:"vfs_read_entry"`
@@ -269,8 +265,6 @@ type fsslowerPrograms struct {
 	ExitReadv      *ebpf.Program `ebpf:"exit_readv"`
 	ExitWrite      *ebpf.Program `ebpf:"exit_write"`
 	ExitWritev     *ebpf.Program `ebpf:"exit_writev"`
-	VfsFsyncEntry  *ebpf.Program `ebpf:"vfs_fsync_entry"`
-	VfsFsyncExit   *ebpf.Program `ebpf:"vfs_fsync_exit"`
 	VfsOpenEntry   *ebpf.Program `ebpf:"vfs_open_entry"`
 	VfsOpenExit    *ebpf.Program `ebpf:"vfs_open_exit"`
 	VfsReadEntry   *ebpf.Program `ebpf:"vfs_read_entry"`
@@ -303,8 +297,6 @@ func (p *fsslowerPrograms) Close() error {
 		p.ExitReadv,
 		p.ExitWrite,
 		p.ExitWritev,
-		p.VfsFsyncEntry,
-		p.VfsFsyncExit,
 		p.VfsOpenEntry,
 		p.VfsOpenExit,
 		p.VfsReadEntry,
