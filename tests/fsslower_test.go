@@ -66,8 +66,20 @@ func TestTraceFsslower(t *testing.T) {
 	t.Logf("/ is %s", fsType)
 	marker := filepath.Join(dir, unique("marker"))
 	path := filepath.Join(dir, unique("ig-fs"))
+	// A file on another filesystem type, which -f leaves out.
+	other := filepath.Join("/dev/shm", unique("ig-fs-other"))
+	if got, _ := workloads.FsTypeOf(other); got == fsType {
+		t.Fatalf("/dev/shm is on %s too", got)
+	}
+	t.Cleanup(func() { os.Remove(other) })
 	ig := startIG(t, "trace", "fsslower", "-o", "json", "-m", "0", "-f", fsType, "--pid", strconv.Itoa(os.Getpid()))
 	ig.waitFsAttached(marker)
+	if err := os.WriteFile(other, []byte("other"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(other); err != nil {
+		t.Fatal(err)
+	}
 
 	data := []byte(strings.Repeat("0123456789", 300)) // 3000 bytes
 	runtime.LockOSThread()
@@ -101,6 +113,9 @@ func TestTraceFsslower(t *testing.T) {
 	checkSuccess(t, r)
 
 	evs := eventsOf[fsEvent](t, r.Stdout)
+	if n := countOf(evs, func(ev *fsEvent) bool { return ev.File == filepath.Base(other) }); n > 0 {
+		t.Errorf("-f %s showed %d operations on %s, which is not %s", fsType, n, other, fsType)
+	}
 	name := filepath.Base(path)
 	for _, c := range []struct {
 		what          string
