@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -134,5 +135,48 @@ func traceCapabilities(r *Run, h Host) (string, error) {
 	if len(problems) > 0 {
 		return "", errors.New(strings.Join(problems, "; "))
 	}
-	return "caught CAP_NET_BIND_SERVICE allowed (root) and denied (euid 4321) in bind", nil
+	audit, err := auditOnly(r, self)
+	if err != nil {
+		return "", fmt.Errorf("--audit-only: %v", err)
+	}
+	return "caught CAP_NET_BIND_SERVICE allowed (root) and denied (euid 4321) in bind; --audit-only " + audit, nil
+}
+
+// auditOnly runs ig again with --audit-only: where kprobes are, it runs the
+// kprobe variant (falling back from the tracepoint one, which cannot tell)
+// and shows an audited bind; elsewhere it refuses, saying why.
+func auditOnly(r *Run, self int) (string, error) {
+	a := &Run{IG: r.IG, Gadget: r.Gadget, Args: r.Args, Tag: r.Tag + "-audit",
+		AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	if err := a.Start(true, "--pid", strconv.Itoa(self), "--audit-only"); err != nil {
+		return "", err
+	}
+	defer a.Stop()
+	if _, err := os.Stat("/sys/bus/event_source/devices/kprobe/type"); err != nil {
+		select {
+		case <-a.exited:
+		case <-time.After(a.AttachTimeout):
+			return "", errors.New("ig neither ran nor refused without kprobes")
+		}
+		if a.err == nil || !strings.Contains(a.Stderr(), "--audit-only") {
+			return "", fmt.Errorf("without kprobes: exit %v, stderr %q; want a refusal naming --audit-only", a.err, a.Stderr())
+		}
+		return "refused without kprobes", nil
+	}
+	e, err := a.Await("an audited bind", a.AttachTimeout, func() { _, _, _ = bindPrivileged(0) }, func(e Event) bool {
+		var c capEvent
+		return e.DecodeRaw(&c) == nil && c.CapName == "NET_BIND_SERVICE"
+	})
+	if err != nil {
+		return "", err
+	}
+	var c capEvent
+	_ = e.DecodeRaw(&c)
+	if c.Audit != 1 || c.Syscall != "bind" {
+		return "", fmt.Errorf("audit %d syscall %q, want 1 bind", c.Audit, c.Syscall)
+	}
+	if err := a.StopClean(); err != nil {
+		return "", err
+	}
+	return "showed an audited bind (kprobe)", nil
 }
