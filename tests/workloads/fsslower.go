@@ -53,9 +53,24 @@ func FsTypeOf(path string) (string, error) {
 }
 
 // trace fsslower -m 0, filtered to this process, on the filesystem of
-// os.TempDir(): a write, a read, a read at an offset and an fsync of a file
-// of its own.
+// os.TempDir(): an open, a write, an fsync and a read at an offset of a
+// file of its own; with the variant the host offers first, then with the
+// tracepoint variant (the fallback of the fentry one).
 func traceFsslower(r *Run, h Host) (string, error) {
+	detail, err := fsslowerRun(r, h)
+	if err != nil {
+		return "", err
+	}
+	tp := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", "tracepoint"),
+		Tag: r.Tag + "-tp", AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	defer tp.Stop()
+	if _, err := fsslowerRun(tp, h); err != nil {
+		return "", fmt.Errorf("--variant tracepoint: %v", err)
+	}
+	return detail + "; --variant tracepoint too", nil
+}
+
+func fsslowerRun(r *Run, h Host) (string, error) {
 	self := os.Getpid()
 	dir := os.TempDir()
 	fsType, err := FsTypeOf(dir)
