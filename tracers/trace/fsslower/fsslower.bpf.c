@@ -42,8 +42,6 @@ struct start {
 	__u64 ts;
 	__s64 offset;
 	__u64 file; /* struct file *; 0 for an open on the tracepoints: its fd comes at exit */
-	__u8 op;
-	__u8 pad[7];
 };
 
 /* Keyed by thread and operation: one operation of each kind at a time per
@@ -79,7 +77,7 @@ static __always_inline bool fs_matches(struct dentry *dentry)
 static __always_inline void begin(struct file *file, __u8 op, __s64 offset)
 {
 	__u64 key = pending_key(op);
-	struct start s = {.ts = bpf_ktime_get_ns(), .offset = offset, .file = (__u64)file, .op = op};
+	struct start s = {.ts = bpf_ktime_get_ns(), .offset = offset, .file = (__u64)file};
 	bpf_map_update_elem(&pending, &key, &s, BPF_ANY);
 }
 

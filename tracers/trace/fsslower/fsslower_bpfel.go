@@ -47,8 +47,6 @@ type fsslowerStart struct {
 	Ts     uint64
 	Offset int64
 	File   uint64
-	Op     uint8
-	Pad    [7]uint8
 }
 
 // Names of all BPF objects in the ELF.
