@@ -67,7 +67,13 @@ type Event struct {
 	Path    string   `json:"path"`
 	Args    []string `json:"args"`
 	Exepath string   `json:"exepath"`
+	// Raw is the whole JSON line: a gadget's workload decodes its own
+	// fields from it (DecodeRaw) rather than adding them all here.
+	Raw json.RawMessage `json:"-"`
 }
+
+// DecodeRaw decodes the event's whole JSON line into v.
+func (e Event) DecodeRaw(v any) error { return json.Unmarshal(e.Raw, v) }
 
 // Started says whether ig was started.
 func (r *Run) Started() bool { return r.cmd != nil }
@@ -108,6 +114,7 @@ func (r *Run) Start(streaming bool, args ...string) error {
 				r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", line))
 				continue
 			}
+			e.Raw = append(json.RawMessage(nil), line...)
 			r.events <- e
 		}
 		r.err = r.cmd.Wait()

@@ -5,7 +5,9 @@ package all
 import (
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/trace/bind"
+	_ "github.com/ig-tracer/ig/tracers/trace/capabilities"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
+	_ "github.com/ig-tracer/ig/tracers/trace/fsslower"
 	_ "github.com/ig-tracer/ig/tracers/trace/mount"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 )

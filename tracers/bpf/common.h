@@ -330,6 +330,33 @@ static __noinline __attribute__((unused)) int ig_read_path(const struct path *pa
 	return !(at_root && mnt == BPF_CORE_READ(mnt, mnt_parent));
 }
 
+#ifndef PF_KTHREAD
+#define PF_KTHREAD 0x00200000
+#endif
+/* x86_64 kernel stacks (THREAD_SIZE) without KASAN; only for kernels before
+ * bpf_task_pt_regs (5.15). */
+#define IG_THREAD_SIZE (4096 << 2)
+
+/* ig_current_syscall returns the number of the system call the current task
+ * is in (x86_64 numbers: tracers.SyscallName names them), from the user
+ * registers the kernel saved at entry (orig_ax), or -1: a kernel thread, or
+ * not in a system call (an exception saves -1 there too). For hooks that
+ * fire deep inside a system call without seeing its number. */
+static __always_inline long ig_current_syscall(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return -1;
+	struct pt_regs *regs;
+	/* A constant at load time: the verifier drops the branch not taken, so
+	 * a kernel without these helpers never sees them. */
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	else /* what task_pt_regs does on x86_64: the top of the task's stack */
+		regs = (struct pt_regs *)(BPF_CORE_READ(task, stack) + IG_THREAD_SIZE) - 1;
+	return BPF_CORE_READ(regs, orig_ax);
+}
+
 char LICENSE[] SEC("license") = "GPL";
 
 #endif /* IG_COMMON_H */

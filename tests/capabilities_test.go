@@ -1,0 +1,185 @@
+package tests
+
+import (
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// capEvent is a trace capabilities event, as JSON.
+type capEvent struct {
+	commonEvent
+	Syscall string `json:"syscall"`
+	Cap     int    `json:"cap"`
+	CapName string `json:"capName"`
+	Audit   int    `json:"audit"`
+	Verdict string `json:"verdict"`
+	InsetID bool   `json:"insetid"`
+}
+
+// capProgs are trace capabilities' programs on this host (the tracepoint variant).
+var capProgs = []string{"cap_capable_tp"}
+
+// bindScript binds a TCP socket to port 80 of 127.0.0.1 argv[1] times, a
+// new socket each time, and says what bind answered: a check of
+// CAP_NET_BIND_SERVICE in the bind system call each time.
+const bindScript = `import socket, sys
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", 80))
+        print("bound")
+    except PermissionError:
+        print("denied")
+    s.close()
+`
+
+// bindPort80 runs bindScript n times over, as root or as otherUID:otherGID,
+// checks bind's answers, and returns the process's pid.
+func bindPort80(t *testing.T, asOther bool, n int) int {
+	t.Helper()
+	// The system's python3: otherUID cannot enter a user's (pyenv's) directories.
+	cmd := exec.Command("/usr/bin/python3", "-c", bindScript, strconv.Itoa(n))
+	want := "bound"
+	if asOther {
+		asOtherIDs(cmd)
+		want = "denied"
+	}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python3 bind: %v", err)
+	}
+	if got := strings.Fields(string(out)); len(got) != n || strings.Count(string(out), want) != n {
+		t.Fatalf("python3 bind as other ids %v: %q, want %d times %q", asOther, out, n, want)
+	}
+	return cmd.ProcessState.Pid()
+}
+
+// waitCapAttached waits until ig (trace capabilities -o json) shows an
+// allowed bind to port 80.
+func (p *proc) waitCapAttached() {
+	p.t.Helper()
+	p.waitUntil("an allowed CAP_NET_BIND_SERVICE", func() { bindPort80(p.t, false, 1) },
+		streamMatcher(func(ev *capEvent) bool { return ev.CapName == "NET_BIND_SERVICE" && ev.Verdict == "Allow" }))
+}
+
+// checkBindEvent checks the event of a bind to port 80 by pid.
+func checkBindEvent(t *testing.T, what string, ev capEvent, pid int, verdict string) {
+	t.Helper()
+	if ev.Pid != int64(pid) || ev.Comm != "python3" {
+		t.Errorf("%s: pid %d comm %q, want %d python3", what, ev.Pid, ev.Comm, pid)
+	}
+	if ev.Syscall != "bind" || ev.Cap != 10 || ev.CapName != "NET_BIND_SERVICE" || ev.Verdict != verdict {
+		t.Errorf("%s: syscall %q cap %d %q verdict %q, want bind 10 NET_BIND_SERVICE %s", what, ev.Syscall, ev.Cap, ev.CapName, ev.Verdict, verdict)
+	}
+	// This host has the tracepoint variant, which cannot tell audit and insetid.
+	if ev.Audit != -1 || ev.InsetID {
+		t.Errorf("%s: audit %d insetid %v, want -1 false (tracepoint variant)", what, ev.Audit, ev.InsetID)
+	}
+}
+
+// TestTraceCapabilities: a process of uid otherUID is denied
+// CAP_NET_BIND_SERVICE when it binds port 80, root is allowed; both in bind.
+func TestTraceCapabilities(t *testing.T) {
+	igBinary(t)
+	ig := startIG(t, "trace", "capabilities", "-o", "json")
+	ig.waitCapAttached()
+	from := time.Now()
+	denied := bindPort80(t, true, 1)
+	allowed := bindPort80(t, false, 1)
+	to := time.Now()
+	ig.waitCapAttached() // ig has read the events above
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[capEvent](t, r.Stdout)
+	mntns := mountNsID(t)
+
+	ev := findOne(t, evs, "the denied bind", func(ev *capEvent) bool { return ev.Pid == int64(denied) && ev.CapName == "NET_BIND_SERVICE" })
+	checkBindEvent(t, "denied", ev, denied, "Deny")
+	checkOtherIDs(t, "denied", ev.commonEvent)
+	checkNear(t, "denied", ev.Timestamp, from, to)
+	if ev.MountNsID != mntns {
+		t.Errorf("denied: mountnsid %d, want %d", ev.MountNsID, mntns)
+	}
+	ev = findOne(t, evs, "the allowed bind", func(ev *capEvent) bool { return ev.Pid == int64(allowed) && ev.CapName == "NET_BIND_SERVICE" })
+	checkBindEvent(t, "allowed", ev, allowed, "Allow")
+	if ev.Uid != 0 || ev.Gid != 0 {
+		t.Errorf("allowed: uid/gid %d/%d, want 0/0", ev.Uid, ev.Gid)
+	}
+}
+
+// TestTraceCapabilitiesUnique: with --unique, a process checking the same
+// capability three times is shown once, and each process once.
+func TestTraceCapabilitiesUnique(t *testing.T) {
+	igBinary(t)
+	ig := startIG(t, "trace", "capabilities", "-o", "json", "--unique")
+	ig.waitCapAttached()
+	first := bindPort80(t, false, 3)
+	second := bindPort80(t, false, 3)
+	ig.waitUntil("the second process's check", nil, streamMatcher(func(ev *capEvent) bool { return ev.Pid == int64(second) }))
+	time.Sleep(300 * time.Millisecond) // time for a wrongly repeated event to come too
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[capEvent](t, r.Stdout)
+	for _, pid := range []int{first, second} {
+		ev := findOne(t, evs, "the binds of pid "+strconv.Itoa(pid), func(ev *capEvent) bool {
+			return ev.Pid == int64(pid) && ev.CapName == "NET_BIND_SERVICE"
+		})
+		checkBindEvent(t, "unique", ev, pid, "Allow")
+	}
+}
+
+// TestTraceCapabilitiesContainer: -c NAME shows a docker container's chown
+// (CAP_CHOWN), with the container's name, and nothing of the host; with
+// --unique, two chowns in the container are one event.
+func TestTraceCapabilitiesContainer(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "docker")
+	inContainer(t, "docker", name, "touch", "/tmp/f")
+	ig := startIG(t, "trace", "capabilities", "-o", "json", "-c", name, "--unique")
+	ig.waitUntil("a chown in the container", func() { inContainer(t, "docker", name, "chown", "1", "/tmp/f") },
+		streamMatcher(func(ev *capEvent) bool { return ev.CapName == "CHOWN" }))
+	inContainer(t, "docker", name, "chown", "2", "/tmp/f")
+	bindPort80(t, false, 1) // on the host: filtered out
+	time.Sleep(300 * time.Millisecond)
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[capEvent](t, r.Stdout)
+	ev := findOne(t, evs, "CAP_CHOWN in the container (--unique)", func(ev *capEvent) bool { return ev.CapName == "CHOWN" })
+	if ev.Runtime.ContainerName != name || ev.Runtime.RuntimeName != "docker" {
+		t.Errorf("chown: container %q runtime %q, want %q docker", ev.Runtime.ContainerName, ev.Runtime.RuntimeName, name)
+	}
+	if ev.Cap != 0 || ev.Verdict != "Allow" || ev.Comm != "chown" || !strings.Contains(ev.Syscall, "chown") {
+		t.Errorf("chown: cap %d verdict %q comm %q syscall %q, want 0 Allow chown *chown*", ev.Cap, ev.Verdict, ev.Comm, ev.Syscall)
+	}
+	for _, ev := range evs {
+		if ev.Runtime.ContainerName != name {
+			t.Errorf("-c %s let through an event of %q: %+v", name, ev.Runtime.ContainerName, ev)
+		}
+	}
+}
+
+// TestTraceCapabilitiesRefusals: what this host cannot do is refused in
+// one line: --audit-only (the tracepoint cannot tell), the kprobe variant
+// (no kprobes here).
+func TestTraceCapabilitiesRefusals(t *testing.T) {
+	igBinary(t)
+	msg := checkFailure(t, runIG(t, "trace", "capabilities", "--audit-only", "-t", "1"))
+	if !strings.Contains(msg, "--audit-only") || !strings.Contains(msg, "kprobe variant") {
+		t.Errorf("--audit-only: %q, want it to say that it needs the kprobe variant", msg)
+	}
+	msg = checkFailure(t, runIG(t, "trace", "capabilities", "--variant", "kprobe", "-t", "1"))
+	if !strings.Contains(msg, "kprobes unavailable") {
+		t.Errorf("--variant kprobe: %q, want it to say kprobes unavailable", msg)
+	}
+}
+
+// TestTraceCapabilitiesLifecycle: attached while it runs, nothing left after.
+func TestTraceCapabilitiesLifecycle(t *testing.T) {
+	igBinary(t)
+	requireTool(t, "bpftool")
+	checkLifecycle(t, lifecycleGadget{"trace capabilities SIGINT", []string{"trace", "capabilities", "-o", "json"},
+		capProgs, func(p *proc) { p.waitCapAttached() }, sigINT})
+}

@@ -1,0 +1,120 @@
+// Package capabilities is the trace capabilities gadget: every capability
+// check of a process, with its verdict, whether it is audited, and the
+// system call it happened in.
+package capabilities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+	"unsafe"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// Event is one capability check. JSON names follow Inspektor Gadget's trace
+// capabilities.
+type Event struct {
+	tracers.Event
+	Syscall string `json:"syscall" column:"syscall,width:16" desc:"the system call the check happened in (x86_64 names); empty outside of one (a kernel thread)"`
+	Cap     int32  `json:"cap" column:"cap,width:3,right" desc:"the capability's number"`
+	CapName string `json:"capName" column:"capname,width:18" desc:"the capability's name without CAP_ (NET_BIND_SERVICE)"`
+	Audit   int32  `json:"audit" column:"audit,width:5,right" desc:"1 when the check is audited, 0 when not (CAP_OPT_NOAUDIT); -1 when the variant cannot tell (tracepoint)"`
+	Verdict string `json:"verdict" column:"verdict,width:7" desc:"Allow or Deny"`
+	InsetID bool   `json:"insetid" desc:"the check was made with CAP_OPT_INSETID (for set*id); false too when the variant cannot tell (audit is -1)"`
+	// InsetIDText is insetid for people: N/A when the variant cannot tell.
+	InsetIDText string `json:"-" column:"insetid,width:7" desc:"insetid as true, false, or N/A when the variant cannot tell"`
+}
+
+var schema = output.NewSchema[Event]()
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "trace",
+		Name:        "capabilities",
+		Description: "Trace capability checks (cap_capable) with their verdict and system call",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "unique", Usage: "show each capability once per container, or per process outside of containers"},
+			&cli.BoolFlag{Name: "audit-only", Usage: "show only audited checks (not those made with CAP_OPT_NOAUDIT); needs the kprobe variant"},
+		},
+		Schema:  schema,
+		Columns: tracers.Fixed("container", "pid", "comm", "syscall", "cap", "capname", "audit", "verdict"),
+		Run:     run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	if env.Args.Bool("audit-only") && env.Variant == "tracepoint" {
+		// An AttachError: a host that offers the kprobe variant too runs it.
+		return &tracers.AttachError{Err: errors.New("--audit-only: the tracepoint variant cannot tell audited checks (capability/cap_capable has no options); it needs the kprobe variant")}
+	}
+	spec, err := loadCapabilities()
+	if err != nil {
+		return err
+	}
+	// ig runs in the host's mount namespace: its own is the host's.
+	hostNs, err := ownMountNs()
+	if err != nil {
+		return err
+	}
+	d := newDecoder()
+	return tracers.RunStream[Event](ctx, env, spec,
+		map[string]any{"unique": env.Args.Bool("unique"), "audit_only": env.Args.Bool("audit-only"), "host_mntns": hostNs},
+		tracers.StreamSpec[Event]{Decode: d.decode})
+}
+
+// ownMountNs is the number of ig's mount namespace.
+func ownMountNs() (uint64, error) {
+	fi, err := os.Stat("/proc/self/ns/mnt")
+	if err != nil {
+		return 0, fmt.Errorf("own mount namespace: %w", err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino, nil
+}
+
+type decoder struct {
+	clock   tracers.Clock
+	strings tracers.Interner
+}
+
+func newDecoder() *decoder { return &decoder{clock: tracers.NewClock()} }
+
+var eventSize = unsafe.Sizeof(capabilitiesCapEvent{})
+
+func (d *decoder) decode(raw []byte, ev *Event) bool {
+	e, _, ok := tracers.View[capabilitiesCapEvent](raw, eventSize)
+	if !ok || !d.clock.DecodeHeader(raw, &ev.Event, &d.strings) {
+		return false
+	}
+	ev.Syscall = tracers.SyscallName(e.Syscall)
+	ev.Cap = e.Cap
+	ev.CapName = capName(e.Cap)
+	ev.Audit = int32(e.Audit)
+	ev.Verdict = "Deny"
+	if e.Ret == 0 {
+		ev.Verdict = "Allow"
+	}
+	switch e.Insetid {
+	case -1:
+		ev.InsetIDText = "N/A"
+	case 0:
+		ev.InsetIDText = "false"
+	default:
+		ev.InsetID, ev.InsetIDText = true, "true"
+	}
+	return true
+}
+
+// capName names a capability; one newer than ig's table is "CAP_<n>".
+func capName(c int32) string {
+	if c >= 0 && int(c) < len(capNames) && capNames[c] != "" {
+		return capNames[c]
+	}
+	return "CAP_" + strconv.Itoa(int(c))
+}
