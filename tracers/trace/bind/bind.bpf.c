@@ -100,15 +100,24 @@ static __always_inline __u8 inet_opts(struct sock *sk)
 /* dev_name copies the name of device ifindex of the socket's network
  * namespace, as dev_get_by_index would find it: the name is the one at bind
  * time, in the right namespace, which user space could only guess later. */
+/* Only the fields read: with the whole struct net_device, clang emits
+ * forward declarations of its pointees in an order that changes from one
+ * build to the next, and make bpf would not give the same object twice. */
+struct net_device___ig {
+	int ifindex;
+	char name[IFNAMSIZ];
+	struct hlist_node index_hlist;
+} __attribute__((preserve_access_index));
+
 static __always_inline void dev_name(struct sock *sk, __u32 ifindex, __u8 *name)
 {
 	struct net *net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 	struct hlist_head *heads = BPF_CORE_READ(net, dev_index_head);
 	struct hlist_node *n = NULL;
 	bpf_probe_read_kernel(&n, sizeof(n), &heads[ifindex & (NETDEV_HASHENTRIES - 1)].first);
-	__u64 off = bpf_core_field_offset(struct net_device, index_hlist);
+	__u64 off = bpf_core_field_offset(struct net_device___ig, index_hlist);
 	for (int i = 0; i < NETDEV_CHAIN && n; i++) {
-		struct net_device *dev = (void *)n - off;
+		struct net_device___ig *dev = (void *)n - off;
 		if (BPF_CORE_READ(dev, ifindex) == (int)ifindex) {
 			BPF_CORE_READ_STR_INTO((char(*)[IFNAMSIZ])name, dev, name);
 			return;
