@@ -313,6 +313,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 			return err
 		}
 	}
+	verdict = verdict.ForArgs(g, c) // this run's flags may rule variants out
 	if !verdict.OK {
 		return verdict.Error(g.FullName())
 	}

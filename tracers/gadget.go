@@ -30,6 +30,11 @@ type Gadget struct {
 	// (Fixed for a gadget whose columns no flag changes).
 	Columns func(Args) []string
 	Run     func(ctx context.Context, env *Env) error
+	// Unfit, if set, says why a variant cannot serve this run's flags
+	// ("" when it can): the checker then passes it over as it does a
+	// variant the host lacks (trace capabilities --audit-only needs what
+	// only its kprobe variant sees).
+	Unfit func(args Args, variant string) string
 }
 
 // Fixed is Gadget.Columns for columns no flag changes.

@@ -261,6 +261,10 @@ type Verdict struct {
 	// Fallbacks are the later variants this host offers too, in order:
 	// RunVariants tries them when the chosen one fails to attach.
 	Fallbacks []Verdict
+	// LaterMissing says why each later variant the host does not offer
+	// cannot run here, for a refusal when a run's flags rule out the rest
+	// (Verdict.ForArgs).
+	LaterMissing []string
 }
 
 // CheckVariant is Check for the one variant name (--variant): an error
@@ -298,7 +302,9 @@ func (h *Host) Check(r *Requirements) Verdict {
 			}
 			verdict := Verdict{OK: true, Variant: v.Name, Skipped: h.skipped(&v), PassedOver: missing}
 			for _, later := range r.Variants[i+1:] {
-				if len(h.missing(&later)) == 0 {
+				if m := h.missing(&later); len(m) > 0 {
+					verdict.LaterMissing = append(verdict.LaterMissing, later.Name+": "+strings.Join(m, ", "))
+				} else {
 					verdict.Fallbacks = append(verdict.Fallbacks, Verdict{OK: true, Variant: later.Name, Skipped: h.skipped(&later)})
 				}
 			}

@@ -3,6 +3,7 @@ package tracers
 import (
 	"context"
 	"errors"
+	"slices"
 )
 
 // RunVariants runs g with the variant v chose and, when that one's programs
@@ -24,6 +25,33 @@ func RunVariants(ctx context.Context, g *Gadget, env *Env, r *Requirements, v Ve
 		env.Logf("%s: the %s variant did not attach (%v); trying the %s variant", g.FullName(), try.Variant, err, tries[i+1].Variant)
 	}
 	return nil
+}
+
+// ForArgs is v less the variants g says cannot serve args (Gadget.Unfit):
+// the first that can becomes the chosen one, and those passed over say why;
+// when none can, the verdict is a refusal naming each reason.
+func (v Verdict) ForArgs(g *Gadget, args Args) Verdict {
+	if g.Unfit == nil || !v.OK {
+		return v
+	}
+	var passed []string
+	tries := append([]Verdict{v}, v.Fallbacks...)
+	for i, try := range tries {
+		if why := g.Unfit(args, try.Variant); why != "" {
+			passed = append(passed, try.Variant+": "+why)
+			continue
+		}
+		out := try
+		out.PassedOver = append(slices.Clone(v.PassedOver), passed...)
+		out.Fallbacks = nil
+		for _, later := range tries[i+1:] {
+			if g.Unfit(args, later.Variant) == "" {
+				out.Fallbacks = append(out.Fallbacks, later)
+			}
+		}
+		return out
+	}
+	return Verdict{Missing: append(append(slices.Clone(v.PassedOver), passed...), v.LaterMissing...)}
 }
 
 // useVariant sets what Run and Load read of the variant chosen.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -77,5 +78,37 @@ func TestCheckFallbacks(t *testing.T) {
 	v := h.Check(r)
 	if !v.OK || v.Variant != "iter/task" || len(v.Fallbacks) != 1 || v.Fallbacks[0].Variant != "/proc" {
 		t.Errorf("snapshot process: %+v, want iter/task then /proc", v)
+	}
+}
+
+// fakeArgs answers Bool from a set of flags.
+type fakeArgs map[string]bool
+
+func (a fakeArgs) Bool(name string) bool { return a[name] }
+func (fakeArgs) String(string) string    { return "" }
+func (fakeArgs) Int(string) int          { return 0 }
+
+// A variant the run's flags rule out (Gadget.Unfit) is passed over like one
+// the host lacks: the next fit one runs, -v says why, and when none is left
+// the refusal names why not each, the host's reasons included.
+func TestVerdictForArgs(t *testing.T) {
+	g := &Gadget{Unfit: func(a Args, variant string) string {
+		if variant == "tracepoint" && a.Bool("audit-only") {
+			return "--audit-only needs the options"
+		}
+		return ""
+	}}
+	both := Verdict{OK: true, Variant: "tracepoint", Fallbacks: []Verdict{{OK: true, Variant: "kprobe"}}}
+	if v := both.ForArgs(g, fakeArgs{}); v.Variant != "tracepoint" || len(v.Fallbacks) != 1 {
+		t.Errorf("no flag: %+v, want the tracepoint, the kprobe as fallback", v)
+	}
+	v := both.ForArgs(g, fakeArgs{"audit-only": true})
+	if !v.OK || v.Variant != "kprobe" || len(v.Fallbacks) != 0 || !slices.Equal(v.PassedOver, []string{"tracepoint: --audit-only needs the options"}) {
+		t.Errorf("--audit-only with kprobes: %+v, want the kprobe variant, the tracepoint passed over", v)
+	}
+	alone := Verdict{OK: true, Variant: "tracepoint", LaterMissing: []string{"kprobe: kprobes unavailable"}}
+	v = alone.ForArgs(g, fakeArgs{"audit-only": true})
+	if v.OK || v.Reason() != "tracepoint: --audit-only needs the options; kprobe: kprobes unavailable" {
+		t.Errorf("--audit-only without kprobes: %+v, want a refusal saying why not each", v)
 	}
 }

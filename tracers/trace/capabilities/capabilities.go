@@ -5,7 +5,6 @@ package capabilities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -46,14 +45,20 @@ func init() {
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "pid", "comm", "syscall", "cap", "capname", "audit", "verdict"),
 		Run:     run,
+		Unfit:   unfit,
 	})
 }
 
-func run(ctx context.Context, env *tracers.Env) error {
-	if env.Args.Bool("audit-only") && env.Variant == "tracepoint" {
-		// An AttachError: a host that offers the kprobe variant too runs it.
-		return &tracers.AttachError{Err: errors.New("--audit-only: the tracepoint variant cannot tell audited checks (capability/cap_capable has no options); it needs the kprobe variant")}
+// unfit: the tracepoint carries no CAP_OPT_* options, so it cannot tell
+// audited checks from the others; --audit-only needs the kprobe variant.
+func unfit(args tracers.Args, variant string) string {
+	if variant == "tracepoint" && args.Bool("audit-only") {
+		return "--audit-only needs the check's options, which capability/cap_capable does not carry"
 	}
+	return ""
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
 	spec, err := loadCapabilities()
 	if err != nil {
 		return err
