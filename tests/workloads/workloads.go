@@ -67,6 +67,8 @@ type Event struct {
 	Path    string   `json:"path"`
 	Args    []string `json:"args"`
 	Exepath string   `json:"exepath"`
+	// Raw is the whole event, for a gadget's own fields (json.Unmarshal it).
+	Raw json.RawMessage `json:"-"`
 }
 
 // Started says whether ig was started.
@@ -108,6 +110,7 @@ func (r *Run) Start(streaming bool, args ...string) error {
 				r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", line))
 				continue
 			}
+			e.Raw = bytes.Clone(line)
 			r.events <- e
 		}
 		r.err = r.cmd.Wait()
