@@ -131,8 +131,14 @@ var Table = []Requirements{
 	{Gadget: "trace mount", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
-	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
+	{Gadget: "trace oomkill", Variants: []Variant{
+		// 6.8 made mark_victim pass the victim's task_struct (it passed its pid).
+		{Name: "tp_btf", MinKernel: "6.8", Configs: tracepointConfigs,
+			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, MapTypes: ringBuffer,
+			BTFTracepoints: []string{"mark_victim"}, KernelBTF: true},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+			Tracepoints: []string{"oom/mark_victim", "sched/sched_process_exit"}}},
+		Note: "tp_btf: everything at the kill; tracepoint: the event comes when the victim exits"},
 	{Gadget: "trace open", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("open", "openat", "openat2"), Optional: syscalls("open")}}},

@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
+	_ "github.com/ig-tracer/ig/tracers/trace/oomkill"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 	_ "github.com/ig-tracer/ig/tracers/trace/signal"
 )
