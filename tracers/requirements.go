@@ -132,8 +132,9 @@ var Table = []Requirements{
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("mount", "umount", "fsmount", "move_mount")}}},
 	{Gadget: "trace oomkill", Variants: []Variant{
-		// 6.8 made mark_victim pass the victim's task_struct (it passed its pid).
-		{Name: "tp_btf", MinKernel: "6.8", Configs: tracepointConfigs,
+		// 6.8 made mark_victim pass the victim's task_struct (it passed its pid); Debian backported
+		// it to 5.10 and 6.1. Where it has not, Run says so and the tracepoint variant runs.
+		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs,
 			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, MapTypes: ringBuffer,
 			BTFTracepoints: []string{"mark_victim"}, KernelBTF: true},
 		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,

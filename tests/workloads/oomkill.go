@@ -105,17 +105,6 @@ func StartInCgroup(c *MemCgroup, busybox string, argv ...string) (*exec.Cmd, err
 	return cmd, err
 }
 
-// KernelAtLeast says whether the running kernel is major.minor or later.
-func KernelAtLeast(major, minor int) bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return false
-	}
-	var ma, mi int
-	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
-	return ma > major || ma == major && mi >= minor
-}
-
 // oomkillFields are trace oomkill's own fields.
 type oomkillFields struct {
 	Kpid       int    `json:"kpid"`
@@ -127,7 +116,9 @@ type oomkillFields struct {
 }
 
 // trace oomkill: busybox dd reads 64 MiB at once in a memory cgroup of
-// 32 MiB, and the OOM killer kills it (it is the victim and the trigger).
+// 32 MiB, and the OOM killer kills it (it is the victim and the trigger);
+// with the variant ig picks, then with the tracepoint variant, which ig
+// picks nowhere mark_victim passes the victim's task.
 func traceOomkill(r *Run, h Host) (string, error) {
 	const limit = 32 << 20
 	cg, err := NewMemCgroup("ig-oom-"+r.Tag, limit)
@@ -135,6 +126,24 @@ func traceOomkill(r *Run, h Host) (string, error) {
 		return "", err
 	}
 	defer cg.Close()
+	detail, err := oomkillOnce(r, h, cg, limit)
+	if err != nil {
+		return "", err
+	}
+	tp := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string{}, r.Args...), "--variant", "tracepoint"), Tag: r.Tag + "-tp",
+		AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	tpDetail, err := oomkillOnce(tp, h, cg, limit)
+	if tp.Started() {
+		tp.Stop()
+	}
+	if err != nil {
+		return "", fmt.Errorf("--variant tracepoint: %w; ig's stderr: %s", err, strings.Join(strings.Fields(tp.Stderr()), " "))
+	}
+	return detail + "; --variant tracepoint: " + tpDetail, nil
+}
+
+// oomkillOnce runs ig (r) while dd is killed in cg.
+func oomkillOnce(r *Run, h Host, cg *MemCgroup, limit int64) (string, error) {
 	if err := r.Start(true); err != nil {
 		return "", err
 	}
@@ -177,15 +186,15 @@ func traceOomkill(r *Run, h Host) (string, error) {
 	check("kcomm", f.Kcomm, "busybox")
 	check("tpid (dd ran the OOM killer)", f.Tpid, f.Kpid)
 	check("tcomm", f.Tcomm, "busybox")
-	check("memcgLimit", f.MemcgLimit, int64(limit))
-	pages := "pages 0 (the kernel gives none before 6.8)"
-	if KernelAtLeast(6, 8) {
-		if f.Pages == 0 {
-			problems = append(problems, "pages 0, want the victim's resident pages")
-		}
-		pages = fmt.Sprintf("pages %d", f.Pages)
-	} else {
-		check("pages", f.Pages, uint64(0))
+	check("memcgLimit", f.MemcgLimit, limit)
+	// The victim's RSS came with the change that made mark_victim pass
+	// its task (6.8, backported by some): without it, the tracepoint
+	// variant has no pages to give.
+	pages := fmt.Sprintf("pages %d", f.Pages)
+	if format, err := os.ReadFile("/sys/kernel/tracing/events/oom/mark_victim/format"); err == nil && !strings.Contains(string(format), "anon_rss") {
+		check("pages (mark_victim has no anon_rss here)", f.Pages, uint64(0))
+	} else if f.Pages == 0 {
+		problems = append(problems, "pages 0, want the victim's resident pages")
 	}
 	if err := r.StopClean(); err != nil {
 		problems = append(problems, err.Error())
@@ -193,5 +202,5 @@ func traceOomkill(r *Run, h Host) (string, error) {
 	if len(problems) > 0 {
 		return "", errors.New(strings.Join(problems, "; "))
 	}
-	return "caught the OOM kill of busybox dd in a 32 MiB memory cgroup, " + pages, nil
+	return fmt.Sprintf("caught the OOM kill of busybox dd in a %d MiB memory cgroup, %s", limit>>20, pages), nil
 }

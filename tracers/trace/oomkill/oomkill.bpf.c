@@ -57,9 +57,22 @@ static __always_inline void memcg_of(struct task_struct *task, struct oomkill_ev
 /* ---- tp_btf variant ---- */
 
 
+/* mm->rss_stat before 6.2: one struct of atomic counters (6.2 made it an
+ * array of percpu_counter, whose count is the sum but for per-CPU batches). */
+struct mm_rss_stat___old {
+	atomic_long_t count[4];
+} __attribute__((preserve_access_index));
+struct mm_struct___old {
+	struct mm_rss_stat___old rss_stat;
+} __attribute__((preserve_access_index));
+
 static __always_inline __u64 rss_counter(struct mm_struct *mm, int i)
 {
-	__s64 n = BPF_CORE_READ(mm, rss_stat[i].count);
+	__s64 n;
+	if (bpf_core_type_exists(struct mm_rss_stat___old))
+		n = BPF_CORE_READ((struct mm_struct___old *)mm, rss_stat.count[i].counter);
+	else
+		n = BPF_CORE_READ(mm, rss_stat[i].count);
 	return n > 0 ? n : 0;
 }
 

@@ -4,8 +4,12 @@ package oomkill
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"unsafe"
+
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
@@ -41,12 +45,45 @@ func init() {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
+	if env.Variant == "tp_btf" {
+		if err := victimPassed(env.KernelTypes); err != nil {
+			return &tracers.AttachError{Err: err} // the tracepoint variant runs instead
+		}
+	}
 	spec, err := loadOomkill()
 	if err != nil {
 		return err
 	}
 	d := &decoder{clock: tracers.NewClock(), pageSize: uint64(os.Getpagesize())}
 	return tracers.RunStream[Event](ctx, env, spec, nil, tracers.StreamSpec[Event]{Decode: d.decode})
+}
+
+// victimPassed checks that mark_victim passes the victim's task_struct, as
+// the tp_btf variant reads it: since "mm: update mark_victim tracepoints
+// fields" (6.8, backported to Debian's 5.10 and 6.1); before, it passed
+// the victim's pid, which the program would read as a pointer. kernel nil
+// is the running kernel's BTF.
+func victimPassed(kernel *btf.Spec) error {
+	if kernel == nil {
+		var err error
+		if kernel, err = btf.LoadKernelSpec(); err != nil {
+			return fmt.Errorf("tp_btf/mark_victim: kernel BTF: %w", err)
+		}
+	}
+	var tp *btf.Typedef
+	if err := kernel.TypeByName("btf_trace_mark_victim", &tp); err != nil {
+		return fmt.Errorf("tp_btf/mark_victim: %w", err)
+	}
+	if ptr, ok := btf.UnderlyingType(tp).(*btf.Pointer); ok {
+		if proto, ok := ptr.Target.(*btf.FuncProto); ok && len(proto.Params) >= 2 { // (void *, struct task_struct *, ...)
+			if arg, ok := btf.UnderlyingType(proto.Params[1].Type).(*btf.Pointer); ok {
+				if st, ok := btf.UnderlyingType(arg.Target).(*btf.Struct); ok && st.Name == "task_struct" {
+					return nil
+				}
+			}
+		}
+	}
+	return errors.New("tp_btf/mark_victim: this kernel's mark_victim passes the victim's pid, not its task_struct")
 }
 
 // eventSize is the whole record: oomkill_event has no variable tail.
