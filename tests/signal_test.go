@@ -99,7 +99,11 @@ func TestTraceSignal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			marker := sleeper(t).Process.Pid
-			ig := startIG(t, append([]string{"trace", "signal", "-o", "json"}, tc.args...)...)
+			// --comm: the test and its faulting child (the same binary)
+			// only, so that a signal storm elsewhere on the host (an ig
+			// writing to a closed pipe was seen sending 100 000
+			// SIGPIPE/s) cannot fill the ring buffer.
+			ig := startIG(t, append([]string{"trace", "signal", "-o", "json", "--comm", comm}, tc.args...)...)
 			// Attached: a kill that fails (-f), or one of signal 0 (the others).
 			free := freePid(t)
 			switch {
@@ -189,6 +193,9 @@ func TestTraceSignal(t *testing.T) {
 			}
 
 			for _, ev := range evs {
+				if ev.Comm != comm {
+					t.Errorf("--comm %s let through %+v", comm, ev)
+				}
 				switch {
 				case tc.name == "-f" || tc.name == "--failed-only":
 					if ev.Ret >= 0 || ev.Syscall == "" {
