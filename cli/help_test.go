@@ -68,3 +68,14 @@ func TestHelpUnknown(t *testing.T) {
 		}
 	}
 }
+
+// traceGadgets lists the registered trace gadgets as ig names them.
+func traceGadgets() string {
+	var names []string
+	for _, g := range tracers.Gadgets() {
+		if g.Category == "trace" {
+			names = append(names, g.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}

@@ -141,15 +141,23 @@ var Table = []Requirements{
 		Tracepoints: syscalls("mount", "umount", "fsopen", "fsconfig", "fsmount", "move_mount", "open_tree", "mount_setattr"),
 		// mount_setattr came in 5.12; the rest of the new mount API in 5.2.
 		Optional: syscalls("mount_setattr")}}},
-	{Gadget: "trace oomkill", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"oom/mark_victim"}}}},
+	{Gadget: "trace oomkill", Variants: []Variant{
+		// 6.8 made mark_victim pass the victim's task_struct (it passed its pid); Debian backported
+		// it to 5.10 and 6.1. Where it has not, Run says so and the tracepoint variant runs.
+		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs,
+			ProgramTypes: tracing, MapTypes: ringBuffer,
+			BTFTracepoints: []string{"mark_victim"}, KernelBTF: true},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+			Tracepoints: []string{"oom/mark_victim", "sched/sched_process_exit"}}},
+		Note: "tp_btf: everything at the kill; tracepoint: the event comes when the victim exits"},
 	{Gadget: "trace open", Variants: []Variant{
 		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: ringBuffer,
 			BTFTracepoints: []string{"sys_exit"}, KernelBTF: true},
 		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 			Tracepoints: syscalls("open", "openat", "openat2"), Optional: syscalls("open")}}},
 	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"signal/signal_generate"}}}},
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
+		Tracepoints: append(syscalls("kill", "tkill", "tgkill"), "signal/signal_generate")}}},
 	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
 		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
 	{Gadget: "trace tcp", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",

@@ -9,5 +9,7 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
 	_ "github.com/ig-tracer/ig/tracers/trace/fsslower"
 	_ "github.com/ig-tracer/ig/tracers/trace/mount"
+	_ "github.com/ig-tracer/ig/tracers/trace/oomkill"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
+	_ "github.com/ig-tracer/ig/tracers/trace/signal"
 )

@@ -1,0 +1,3 @@
+package oomkill
+
+//go:generate go tool bpf2go -type oomkill_event -target bpfel oomkill oomkill.bpf.c
