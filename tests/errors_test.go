@@ -10,7 +10,9 @@ import (
 )
 
 // smallConfig is a kernel config with eBPF but without syscall tracepoints.
-const smallConfig = "CONFIG_BPF=y\nCONFIG_BPF_SYSCALL=y\nCONFIG_BPF_EVENTS=y\n"
+// smallConfig lacks what every variant of trace open needs (BPF_EVENTS), and
+// what its tracepoint variant needs (FTRACE_SYSCALLS).
+const smallConfig = "CONFIG_BPF=y\nCONFIG_BPF_SYSCALL=y\n"
 
 // TestErrors: every way to misuse ig fails with a non-zero exit code and one
 // line on stderr, "ig: ...", that names the culprit, and no panic.
@@ -41,8 +43,8 @@ func TestErrors(t *testing.T) {
 		{"unreadable --btf", []string{"--btf", "/nonexistent", "trace", "open", "-t", "1"}, []string{"/nonexistent"}},
 		{"corrupt --btf", []string{"--btf", corrupt, "trace", "open", "-t", "1"}, []string{corrupt}},
 		{"unreadable --kernel-config", []string{"--kernel-config", "/nonexistent", "trace", "open", "-t", "1"}, []string{"/nonexistent"}},
-		{"--kernel-config lacking a requirement, before the command", []string{"--kernel-config", config, "trace", "open", "-t", "1"}, []string{"CONFIG_FTRACE_SYSCALLS"}},
-		{"--kernel-config lacking a requirement, after the gadget", []string{"trace", "open", "--kernel-config", config, "-t", "1"}, []string{"CONFIG_FTRACE_SYSCALLS"}},
+		{"--kernel-config lacking a requirement, before the command", []string{"--kernel-config", config, "trace", "open", "-t", "1"}, []string{"tp_btf: kernel lacks CONFIG_BPF_EVENTS", "tracepoint: kernel lacks CONFIG_BPF_EVENTS, CONFIG_FTRACE_SYSCALLS"}},
+		{"--kernel-config lacking a requirement, after the gadget", []string{"trace", "open", "--kernel-config", config, "-t", "1"}, []string{"tp_btf: kernel lacks CONFIG_BPF_EVENTS", "tracepoint: kernel lacks CONFIG_BPF_EVENTS, CONFIG_FTRACE_SYSCALLS"}},
 		// pids that do not fit the kernel's: 4294967296 would be 0 (no filter), 4294967297 pid 1
 		{"--pid 4294967296", []string{"trace", "open", "--pid", "4294967296", "-t", "1"}, []string{"--pid", "4294967296"}},
 		{"--pid 4294967297 before the command", []string{"--pid", "4294967297", "trace", "exec", "-t", "1"}, []string{"--pid", "4294967297"}},
@@ -100,7 +102,7 @@ func TestErrors(t *testing.T) {
 			if msg := checkFailure(t, r); !strings.Contains(msg, "kernel lacks CONFIG_") {
 				t.Errorf("ig %s: refusal %q names no missing CONFIG_", strings.Join(args, " "), msg)
 			}
-			for _, p := range openProgs {
+			for _, p := range append(slices.Clone(openProgs), openTracepointProgs...) { // either variant's
 				if slices.Contains(loaded, p) {
 					t.Errorf("ig %s: loaded %s before refusing (loaded %q)", strings.Join(args, " "), p, loaded)
 				}

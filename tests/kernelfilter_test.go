@@ -59,10 +59,15 @@ func checkKernelFilter(t *testing.T, c kernelFilterCase) {
 	ig := startIG(t, append(c.args, "-o", "json", "-v")...)
 	// Attached, and the host decided: under -c the host's first events
 	// reach ig, which then writes the host's verdict. Host events made
-	// before the marker come before it in the ring buffer, so once ig
-	// shows the marker it has decided them.
+	// before a marker come before it in the ring buffer, so once ig shows
+	// the marker it has decided them; but the first marker may be seen
+	// with no host event before it (they came before ig attached, and
+	// a slow marker, trace bind's docker exec, outlives the attach): the
+	// second round's host events surely reach ig.
 	first := unique("first")
 	ig.waitUntil("the first marker", func() { c.load(10); c.mark(t, first) }, c.seen(first))
+	second := unique("second")
+	ig.waitUntil("the second marker", func() { c.load(10); c.mark(t, second) }, c.seen(second))
 	c.load(c.loadN)
 	last := unique("last")
 	ig.waitUntil("the last marker", func() { c.mark(t, last) }, c.seen(last))

@@ -263,6 +263,23 @@ static __always_inline long ig_read_user_str(void *dst, __u32 size, const void *
 	return n;
 }
 
+/* IG_PENDING_BY_THREAD(type) declares the map "pending": what a syscall's
+ * entry keeps for its exit (its arguments, when it started), by thread id
+ * (ig_current_tid). A thread is in one syscall at a time, so one entry each;
+ * the exit deletes it. */
+#define IG_PENDING_BY_THREAD(value_type)          \
+	struct {                                  \
+		__uint(type, BPF_MAP_TYPE_HASH);  \
+		__uint(max_entries, 10240);       \
+		__type(key, __u32);               \
+		__type(value, value_type);        \
+	} pending SEC(".maps")
+
+static __always_inline __u32 ig_current_tid(void)
+{
+	return (__u32)bpf_get_current_pid_tgid();
+}
+
 /* ig_fd_file returns the open file behind descriptor fd of the current task
  * (its file table, read through BTF), or NULL when fd is not open. Syscall
  * tracepoints see descriptors; this is how they get to the file. */

@@ -47,12 +47,7 @@ const volatile bool ignore_errors = true;
 const volatile __u32 nports = 0; /* --ports: how many of ports[] are set; 0 means every port */
 const volatile __u16 ports[MAX_PORTS] = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32); /* tid */
-	__type(value, struct bind_args);
-} pending SEC(".maps");
+IG_PENDING_BY_THREAD(struct bind_args);
 
 /* Only cast to, never a map's value: this keeps the type in the object's
  * BTF, for bpf2go (-type bind_event). */
@@ -144,7 +139,7 @@ int enter_bind(struct trace_event_raw_sys_enter *ctx)
 {
 	if (ig_skip_current())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct bind_args args = {
 		.fd = (__u32)ctx->args[0],
 		.addr = ctx->args[1],
@@ -157,7 +152,7 @@ int enter_bind(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/syscalls/sys_exit_bind")
 int exit_bind(struct trace_event_raw_sys_exit *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct bind_args *args = bpf_map_lookup_elem(&pending, &tid);
 	if (!args)
 		return 0;

@@ -97,12 +97,7 @@ struct cap_args {
 	__u32 opts;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32); /* tid */
-	__type(value, struct cap_args);
-} pending SEC(".maps");
+IG_PENDING_BY_THREAD(struct cap_args);
 
 SEC("kprobe/cap_capable")
 int BPF_KPROBE(cap_capable_enter, const struct cred *cred, struct user_namespace *ns, int cap, unsigned int opts)
@@ -111,7 +106,7 @@ int BPF_KPROBE(cap_capable_enter, const struct cred *cred, struct user_namespace
 		return 0;
 	if (audit_only && (opts & CAP_OPT_NOAUDIT))
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct cap_args args = {.cap = cap, .opts = opts};
 	bpf_map_update_elem(&pending, &tid, &args, BPF_ANY);
 	return 0;
@@ -120,7 +115,7 @@ int BPF_KPROBE(cap_capable_enter, const struct cred *cred, struct user_namespace
 SEC("kretprobe/cap_capable")
 int BPF_KRETPROBE(cap_capable_exit, int ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct cap_args *args = bpf_map_lookup_elem(&pending, &tid);
 	if (!args)
 		return 0;

@@ -63,12 +63,7 @@ struct mount_args {
 	__u32 call;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32); /* tid */
-	__type(value, struct mount_args);
-} pending SEC(".maps");
+IG_PENDING_BY_THREAD(struct mount_args);
 
 /* Only cast to, never a map's value: this keeps the type in the object's
  * BTF, for bpf2go (-type mount_event). */
@@ -89,7 +84,7 @@ static __always_inline int enter(enum call call, __u64 a0, __u64 a1, __u64 a2, _
 {
 	if (ig_skip_current())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct mount_args a = {.ts = bpf_ktime_get_ns(), .args = {a0, a1, a2, a3, a4}, .call = call};
 	bpf_map_update_elem(&pending, &tid, &a, BPF_ANY);
 	return 0;
@@ -112,7 +107,7 @@ static __always_inline void read_str(struct mount_event *e, int slot, __u64 src,
 
 static __always_inline int leave(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct mount_args *a = bpf_map_lookup_elem(&pending, &tid);
 	if (!a)
 		return 0;

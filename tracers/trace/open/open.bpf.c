@@ -31,12 +31,7 @@ struct open_args {
 
 const volatile bool failed_only = false;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32); /* tid */
-	__type(value, struct open_args);
-} pending SEC(".maps");
+IG_PENDING_BY_THREAD(struct open_args);
 
 /* Too big for the BPF stack: one scratch event per CPU, with room for the
  * longest path after its fixed part. */
@@ -65,7 +60,7 @@ static __always_inline int enter(const char *path, __u64 flags, __u64 mode)
 {
 	if (ig_skip_current())
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct open_args args = {
 		.path = (__u64)path,
 		.flags = (__u32)flags,
@@ -102,7 +97,7 @@ static __always_inline void emit(const char *path, __u32 flags, __u32 mode, long
 
 static __always_inline int leave(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct open_args *args = bpf_map_lookup_elem(&pending, &tid);
 	if (!args)
 		return 0;

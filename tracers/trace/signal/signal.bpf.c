@@ -36,12 +36,7 @@ struct sig_args {
 	__u8 syscall;
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 10240);
-	__type(key, __u32); /* tid */
-	__type(value, struct sig_args);
-} pending SEC(".maps");
+IG_PENDING_BY_THREAD(struct sig_args);
 
 static __always_inline int enter(__s32 tpid, __s32 sig, __u8 syscall)
 {
@@ -49,7 +44,7 @@ static __always_inline int enter(__s32 tpid, __s32 sig, __u8 syscall)
 		return 0;
 	if (target_signal && sig != target_signal)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct sig_args args = {.tpid = tpid, .sig = sig, .syscall = syscall};
 	bpf_map_update_elem(&pending, &tid, &args, BPF_ANY);
 	return 0;
@@ -68,7 +63,7 @@ static __always_inline void submit(__s32 tpid, __s32 sig, __u8 syscall, long ret
 
 static __always_inline int leave(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	struct sig_args *args = bpf_map_lookup_elem(&pending, &tid);
 	if (!args)
 		return 0;
@@ -126,7 +121,7 @@ int signal_generate(struct trace_event_raw_signal_generate *ctx)
 	__s32 sig = ctx->sig;
 	if (target_signal && sig != target_signal)
 		return 0;
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 tid = ig_current_tid();
 	if (bpf_map_lookup_elem(&pending, &tid))
 		return 0; /* inside a traced kill syscall: its exit reports it */
 	submit(ctx->pid, sig, SRC_KERNEL, 0);
