@@ -98,12 +98,8 @@ func traceCapabilities(r *Run, h Host) (string, error) {
 	if m := regexp.MustCompile(`(?m)^ig: trace capabilities: using the (\S+) variant$`).FindStringSubmatch(r.Stderr()); m != nil {
 		variant = m[1]
 	}
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	for _, c := range []struct {
 		verdict string
 		tid     int

@@ -112,12 +112,8 @@ func fsslowerRun(r *Run, h Host) (string, error) {
 		return "", fmt.Errorf("pread: %d %v", n, err)
 	}
 
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	name := filepath.Base(path)
 	for _, c := range []struct {
 		op            string

@@ -174,12 +174,8 @@ func oomkillOnce(r *Run, h Host, cg *MemCgroup, limit int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	f := fields(e)
 	check("pid", e.Pid, f.Kpid)
 	check("comm", e.Comm, "busybox")

@@ -56,12 +56,8 @@ func traceSignal(r *Run, h Host) (string, error) {
 	if err := syscall.Kill(free, syscall.SIGUSR2); err != syscall.ESRCH {
 		return "", fmt.Errorf("kill(%d, SIGUSR2): %v, want ESRCH", free, err)
 	}
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	e, err := r.Await("SIGUSR1 to the child", r.EventTimeout, nil, func(e Event) bool { return fields(e).Tpid == child.Process.Pid })
 	if err != nil {
 		return "", err

@@ -30,6 +30,17 @@ var Table = map[string]func(*Run, Host) (string, error){
 	"snapshot process": snapshotProcess,
 }
 
+// Problems collects what a workload found wrong, so that one run reports
+// all of it.
+type Problems []string
+
+// Check notes a value that is not the one wanted.
+func (p *Problems) Check(what string, got, want any) {
+	if got != want {
+		*p = append(*p, fmt.Sprintf("%s: got %v, want %v", what, got, want))
+	}
+}
+
 // Host is what differs between the machines the workloads run on.
 type Host struct {
 	Comm    string // this process's comm
@@ -215,12 +226,8 @@ func traceOpen(r *Run, h Host) (string, error) {
 	if _, err := os.Open(missing); !errors.Is(err, syscall.ENOENT) {
 		return "", fmt.Errorf("opening %s: got %v, want ENOENT", missing, err)
 	}
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	e, err := r.Await("open of "+existing, r.EventTimeout, nil, func(e Event) bool { return e.Path == existing })
 	if err != nil {
 		return "", err
@@ -269,12 +276,8 @@ func traceExec(r *Run, h Host) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var problems []string
-	check := func(what string, got, want any) {
-		if got != want {
-			problems = append(problems, fmt.Sprintf("%s: got %v, want %v", what, got, want))
-		}
-	}
+	var problems Problems
+	check := problems.Check
 	check("args", strings.Join(e.Args, " "), h.Busybox+" true "+uniqueArg)
 	check("pid", e.Pid, cmd.Process.Pid)
 	check("ppid", e.Ppid, self)
