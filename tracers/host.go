@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"fmt"
 	igbtf "github.com/ig-tracer/ig/btf"
 	"io"
@@ -285,6 +286,10 @@ func loadTracingProbe(attach ebpf.AttachType, target string) error {
 		"ig_probe": {Type: ebpf.Tracing, AttachType: attach, AttachTo: target, License: "GPL",
 			Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}},
 	}}, ebpf.CollectionOptions{Cache: igbtf.KernelCache()})
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno // "operation not permitted", not the probe's own name and steps
+	}
 	if err != nil {
 		return err
 	}
