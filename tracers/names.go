@@ -7,6 +7,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Errno splits a syscall's result: the errno and its name when it failed
+// (ret < 0), 0 and "" when it did not.
+func Errno(ret int64) (int32, string) {
+	if ret >= 0 {
+		return 0, ""
+	}
+	errno := int32(-ret)
+	return errno, ErrnoName(errno)
+}
+
 // ErrnoName names an errno ("ENOENT"), or gives its number when it has no name.
 func ErrnoName(errno int32) string {
 	if errno == 0 {

@@ -88,3 +88,15 @@ func TestModeString(t *testing.T) {
 		}
 	}
 }
+
+func TestErrno(t *testing.T) {
+	for _, tc := range []struct {
+		ret   int64
+		errno int32
+		name  string
+	}{{3, 0, ""}, {0, 0, ""}, {-2, 2, "ENOENT"}, {-98, 98, "EADDRINUSE"}, {-4000, 4000, "E4000"}} {
+		if errno, name := Errno(tc.ret); errno != tc.errno || name != tc.name {
+			t.Errorf("Errno(%d) = %d, %q; want %d, %q", tc.ret, errno, name, tc.errno, tc.name)
+		}
+	}
+}

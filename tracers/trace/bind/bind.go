@@ -102,10 +102,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ev.Ret = e.Ret
-	if ev.Ret < 0 {
-		ev.Err = int32(-ev.Ret)
-		ev.Error = tracers.ErrnoName(ev.Err)
-	}
+	ev.Err, ev.Error = tracers.Errno(ev.Ret)
 	if e.Family == afInet {
 		ev.Addr = netip.AddrFrom4([4]byte(e.Addr[:4])).String()
 	} else {

@@ -82,10 +82,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ev.Ret = e.Ret
-	if ev.Ret < 0 {
-		ev.Err = int32(-ev.Ret)
-		ev.Error = tracers.ErrnoName(ev.Err)
-	}
+	ev.Err, ev.Error = tracers.Errno(ev.Ret)
 	argsSize, exeSize, cwdSize := int(e.ArgsSize), int(e.ExeSize), int(e.CwdSize)
 	if argsSize+exeSize+cwdSize > len(data) {
 		return false

@@ -123,10 +123,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	}
 	ev.Operation = callNames[e.Call]
 	ev.Ret = e.Ret
-	if ev.Ret < 0 {
-		ev.Err = int32(-ev.Ret)
-		ev.Error = tracers.ErrnoName(ev.Err)
-	}
+	ev.Err, ev.Error = tracers.Errno(ev.Ret)
 	ev.Latency = e.Latency
 	ev.Source, ev.Target, ev.Fs, ev.Data = slots[0], slots[1], slots[2], slots[3]
 	ev.FlagsRaw = e.Flags

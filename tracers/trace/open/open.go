@@ -80,10 +80,8 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Ret = e.Ret
 	if ev.Ret >= 0 {
 		ev.Fd = uint32(ev.Ret)
-	} else {
-		ev.Err = int32(-ev.Ret)
-		ev.Error = tracers.ErrnoName(ev.Err)
 	}
+	ev.Err, ev.Error = tracers.Errno(ev.Ret)
 	ev.FlagsRaw = int32(e.Flags)
 	ev.Flags = d.flags.Of(uint64(e.Flags))
 	ev.ModeRaw = e.Mode

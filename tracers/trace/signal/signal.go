@@ -88,9 +88,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Signal = SignalName(e.Sig)
 	ev.TargetPid = e.Tpid
 	ev.Ret = e.Ret
-	if ev.Ret < 0 {
-		ev.Error = tracers.ErrnoName(int32(-ev.Ret))
-	}
+	_, ev.Error = tracers.Errno(ev.Ret)
 	ev.Syscall = syscalls[e.Syscall]
 	return true
 }
