@@ -186,27 +186,32 @@ static __always_inline __u32 ig_btf_mntns_serial(struct mnt_namespace *ns)
  * branch the kernel cannot run. */
 static __always_inline void ig_header_current(struct event_header *h)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u64 uid_gid = bpf_get_current_uid_gid();
-
 	h->timestamp = bpf_ktime_get_boot_ns();
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->uid = (__u32)uid_gid;
-	h->gid = uid_gid >> 32;
 	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
 		struct task_struct *task = bpf_get_current_task_btf();
+		const struct cred *cred = task->cred;
 		struct mnt_namespace *ns = task->nsproxy->mnt_ns;
+		h->pid = task->tgid;
+		h->tid = task->pid;
+		h->uid = cred->uid.val;
+		h->gid = cred->gid.val;
 		h->mntns_id = ns->ns.inum;
 		h->mntns_serial = ig_btf_mntns_serial(ns);
 		h->ppid = task->real_parent->tgid;
+		__builtin_memcpy(h->comm, task->comm, TASK_COMM_LEN);
 	} else {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		__u64 pid_tgid = bpf_get_current_pid_tgid();
+		__u64 uid_gid = bpf_get_current_uid_gid();
+		h->pid = pid_tgid >> 32;
+		h->tid = (__u32)pid_tgid;
+		h->uid = (__u32)uid_gid;
+		h->gid = uid_gid >> 32;
 		h->mntns_id = task_mntns_id(task);
 		h->mntns_serial = task_mntns_serial(task);
 		h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+		bpf_get_current_comm(h->comm, sizeof(h->comm));
 	}
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
 /* ig_header_task fills the header from any task (iterators). */
