@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	igbtf "github.com/ig-tracer/ig/btf"
 	"os"
 	"unsafe"
 
@@ -46,7 +47,13 @@ func init() {
 
 func run(ctx context.Context, env *tracers.Env) error {
 	if env.Variant == "tp_btf" {
-		if err := victimPassed(env.KernelTypes); err != nil {
+		// The running kernel's own types: they hold the raw tracepoint the
+		// program attaches to (env.KernelTypes may be minimized BTF without it).
+		kernel, err := igbtf.KernelCache().Kernel()
+		if err == nil {
+			err = victimPassed(kernel)
+		}
+		if err != nil {
 			return &tracers.AttachError{Err: err} // the tracepoint variant runs instead
 		}
 	}
@@ -61,15 +68,8 @@ func run(ctx context.Context, env *tracers.Env) error {
 // victimPassed checks that mark_victim passes the victim's task_struct, as
 // the tp_btf variant reads it: since "mm: update mark_victim tracepoints
 // fields" (6.8, backported to Debian's 5.10 and 6.1); before, it passed
-// the victim's pid, which the program would read as a pointer. kernel nil
-// is the running kernel's BTF.
+// the victim's pid, which the program would read as a pointer.
 func victimPassed(kernel *btf.Spec) error {
-	if kernel == nil {
-		var err error
-		if kernel, err = btf.LoadKernelSpec(); err != nil {
-			return fmt.Errorf("tp_btf/mark_victim: kernel BTF: %w", err)
-		}
-	}
 	var tp *btf.Typedef
 	if err := kernel.TypeByName("btf_trace_mark_victim", &tp); err != nil {
 		return fmt.Errorf("tp_btf/mark_victim: %w", err)
