@@ -117,11 +117,29 @@ func perVariant(r *tracers.Requirements, value func(*tracers.Variant) string) st
 	return strings.Join(parts, " | ")
 }
 
+// verdictOf is the host's verdict on r as a run with no flag set would get
+// it: a gadget may rule a variant out from what the running kernel says
+// (Gadget.Unfit), asked only when the host was probed (root, this kernel).
+func verdictOf(host *tracers.Host, r *tracers.Requirements) tracers.Verdict {
+	v := host.Check(r)
+	if g, ok := tracers.Lookup(r.Gadget); ok && host.Probes != nil {
+		v = v.ForArgs(g, noFlags{})
+	}
+	return v
+}
+
+// noFlags is a run's flags, none set.
+type noFlags struct{}
+
+func (noFlags) Bool(string) bool     { return false }
+func (noFlags) String(string) string { return "" }
+func (noFlags) Int(string) int       { return 0 }
+
 func printRequirements(w io.Writer, format output.Format, host *tracers.Host) error {
 	if format.Mode != output.ModeColumns {
 		var all []requirementJSON
 		for _, r := range tracers.Table {
-			v := host.Check(&r)
+			v := verdictOf(host, &r)
 			all = append(all, requirementJSON{Requirements: r, MinKernel: r.MinKernel(), OK: v.OK, Variant: v.Variant,
 				Missing: append([]string{}, v.Missing...), PassedOver: append([]string{}, v.PassedOver...), BTF: variantBTF(&r, v, host)})
 		}
@@ -140,7 +158,7 @@ func printRequirements(w io.Writer, format output.Format, host *tracers.Host) er
 	}
 	var rows []requirementRow
 	for _, r := range tracers.Table {
-		v := host.Check(&r)
+		v := verdictOf(host, &r)
 		verdict := "✘ " + v.Reason()
 		if v.OK {
 			verdict = "✔ " + v.Variant

@@ -30,10 +30,12 @@ type Gadget struct {
 	// (Fixed for a gadget whose columns no flag changes).
 	Columns func(Args) []string
 	Run     func(ctx context.Context, env *Env) error
-	// Unfit, if set, says why a variant cannot serve this run's flags
-	// ("" when it can): the checker then passes it over as it does a
-	// variant the host lacks (trace capabilities --audit-only needs what
-	// only its kprobe variant sees).
+	// Unfit, if set, says why a variant cannot serve this run ("" when it
+	// can): its flags (trace capabilities --audit-only needs what only the
+	// kprobe variant sees) or what the running kernel's types say (trace
+	// oomkill's tp_btf needs mark_victim to pass the task). The checker
+	// then passes it over as it does a variant the host lacks; ig
+	// requirements asks it with no flag set.
 	Unfit func(args Args, variant string) string
 }
 

@@ -6,12 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	igbtf "github.com/ig-tracer/ig/btf"
 	"os"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
 
+	igbtf "github.com/ig-tracer/ig/btf"
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 )
@@ -42,21 +42,28 @@ func init() {
 		Schema:      schema,
 		Columns:     tracers.Fixed("container", "kpid", "kcomm", "pages", "tpid", "tcomm"),
 		Run:         run,
+		Unfit:       unfit,
 	})
 }
 
-func run(ctx context.Context, env *tracers.Env) error {
-	if env.Variant == "tp_btf" {
-		// The running kernel's own types: they hold the raw tracepoint the
-		// program attaches to (env.KernelTypes may be minimized BTF without it).
-		kernel, err := igbtf.KernelCache().Kernel()
-		if err == nil {
-			err = victimPassed(kernel)
-		}
-		if err != nil {
-			return &tracers.AttachError{Err: err} // the tracepoint variant runs instead
-		}
+// unfit passes the tp_btf variant over where mark_victim does not pass the
+// victim's task. The running kernel's own types say so: they hold the raw
+// tracepoint the program attaches to (-v and ig requirements tell why).
+func unfit(_ tracers.Args, variant string) string {
+	if variant != "tp_btf" {
+		return ""
 	}
+	kernel, err := igbtf.KernelCache().Kernel()
+	if err != nil {
+		return "" // no kernel BTF: the checker refuses tp_btf for that already
+	}
+	if err := victimPassed(kernel); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
 	spec, err := loadOomkill()
 	if err != nil {
 		return err
