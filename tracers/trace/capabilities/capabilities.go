@@ -5,15 +5,14 @@ package capabilities
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strconv"
-	"syscall"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/runtimes"
 	"github.com/ig-tracer/ig/tracers"
 )
 
@@ -64,7 +63,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	// ig runs in the host's mount namespace: its own is the host's.
-	hostNs, err := ownMountNs()
+	hostNs, err := runtimes.MountNamespace(os.Getpid())
 	if err != nil {
 		return err
 	}
@@ -72,15 +71,6 @@ func run(ctx context.Context, env *tracers.Env) error {
 	return tracers.RunStream[Event](ctx, env, spec,
 		map[string]any{"unique": env.Args.Bool("unique"), "audit_only": env.Args.Bool("audit-only"), "host_mntns": hostNs},
 		tracers.StreamSpec[Event]{Decode: d.decode})
-}
-
-// ownMountNs is the number of ig's mount namespace.
-func ownMountNs() (uint64, error) {
-	fi, err := os.Stat("/proc/self/ns/mnt")
-	if err != nil {
-		return 0, fmt.Errorf("own mount namespace: %w", err)
-	}
-	return fi.Sys().(*syscall.Stat_t).Ino, nil
 }
 
 type decoder struct {
