@@ -264,7 +264,7 @@ func flagBool(c *cli.Context, name string) bool { return flagValue(c, name, (*cl
 // runGadget checks the host, finds BTF, and runs the gadget until it ends,
 // Ctrl-C, SIGTERM or --timeout.
 func runGadget(c *cli.Context, g *tracers.Gadget) error {
-	format, err := output.ParseFormat(flagString(c, "output"))
+	format, err := output.ParseFormat(flagString(c, "output"), g.Outputs...)
 	if err != nil {
 		return err
 	}

@@ -43,8 +43,25 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 		return append(b, ']')
 	case kindStruct:
 		return appendJSON(b, base, f.children)
+	case kindStructs:
+		return appendJSONStructs(b, base, f)
 	}
 	return b
+}
+
+// appendJSONStructs appends a slice of structs as an array of objects.
+func appendJSONStructs(b []byte, base unsafe.Pointer, f *field) []byte {
+	elems := *at[[]byte](base, f) // only the slice header is read: its data and length
+	n := len(elems)
+	data := unsafe.Pointer(unsafe.SliceData(elems))
+	b = append(b, '[')
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSON(b, unsafe.Add(data, uintptr(i)*f.elemSize), f.children)
+	}
+	return append(b, ']')
 }
 
 func readInt(base unsafe.Pointer, f *field) int64 {
@@ -142,6 +159,8 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return b
 	case kindStruct:
 		return appendJSON(b, base, f.children)
+	case kindStructs:
+		return appendJSONStructs(b, base, f)
 	}
 	return b
 }

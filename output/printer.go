@@ -20,16 +20,36 @@ const (
 	ModeColumns    Mode = iota // aligned columns, a header first
 	ModeJSON                   // one compact JSON object a line
 	ModeJSONPretty             // indented JSON
+	ModeOwn                    // one of the gadget's own formats (profile cpu: folded, pprof=FILE, svg=FILE)
 )
 
 // Format is a parsed -o value.
 type Format struct {
 	Mode    Mode
 	Columns []string // with ModeColumns: the columns asked for, nil for the gadget's default
+	Name    string   // with ModeOwn: the format's name (folded, pprof)
+	Arg     string   // with ModeOwn: what follows "NAME=", e.g. a file
 }
 
-// ParseFormat parses -o: columns, json, jsonpretty or columns=a,b,c.
-func ParseFormat(s string) (Format, error) {
+// ParseFormat parses -o: columns, json, jsonpretty or columns=a,b,c, or
+// one of own, the gadget's own formats, each "NAME" or "NAME=ARG" (the
+// ARG a placeholder such as FILE, which the user's value replaces).
+func ParseFormat(s string, own ...string) (Format, error) {
+	for _, o := range own {
+		name, arg, takesArg := strings.Cut(o, "=")
+		switch {
+		case !takesArg && s == name:
+			return Format{Mode: ModeOwn, Name: name}, nil
+		case takesArg && strings.HasPrefix(s, name+"="):
+			v := strings.TrimPrefix(s, name+"=")
+			if v == "" {
+				return Format{}, fmt.Errorf("bad output %q: want %s=%s", s, name, arg)
+			}
+			return Format{Mode: ModeOwn, Name: name, Arg: v}, nil
+		case takesArg && s == name:
+			return Format{}, fmt.Errorf("bad output %q: want %s=%s", s, name, arg)
+		}
+	}
 	switch {
 	case s == "" || s == "columns":
 		return Format{Mode: ModeColumns}, nil
@@ -46,7 +66,11 @@ func ParseFormat(s string) (Format, error) {
 		}
 		return Format{Mode: ModeColumns, Columns: cols}, nil
 	}
-	return Format{}, fmt.Errorf("bad output %q: want columns, json, jsonpretty or columns=a,b,c", s)
+	want := "columns, json, jsonpretty or columns=a,b,c"
+	if len(own) > 0 {
+		want = "columns, json, jsonpretty, columns=a,b,c, " + strings.Join(own, ", ")
+	}
+	return Format{}, fmt.Errorf("bad output %q: want %s", s, want)
 }
 
 // flushAt is how much output is gathered before it is written. Writes happen
@@ -237,4 +261,36 @@ func (p *Printer[T]) table(rows []T) error {
 		}
 	}
 	return nil
+}
+
+// PrintInterval prints one interval of a top gadget: a title line and the
+// rows as a table (columns mode), or the rows as one JSON array on a line.
+// With redraw (a terminal), the table replaces the previous one in place,
+// as top does: the cursor goes home, every line clears what was left of
+// the last table, and the rest of the screen is cleared.
+func (p *Printer[T]) PrintInterval(rows []T, title string, redraw bool) error {
+	if p.mode != ModeColumns {
+		return p.PrintAll(rows)
+	}
+	start := len(p.buf)
+	p.buf = append(p.buf, title...)
+	p.buf = append(p.buf, '\n')
+	if err := p.table(rows); err != nil {
+		return err
+	}
+	if !redraw {
+		p.buf = append(p.buf, '\n') // a blank line between intervals
+		return p.Flush()
+	}
+	text := append([]byte(nil), p.buf[start:]...)
+	p.buf = append(p.buf[:start], "\x1b[H"...)
+	for _, line := range bytes.SplitAfter(text, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		p.buf = append(p.buf, bytes.TrimSuffix(line, []byte("\n"))...)
+		p.buf = append(p.buf, "\x1b[K\n"...)
+	}
+	p.buf = append(p.buf, "\x1b[J"...)
+	return p.Flush()
 }

@@ -26,6 +26,7 @@ const (
 	kindBool
 	kindStrings
 	kindStruct
+	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
 )
 
 // field is one JSON field of an event type, at a fixed offset from the start
@@ -35,7 +36,8 @@ type field struct {
 	kind     kind
 	size     uintptr // of ints
 	offset   uintptr
-	children []*field // kindStruct; their offsets too are from the event's base
+	children []*field // kindStruct: offsets from the event's base; kindStructs: from each element's
+	elemSize uintptr  // kindStructs
 
 	column   string // "" when the field has no column
 	width    int
@@ -95,10 +97,15 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		case reflect.Bool:
 			f.kind = kindBool
 		case reflect.Slice:
-			if sf.Type.Elem().Kind() != reflect.String {
-				panic(fmt.Sprintf("output: %s.%s: only []string slices are supported", t, sf.Name))
+			switch elem := sf.Type.Elem(); elem.Kind() {
+			case reflect.String:
+				f.kind = kindStrings
+			case reflect.Struct:
+				f.kind, f.elemSize = kindStructs, elem.Size()
+				f.children = s.walkElem(elem)
+			default:
+				panic(fmt.Sprintf("output: %s.%s: only slices of strings or structs are supported", t, sf.Name))
 			}
-			f.kind = kindStrings
 		case reflect.Struct:
 			f.kind = kindStruct
 			f.children = s.walk(sf.Type, base+sf.Offset)
@@ -113,6 +120,17 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		}
 	}
 	return out
+}
+
+// walkElem reads the fields of a slice's element type. They have no
+// columns: a schema's columns are one value per event.
+func (s *Schema) walkElem(t reflect.Type) []*field {
+	inner := &Schema{typ: t, columns: map[string]*field{}}
+	fields := inner.walk(t, 0)
+	if len(inner.order) > 0 {
+		panic(fmt.Sprintf("output: %s: fields of a slice's elements cannot be columns", t))
+	}
+	return fields
 }
 
 // addColumn parses `column:"name,width:N,right,join:|,walltime"`.
@@ -202,6 +220,11 @@ func docOf(t reflect.Type, prefix string) []FieldDoc {
 		}
 		if sf.Type.Kind() == reflect.Struct {
 			out = append(out, docOf(sf.Type, prefix+name+".")...)
+			continue
+		}
+		if sf.Type.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.Struct {
+			out = append(out, FieldDoc{JSON: prefix + name, Desc: sf.Tag.Get("desc")})
+			out = append(out, docOf(sf.Type.Elem(), prefix+name+"[].")...)
 			continue
 		}
 		json := prefix + name

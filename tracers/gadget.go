@@ -29,6 +29,9 @@ type Gadget struct {
 	// Columns are the columns `-o columns` shows, for this run's flags
 	// (Fixed for a gadget whose columns no flag changes).
 	Columns func(Args) []string
+	// Outputs are the gadget's own -o formats beyond columns and JSON, as
+	// output.ParseFormat takes them ("folded", "pprof=FILE").
+	Outputs []string
 	Run     func(ctx context.Context, env *Env) error
 	// Unfit, if set, says why a variant cannot serve this run ("" when it
 	// can): its flags (trace capabilities --audit-only needs what only the
@@ -126,6 +129,19 @@ func (e *Env) LoadedAll() {
 	e.KernelTypes = nil
 	igbtf.DropKernelCache()
 	debug.FreeOSMemory()
+}
+
+// ContainerOf is the container fields of mount namespace mntns, for
+// gadgets whose rows are per namespace rather than per process (a
+// histogram per container); empty for the host's and when no runtime is
+// in use.
+func (e *Env) ContainerOf(mntns uint64) (Runtime, K8s) {
+	if e.Enrich == nil || mntns == 0 {
+		return Runtime{}, K8s{}
+	}
+	ev := Event{MountNsID: mntns}
+	e.Enrich(&ev)
+	return ev.Runtime, ev.K8s
 }
 
 // Logf prints a -v message on stderr.

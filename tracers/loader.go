@@ -72,10 +72,15 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 			return nil, err
 		}
 	}
+	keepVariantPrograms(spec, env)
 	if m, ok := spec.Maps["events"]; ok {
 		m.MaxEntries = RingBufferSize
+		if !referenced(spec, "events") {
+			// A top or profile gadget adds up in its own maps: the
+			// shared ring buffer would be megabytes of nothing.
+			delete(spec.Maps, "events")
+		}
 	}
-	keepVariantPrograms(spec, env)
 
 	// Relocation decodes the kernel types it looks at into the spec it is
 	// given, and decoded types are most of ig's memory: each load gets a
@@ -96,6 +101,18 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		return nil, err
 	}
 	return p, nil
+}
+
+// referenced says whether any program of spec uses the map called name.
+func referenced(spec *ebpf.CollectionSpec, name string) bool {
+	for _, ps := range spec.Programs {
+		for _, ins := range ps.Instructions {
+			if ins.Reference() == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // AttachError is a variant's program that the kernel would not attach:
