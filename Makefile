@@ -23,9 +23,12 @@ $(BUILD)/vmlinux.h:
 
 vmlinux: $(BUILD)/vmlinux.h
 
-# Regenerate every gadget's bpf2go output (Go + .o) from its C.
+# Regenerate every gadget's bpf2go output (Go + .o) from its C. clang runs
+# without address randomization: it emits some forward-declared BTF types in
+# an order that follows its heap addresses, and make bpf must give the same
+# objects every time (scripts/check-bpf.sh).
 bpf: $(BUILD)/vmlinux.h
-	BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(STRIP) BPF2GO_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./tracers/...
+	setarch -R env BPF2GO_CC=$(CLANG) BPF2GO_STRIP=$(STRIP) BPF2GO_CFLAGS="$(BPF_CFLAGS)" $(GO) generate ./tracers/...
 	CLANG=$(CLANG) bash scripts/bpf-inputs.sh $(BUILD)/vmlinux.h > tracers/bpf/objects.sum
 
 # Unit tests run as any user; integration tests need root and run the real binary.

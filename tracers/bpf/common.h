@@ -234,6 +234,31 @@ static __always_inline void ig_header_task(struct event_header *h, struct task_s
  * IG_WAKEUP_BYTES; below that, ig picks events up on a short timer. */
 #define IG_WAKEUP_BYTES (256 * 1024)
 
+/* ig_count_lost counts one event lost: one that did not fit in the ring
+ * buffer, or a row a top or profile gadget could not add to its full map.
+ * ig reports the count (Program.Lost). */
+static __always_inline void ig_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&lost_events, &zero);
+	if (lost)
+		(*lost)++;
+}
+
+/* Adds *init under key to the hash map when absent and returns the
+ * entry, or NULL (counted as lost) when the map is full. */
+static __always_inline void *ig_lookup_or_init(void *map, const void *key, const void *init)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+	if (v)
+		return v;
+	if (bpf_map_update_elem(map, key, init, BPF_NOEXIST) && bpf_map_lookup_elem(map, key) == NULL) {
+		ig_count_lost();
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
 /* ig_submit copies size bytes of data into the ring buffer, counting the
  * event as lost when it does not fit. size must be bounded for the verifier. */
 static __always_inline void ig_submit(void *data, __u64 size)
@@ -244,10 +269,7 @@ static __always_inline void ig_submit(void *data, __u64 size)
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, data, size, flags) == 0)
 		return;
-	__u32 zero = 0;
-	__u64 *lost = bpf_map_lookup_elem(&lost_events, &zero);
-	if (lost)
-		(*lost)++;
+	ig_count_lost();
 }
 
 /* ig_read_user_str copies the NUL-terminated user string src into dst, at
