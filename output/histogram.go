@@ -58,9 +58,9 @@ const histogramBar = 40
 
 // WriteText prints the histogram for people, as bcc's tools do:
 //
-//	     usecs               : count    distribution
-//	         0 -> 1          : 0        |                                        |
-//	         2 -> 3          : 12       |*****                                   |
+//	usecs               : count    distribution
+//	    0 -> 1          : 0        |                                        |
+//	    2 -> 3          : 12       |*****                                   |
 func (h *Histogram) WriteText(w io.Writer) error {
 	var top uint64
 	for _, iv := range h.Intervals {

@@ -2,6 +2,7 @@ package tracers
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -104,6 +105,13 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 	f.MntNsMode = MntNsVerdicts
 	current := cs.Containers()
 	verdicts(&f.MntNs, current)
+	// ig's own namespace is the host's (unless it is a container's): the
+	// kernel skips it from the start, rather than after ig has seen one of
+	// its events. Other namespaces of no container are learned so.
+	if own, err := runtimes.MountNamespace(os.Getpid()); err == nil && !s.Host &&
+		!slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.MountNsID == own }) {
+		f.MntNs.Skip = append(f.MntNs.Skip, own)
+	}
 	for _, n := range s.Names {
 		if !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
 			return fmt.Errorf("no running container named %q in %s (see 'ig list-containers'; -v names the runtimes skipped)", n, RuntimesInUse(cs))

@@ -95,13 +95,19 @@ func (c Clock) DecodeHeader(raw []byte, ev *Event, names *Interner) bool {
 	if !ok {
 		return false
 	}
+	c.FromHeader(h, ev, names)
+	return true
+}
+
+// FromHeader fills ev from an event header that is not a ring-buffer
+// record: a top gadget's row in a kernel map.
+func (c Clock) FromHeader(h *RawHeader, ev *Event, names *Interner) {
 	ev.Timestamp = c.Wall(h.Timestamp)
 	ev.MountNsID = h.MntnsID
 	ev.Pid, ev.Tid, ev.Ppid = h.Pid, h.Tid, h.Ppid
 	ev.Uid, ev.Gid = h.Uid, h.Gid
 	ev.Comm = names.String(CString(h.Comm[:]))
 	ev.MountNsSerial = h.MntNsSerial
-	return true
 }
 
 // CString returns b up to its first NUL.

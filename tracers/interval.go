@@ -75,19 +75,53 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 
 	d := drainer[K, V]{m: m}
 	var lostReported uint64
+	// Namespaces the runtimes had not told about yet when a table was
+	// made: asked again a moment later, so that the kernel learns its
+	// verdict before the next table rather than after it.
+	var unsettled []Event
+	var askAgain <-chan time.Time
+	learn := func() {
+		still := unsettled[:0]
+		for _, e := range unsettled {
+			if !env.Enrich(&e) {
+				still = append(still, e)
+			} else if e.Runtime.RuntimeName == "" {
+				p.LearnVerdict(e.MountNsID, e.MountNsSerial, env.Accept(&e))
+			}
+		}
+		unsettled = still
+		askAgain = nil
+		if len(unsettled) > 0 {
+			askAgain = time.After(askAgainAfter)
+		}
+	}
 	table := func() error {
 		var rows []T
+		fromKernel := 0
 		err := d.drain(func(k *K, v *V) {
+			fromKernel++
 			var row T
 			if !s.Row(k, v, &row) {
 				return
 			}
 			e := PT(&row).Common()
+			settled := true
 			if env.Enrich != nil {
-				env.Enrich(e) // a namespace not known yet is shown as the host's
+				settled = env.Enrich(e) // a namespace not known yet is shown as the host's
 			}
-			if env.Accept != nil && !env.Accept(e) {
-				return
+			if env.Accept != nil {
+				if !settled {
+					unsettled = append(unsettled, *e)
+				}
+				pass := env.Accept(e)
+				if settled && e.Runtime.RuntimeName == "" {
+					// As the stream runner does: the kernel decides this
+					// namespace of no container from now on.
+					p.LearnVerdict(e.MountNsID, e.MountNsSerial, pass)
+				}
+				if !pass {
+					return
+				}
 			}
 			rows = append(rows, row)
 		})
@@ -100,11 +134,15 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 		}
 		output.SortRows(rows, sorter)
 		total := len(rows)
+		env.Logf("%d rows from the kernel, %d after filters", fromKernel, total)
 		keep := maxRows
 		if redraw && screenRows > 3 {
 			keep = min(keep, screenRows-3) // the title, the header and a spare line
 		}
 		rows = rows[:min(keep, total)]
+		if len(unsettled) > 0 && askAgain == nil {
+			askAgain = time.After(askAgainAfter)
+		}
 		title := fmt.Sprintf("%s  %d of %d rows", time.Now().Format("15:04:05"), len(rows), total)
 		if err := printer.PrintInterval(rows, title, redraw); err != nil {
 			return outputError(err)
@@ -120,6 +158,8 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 			if err := table(); err != nil {
 				return err
 			}
+		case <-askAgain:
+			learn()
 		case <-ctx.Done():
 			// What was counted since the last table is shown too: a
 			// --timeout shorter than --interval still prints one.
@@ -135,6 +175,10 @@ func DrainMap[K, V any](m *ebpf.Map, each func(*K, *V)) error {
 	d := drainer[K, V]{m: m}
 	return d.drain(each)
 }
+
+// askAgainAfter is how soon a namespace the runtimes had not told about is
+// asked about again (the collection refreshes when asked).
+const askAgainAfter = 100 * time.Millisecond
 
 // drainer reads and clears a hash map, in batches where the kernel can
 // (5.6), else entry by entry.

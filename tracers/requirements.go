@@ -52,6 +52,8 @@ var BaseConfigs = []string{"CONFIG_BPF", "CONFIG_BPF_SYSCALL"}
 var (
 	// Every streaming gadget sends events through a BPF ring buffer (5.8).
 	ringBuffer = []ebpf.MapType{ebpf.RingBuf}
+	// Top gadgets add up in a hash map, read and cleared in batches.
+	topMaps = []ebpf.MapType{ebpf.Hash}
 	// Programs on tracepoints; syscall tracepoints also need FTRACE_SYSCALLS.
 	tracepointConfigs = []string{"CONFIG_BPF_EVENTS"}
 	syscallConfigs    = []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}
@@ -64,6 +66,16 @@ var (
 	// tp_btf programs (raw tracepoints with BTF) are Tracing programs too.
 	tracing = []ebpf.ProgramType{ebpf.Tracing}
 )
+
+// sysExits are the exit tracepoints of system calls, for gadgets that
+// read the arguments from the saved registers at exit (ig_current_regs).
+func sysExits(names ...string) []string {
+	var out []string
+	for _, n := range names {
+		out = append(out, "syscalls/sys_exit_"+n)
+	}
+	return out
+}
 
 func syscalls(names ...string) []string {
 	var out []string
@@ -106,9 +118,13 @@ var Table = []Requirements{
 	{Gadget: "top block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
 		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
-	{Gadget: "top file", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
-		Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"vfs_read", "vfs_write"}}},
-		Note: "no tracepoint sees reads and writes with their file; needs kprobes"},
+	{Gadget: "top file", Variants: []Variant{
+		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: topMaps,
+			Tracepoints: sysExits("read", "pread64", "readv", "preadv", "preadv2", "write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64")},
+		{Name: "fexit", MinKernel: "5.8", Configs: []string{"CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF"},
+			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, MapTypes: topMaps, KernelBTF: true,
+			Fentry: []string{"vfs_read", "vfs_write"}}},
+		Note: "the tracepoint variant counts read and write system calls (readv, sendfile and the like too); fexit counts vfs_read and vfs_write calls, the kernel's own included"},
 	{Gadget: "top tcp", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "6.3", Configs: tracepointConfigs, ProgramTypes: tp,
 			Tracepoints: []string{"sock/sock_send_length", "sock/sock_recv_length"}},

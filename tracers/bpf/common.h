@@ -381,6 +381,20 @@ static __noinline __attribute__((unused)) int ig_read_path(const struct path *pa
  * bpf_task_pt_regs (5.15). */
 #define IG_THREAD_SIZE (4096 << 2)
 
+/* ig_current_regs returns the user registers the kernel saved when task
+ * (the current one) entered the kernel: at a syscall's exit they still hold
+ * its arguments (di, si, dx, r10, r8, r9), so an exit tracepoint needs no
+ * entry program to know them. Not for kernel threads. */
+static __always_inline struct pt_regs *ig_current_regs(struct task_struct *task)
+{
+	/* A constant at load time: the verifier drops the branch not taken, so
+	 * a kernel without these helpers never sees them. */
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
+		return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	/* what task_pt_regs does on x86_64: the top of the task's stack */
+	return (struct pt_regs *)(BPF_CORE_READ(task, stack) + IG_THREAD_SIZE) - 1;
+}
+
 /* ig_current_syscall returns the number of the system call the current task
  * is in (x86_64 numbers: tracers.SyscallName names them), from the user
  * registers the kernel saved at entry (orig_ax), or -1: a kernel thread, or
@@ -391,14 +405,7 @@ static __always_inline long ig_current_syscall(void)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
 		return -1;
-	struct pt_regs *regs;
-	/* A constant at load time: the verifier drops the branch not taken, so
-	 * a kernel without these helpers never sees them. */
-	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs))
-		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	else /* what task_pt_regs does on x86_64: the top of the task's stack */
-		regs = (struct pt_regs *)(BPF_CORE_READ(task, stack) + IG_THREAD_SIZE) - 1;
-	return BPF_CORE_READ(regs, orig_ax);
+	return BPF_CORE_READ(ig_current_regs(task), orig_ax);
 }
 
 char LICENSE[] SEC("license") = "GPL";
