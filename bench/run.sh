@@ -5,6 +5,8 @@
 # Run it with `make bench` (as root; it builds ./ig first):
 #   make bench                          this ig alone
 #   make bench IG_REF=/path/to/ig       and IG_REF, measured the same way
+# Then, for ours only, the gadget lines: the slowdown a gadget of another
+# kind puts on the load it watches, and its peak RSS (see measure_gadget).
 # IG_REF is not part of the repository, nor is how to build it. Its lost
 # count is the sum of its "lost N samples" warnings.
 #
@@ -236,4 +238,68 @@ refname=reference
 	printf "$fmt" "peak RSS (VmHWM)" "$(fmtv '%s MiB' rss_mib o)" "$(fmtv '%s MiB' rss_mib f)" "< $TGT_RSS_MIB MiB" "$(meets "$(o rss_mib)" "$TGT_RSS_MIB")"
 	printf "$fmt" "binary size" "$(fmtv '%s MiB' bin_mib o)" "$(fmtv '%s MiB' bin_mib f)" "< $TGT_BIN_MIB MiB" "$(meets "$(o bin_mib)" "$TGT_BIN_MIB")"
 	printf "$fmt" "tracer CPU while tracing+draining" "$(fmtv '%s %% of a core' cpu_pct o)" "$(fmtv '%s %% of a core' cpu_pct f)" "" ""
+}
+
+# --- gadget lines ---------------------------------------------------------
+# measure_gadget NAME MODE N CHECK ARGS...: RUNS runs of the workload in
+# MODE (N operations) untraced, then under `ig ARGS -v` (ig pinned as
+# above; attached when -v says so), then one more second for the last
+# table, and SIGINT. Peak RSS is ig's VmHWM, read every 50 ms until it
+# exits (a summary gadget does its heaviest work, symbolizing, on stop).
+# CHECK OUT TARGET says whether ig's output holds the workload's operations
+# ("OK" or what is wrong). Sets GRESULT.
+measure_gadget() {
+	local name=$1 mode=$2 n=$3 check=$4 r dir out err line target hwm ok=0
+	shift 4
+	local -a U T RSSG
+	for ((r = 1; r <= RUNS; r++)); do
+		dir=$TMP/g$r
+		mkdir -p "$dir"
+		line=$(pin "$WL_CPU" "$WL" -mode "$mode" -path "$dir/untraced" -n "$n") || die "workload failed"
+		U[r]=$(kv wall_s "$line")
+		out=$dir/ig.out err=$dir/ig.err hwm=$dir/hwm
+		if [[ $IG_CPU == none ]]; then "$IG" "$@" -v >"$out" 2>"$err" & else taskset -c "$IG_CPU" "$IG" "$@" -v >"$out" 2>"$err" & fi
+		IGPID=$!
+		for _ in $(seq 400); do grep -q 'attached after' "$err" 2>/dev/null && break; sleep 0.05; done
+		grep -q 'attached after' "$err" || { sed 's/^/  /' "$err" >&2; die "ig $* did not attach"; }
+		(while [[ -r /proc/$IGPID/status ]]; do awk '/^VmHWM:/ {print $2}' "/proc/$IGPID/status" >"$hwm.tmp" 2>/dev/null && [[ -s $hwm.tmp ]] && mv "$hwm.tmp" "$hwm"; sleep 0.05; done) &
+		local poller=$!
+		target=$dir/traced
+		line=$(pin "$WL_CPU" "$WL" -mode "$mode" -path "$target" -n "$n") || die "workload failed"
+		T[r]=$(kv wall_s "$line")
+		sleep 1.2
+		stop_ig
+		wait "$poller" 2>/dev/null || true
+		RSSG[r]=$(cat "$hwm" 2>/dev/null || echo 0)
+		local verdict
+		verdict=$($check "$out" "$target" "$n")
+		[[ $verdict == OK ]] && ok=$((ok + 1))
+		printf 'bench: %s run %d: untraced %.3fs traced %.3fs VmHWM %d kB, check: %s\n' "$name" "$r" "${U[r]}" "${T[r]}" "${RSSG[r]}" "$verdict" >&2
+		rm -rf "$dir"
+	done
+	local u t
+	u=$(med "${U[@]}") t=$(med "${T[@]}")
+	GRESULT="slow=$(awk -v u="$u" -v t="$t" 'BEGIN {printf "%.2f", t/u}') untraced=$u traced=$t"
+	GRESULT+=" rss_mib=$(awk -v k="$(med "${RSSG[@]}")" 'BEGIN {printf "%.1f", k/1024}') checks=$ok/$RUNS"
+}
+
+# top file's tables, added up over the intervals, count every write.
+check_topfile() {
+	local got
+	got=$(jq -s --arg p "$2" '[.[][] | select(.filename == $p) | .writes] | add // 0' "$1")
+	if [[ $got == "$3" ]]; then echo OK; else echo "counted $got writes of $3"; fi
+}
+
+NW=${NW:-200000}
+measure_gadget "top file" write "$NW" check_topfile top file -o json --interval 1
+topfile=$GRESULT
+
+echo
+echo "gadget lines (ours), median of $RUNS runs; workload on CPU $WL_CPU, ig on CPU $IG_CPU"
+gfmt='%-14s %-34s %10s %8s %10s %8s %s\n'
+# shellcheck disable=SC2059
+{
+	printf "$gfmt" "gadget" "workload" "slowdown" "target" "peak RSS" "target" "check"
+	printf "$gfmt" "--------------" "----------------------------------" "----------" "--------" "----------" "--------" "-----"
+	printf "$gfmt" "top file" "$NW writes of 64 bytes" "$(kv slow "$topfile")x" "< 1.3x" "$(kv rss_mib "$topfile") MiB" "< 40" "$(checkword "$(kv checks "$topfile")")"
 }

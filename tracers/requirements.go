@@ -119,12 +119,14 @@ var Table = []Requirements{
 		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
 		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
 	{Gadget: "top file", Variants: []Variant{
+		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: topMaps,
+			KernelBTF: true, BTFTracepoints: []string{"sys_exit"}},
 		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: topMaps,
 			Tracepoints: sysExits("read", "pread64", "readv", "preadv", "preadv2", "write", "pwrite64", "writev", "pwritev", "pwritev2", "sendfile64")},
 		{Name: "fexit", MinKernel: "5.8", Configs: []string{"CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF"},
 			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, MapTypes: topMaps, KernelBTF: true,
 			Fentry: []string{"vfs_read", "vfs_write"}}},
-		Note: "the tracepoint variant counts read and write system calls (readv, sendfile and the like too); fexit counts vfs_read and vfs_write calls, the kernel's own included"},
+		Note: "tp_btf and tracepoint count read and write system calls (readv, sendfile and the like too); fexit counts vfs_read and vfs_write calls, the kernel's own included"},
 	{Gadget: "top tcp", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "6.3", Configs: tracepointConfigs, ProgramTypes: tp,
 			Tracepoints: []string{"sock/sock_send_length", "sock/sock_recv_length"}},

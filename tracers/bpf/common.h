@@ -307,11 +307,29 @@ static __always_inline __u32 ig_current_tid(void)
 	return (__u32)bpf_get_current_pid_tgid();
 }
 
+/* ig_task_fd_file is ig_fd_file for task, a BTF pointer (tp_btf, fentry,
+ * bpf_get_current_task_btf): the walk to the descriptor table is plain
+ * loads, and only the table's slot is read with a helper (the verifier
+ * allows no arithmetic on BTF pointers). */
+static __always_inline struct file *ig_task_fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = task->files->fdt;
+	if (!fdt || fd >= fdt->max_fds)
+		return NULL;
+	struct file **fds = fdt->fd;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
 /* ig_fd_file returns the open file behind descriptor fd of the current task
  * (its file table, read through BTF), or NULL when fd is not open. Syscall
  * tracepoints see descriptors; this is how they get to the file. */
 static __always_inline struct file *ig_fd_file(__u64 fd)
 {
+	/* A constant at load time: the verifier drops the branch not taken. */
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf))
+		return ig_task_fd_file(bpf_get_current_task_btf(), fd);
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
@@ -325,6 +343,13 @@ static __always_inline struct file *ig_fd_file(__u64 fd)
 #define IG_NAME_MAX 256   /* a path component, with its NUL */
 #define IG_PATH_MAX 4096  /* bytes of components kept per path */
 #define IG_PATH_DEPTH 32  /* components walked per path */
+
+/* bpf_rdonly_cast (6.2) turns a kernel address into a BTF pointer whose
+ * fields are plain loads; weak, so that an object using it still loads
+ * where the kernel lacks it (ig_kfunc_cast_ok is then false). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+#define ig_kfunc_cast_ok() (!!bpf_rdonly_cast)
+#define ig_cast(ptr, type) ((type *)bpf_rdonly_cast((ptr), bpf_core_type_id_kernel(type)))
 
 /* ig_read_path writes the components of path into data, leaf first, each
  * NUL-terminated; user space reverses them into "/a/b/c" (none means "/").

@@ -71,6 +71,7 @@ const (
 	fileProgReadExit       = "read_exit"
 	fileProgReadvExit      = "readv_exit"
 	fileProgSendfile64Exit = "sendfile64_exit"
+	fileProgSysExitAny     = "sys_exit_any"
 	fileProgVfsReadExit    = "vfs_read_exit"
 	fileProgVfsWriteExit   = "vfs_write_exit"
 	fileProgWriteExit      = "write_exit"
@@ -133,6 +134,7 @@ type fileProgramSpecs struct {
 	ReadExit       *ebpf.ProgramSpec `ebpf:"read_exit"`
 	ReadvExit      *ebpf.ProgramSpec `ebpf:"readv_exit"`
 	Sendfile64Exit *ebpf.ProgramSpec `ebpf:"sendfile64_exit"`
+	SysExitAny     *ebpf.ProgramSpec `ebpf:"sys_exit_any"`
 	VfsReadExit    *ebpf.ProgramSpec `ebpf:"vfs_read_exit"`
 	VfsWriteExit   *ebpf.ProgramSpec `ebpf:"vfs_write_exit"`
 	WriteExit      *ebpf.ProgramSpec `ebpf:"write_exit"`
@@ -222,6 +224,7 @@ type filePrograms struct {
 	ReadExit       *ebpf.Program `ebpf:"read_exit"`
 	ReadvExit      *ebpf.Program `ebpf:"readv_exit"`
 	Sendfile64Exit *ebpf.Program `ebpf:"sendfile64_exit"`
+	SysExitAny     *ebpf.Program `ebpf:"sys_exit_any"`
 	VfsReadExit    *ebpf.Program `ebpf:"vfs_read_exit"`
 	VfsWriteExit   *ebpf.Program `ebpf:"vfs_write_exit"`
 	WriteExit      *ebpf.Program `ebpf:"write_exit"`
@@ -239,6 +242,7 @@ func (p *filePrograms) Close() error {
 		p.ReadExit,
 		p.ReadvExit,
 		p.Sendfile64Exit,
+		p.SysExitAny,
 		p.VfsReadExit,
 		p.VfsWriteExit,
 		p.WriteExit,
