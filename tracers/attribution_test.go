@@ -2,6 +2,7 @@ package tracers
 
 import (
 	"bytes"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -115,14 +116,20 @@ func TestSelectContainers(t *testing.T) {
 		}
 	}
 
+	// ig's own namespace is the host's: skipped from the start, unless
+	// the host is wanted.
+	own, err := runtimes.MountNamespace(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		sel             Selection
 		pass, skip      []uint64
 		host, web, inDB bool
 	}{
-		{Selection{Names: []string{"web"}}, []uint64{100}, []uint64{300}, false, true, false},
+		{Selection{Names: []string{"web"}}, []uint64{100}, []uint64{300, own}, false, true, false},
 		{Selection{Names: []string{"web"}, Host: true}, []uint64{100}, []uint64{300}, true, true, false},
-		{Selection{OnlyContainers: true}, []uint64{100, 300}, nil, false, true, true},
+		{Selection{OnlyContainers: true}, []uint64{100, 300}, []uint64{own}, false, true, true},
 	} {
 		env, _ := newEnv()
 		fake := newFake(web, db)
@@ -153,7 +160,7 @@ func TestSelectContainers(t *testing.T) {
 	}
 
 	env, _ := newEnv()
-	err := SelectContainers(newFake(web), Selection{Names: []string{"nope"}}, &Filter{}, env)
+	err = SelectContainers(newFake(web), Selection{Names: []string{"nope"}}, &Filter{}, env)
 	if err == nil || !strings.Contains(err.Error(), `no running container named "nope" in docker, podman`) {
 		t.Errorf("unknown name: %v", err)
 	}
