@@ -275,3 +275,67 @@ func TestTopFileContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestTopFileTimeout: --timeout shorter than --interval still prints
+// what was counted, in one table, and exits 0.
+func TestTopFileTimeout(t *testing.T) {
+	igBinary(t)
+	dir := topFileDir(t)
+	path := filepath.Join(dir, unique("file"))
+	ig := startIG(t, "top", "file", "-o", "json", "--interval", "60", "--timeout", "2", "--pid", strconv.Itoa(os.Getpid()), "-v")
+	deadline := time.Now().Add(attachTimeout)
+	for !strings.Contains(ig.stderr.String(), "attached after") && time.Now().Before(deadline) && !ig.exited() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := os.WriteFile(path, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := ig.wait()
+	checkSuccess(t, r, regexp.MustCompile(`^ig: `))
+	tables := tablesOf[fileStats](t, r.Stdout)
+	if len(tables) != 1 {
+		t.Fatalf("%d tables, want 1 (at the timeout):\n%s", len(tables), r.Stdout)
+	}
+	if got, rows := sumOf(tables, path); rows != 1 || got.Writes != 1 || got.WBytes != 5 {
+		t.Errorf("%s: %d rows, writes %d wbytes %d; want 1 row, 1 write of 5 bytes", path, rows, got.Writes, got.WBytes)
+	}
+}
+
+// TestTopFileFull: more files in one interval than the kernel's table
+// holds (10240 rows): the table is full, and ig says how many writes it
+// could not count, on stderr, rather than drop them silently.
+func TestTopFileFull(t *testing.T) {
+	igBinary(t)
+	dir := topFileDir(t)
+	marker := filepath.Join(dir, unique("marker"))
+	ig := startIG(t, "top", "file", "-o", "json", "--interval", "5", "--pid", strconv.Itoa(os.Getpid()), "-m", "1")
+	ig.waitUntil("a write of "+marker, func() { _ = os.WriteFile(marker, []byte("x"), 0o600) },
+		func(out []byte) bool { return len(completeLines(out)) > 0 })
+	// Twice the table: however the writes straddle two intervals, one
+	// of them gets more than it holds.
+	const files = 21000
+	for i := 0; i < files; i++ {
+		if err := os.WriteFile(filepath.Join(dir, strconv.Itoa(i)), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ig.waitUntil("a warning of writes not counted", nil, func([]byte) bool {
+		return strings.Contains(ig.stderr.String(), "not counted")
+	})
+	r := ig.stop(sigINT)
+	m := regexp.MustCompile(`ig: (\d+) updates not counted \(the kernel's table of 10240 entries was full\)`).FindStringSubmatch(string(r.Stderr))
+	if m == nil {
+		t.Fatalf("no count of writes not counted on stderr:\n%s", r.Stderr)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 1 || n > files {
+		t.Errorf("%d writes not counted, want between 1 and %d", n, files)
+	}
+	tables := tablesOf[fileStats](t, r.Stdout)
+	for _, table := range tables {
+		for _, row := range table {
+			if !strings.HasPrefix(row.Filename, dir+"/") {
+				t.Errorf("a row of %s", row.Filename)
+			}
+		}
+	}
+}
