@@ -37,7 +37,7 @@ func init() {
 		Name:        "file",
 		Description: "Show reads and writes per process and file, every interval",
 		Flags: append(tracers.IntervalFlags("-reads,-writes,-rbytes,-wbytes"),
-			&cli.BoolFlag{Name: "all-files", Aliases: []string{"a"}, Usage: "include sockets, pipes and devices (default: regular files only)"}),
+			&cli.BoolFlag{Name: "all-files", Aliases: []string{"a"}, Usage: "include sockets, pipes and devices, not only regular files"}),
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "pid", "comm", "reads", "writes", "rbytes", "wbytes", "t", "file"),
 		Run:     run,
