@@ -65,6 +65,9 @@ var (
 	tracing = []ebpf.ProgramType{ebpf.Tracing}
 )
 
+// blockRequests are the raw block tracepoints bpf/block.h times requests with.
+var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_complete"}
+
 func syscalls(names ...string) []string {
 	var out []string
 	for _, n := range names {
@@ -89,9 +92,10 @@ var Table = []Requirements{
 		Configs: append([]string{"CONFIG_AUDITSYSCALL", "CONFIG_SECCOMP"}, kprobeConfigs...), ProgramTypes: kp, MapTypes: ringBuffer,
 		KernelFuncs: []string{"audit_seccomp"}}},
 		Note: "no tracepoint reports seccomp verdicts; needs a kprobe"},
-	{Gadget: "profile block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
-		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
+	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tracing,
+		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
+		Note: "the tracefs block tracepoints do not give the request, which times it"},
 	{Gadget: "profile cpu", Variants: []Variant{{Name: "perf-event", MinKernel: "5.8",
 		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
 		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
@@ -103,9 +107,10 @@ var Table = []Requirements{
 		Note: "without task iterators it reads /proc"},
 	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
 		ProgramTypes: iter, Iterators: []string{"tcp", "udp"}, KernelBTF: true}}},
-	{Gadget: "top block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
-		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
+	{Gadget: "top block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.8",
+		Configs: tracepointConfigs, ProgramTypes: tracing,
+		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
+		Note: "the tracefs block tracepoints do not give the request, which times it"},
 	{Gadget: "top file", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
 		Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"vfs_read", "vfs_write"}}},
 		Note: "no tracepoint sees reads and writes with their file; needs kprobes"},
