@@ -120,13 +120,24 @@ func (r *Run) Start(streaming bool, args ...string) error {
 			if !streaming {
 				continue
 			}
-			var e Event
-			if err := json.Unmarshal(line, &e); err != nil {
-				r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", line))
-				continue
+			// A top gadget prints a JSON array of rows every interval:
+			// each row is an event.
+			objs := []json.RawMessage{line}
+			if len(line) > 0 && line[0] == '[' {
+				if err := json.Unmarshal(line, &objs); err != nil {
+					r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON array on ig's stdout: %q\n", line))
+					continue
+				}
 			}
-			e.Raw = append(json.RawMessage(nil), line...)
-			r.events <- e
+			for _, obj := range objs {
+				var e Event
+				if err := json.Unmarshal(obj, &e); err != nil {
+					r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", obj))
+					continue
+				}
+				e.Raw = append(json.RawMessage(nil), obj...)
+				r.events <- e
+			}
 		}
 		r.err = r.cmd.Wait()
 		close(r.events)
