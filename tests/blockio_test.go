@@ -52,7 +52,7 @@ func (r *blockReport) total() uint64 {
 
 // blockIOProgs are the programs of both block-io gadgets, as the kernel
 // lists them (whole, from their BTF).
-var blockIOProgs = []string{"block_rq_insert", "block_rq_issue", "block_rq_complete"}
+var blockIOProgs = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
 // blockDir is a new directory on the filesystem of / and that filesystem's
 // device (major, minor), which is a disk here (/dev/vda).

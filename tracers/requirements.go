@@ -65,8 +65,9 @@ var (
 	tracing = []ebpf.ProgramType{ebpf.Tracing}
 )
 
-// blockRequests are the raw block tracepoints bpf/block.h times requests with.
-var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_complete"}
+// blockRequests are the raw block tracepoints bpf/block.h times requests
+// with (block_rq_merge came in 5.9).
+var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
 func syscalls(names ...string) []string {
 	var out []string
@@ -79,7 +80,7 @@ func syscalls(names ...string) []string {
 // Table is the requirements of every gadget of the seed's table, for the way
 // ig implements (or will implement) it: tracepoints first, as DESIGN.md says.
 // Minimum kernels follow from what is attached: ring buffer 5.8, task
-// iterator 5.8, TCP/UDP iterators 5.9, skb/kfree_skb reason 5.17,
+// iterator 5.8, TCP/UDP iterators 5.9, block/block_rq_merge 5.9, skb/kfree_skb reason 5.17,
 // capability/cap_capable 6.14, sock_send_length 6.3.
 var Table = []Requirements{
 	{Gadget: "advise network-policy", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
@@ -92,7 +93,7 @@ var Table = []Requirements{
 		Configs: append([]string{"CONFIG_AUDITSYSCALL", "CONFIG_SECCOMP"}, kprobeConfigs...), ProgramTypes: kp, MapTypes: ringBuffer,
 		KernelFuncs: []string{"audit_seccomp"}}},
 		Note: "no tracepoint reports seccomp verdicts; needs a kprobe"},
-	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.8",
+	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
 		Configs: tracepointConfigs, ProgramTypes: tracing,
 		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
 		Note: "the tracefs block tracepoints do not give the request, which times it"},
@@ -107,7 +108,7 @@ var Table = []Requirements{
 		Note: "without task iterators it reads /proc"},
 	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
 		ProgramTypes: iter, Iterators: []string{"tcp", "udp"}, KernelBTF: true}}},
-	{Gadget: "top block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.8",
+	{Gadget: "top block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
 		Configs: tracepointConfigs, ProgramTypes: tracing,
 		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
 		Note: "the tracefs block tracepoints do not give the request, which times it"},

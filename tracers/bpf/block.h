@@ -12,7 +12,7 @@
 
 #include "common.h"
 
-/* Before 5.11 block_rq_insert and block_rq_issue passed (queue, request),
+/* Before 5.11 block_rq_insert, _issue and _merge passed (queue, request),
  * since (request). ig sets this from the kernel's BTF; the verifier drops
  * the other branch, so ctx[1] is never read where there is no ctx[1]. */
 const volatile bool rq_second_arg = false;
@@ -25,8 +25,8 @@ struct ig_block_req {
 	__u8 pad[4];
 };
 
-/* Requests in flight. LRU: a request freed without completing (merged into
- * another) must not fill the map for good. */
+/* Requests in flight. LRU: a request ig does not see leave (freed
+ * otherwise) must not fill the map for good. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -116,7 +116,7 @@ static __always_inline bool ig_block_complete(__u64 *ctx, struct ig_block_done *
 	return true;
 }
 
-/* Both gadgets track requests with these two programs; each adds its own
+/* Both gadgets track requests with these programs; each adds its own
  * block_rq_complete. */
 SEC("tp_btf/block_rq_insert")
 int block_rq_insert(__u64 *ctx)
@@ -128,6 +128,16 @@ SEC("tp_btf/block_rq_issue")
 int block_rq_issue(__u64 *ctx)
 {
 	return ig_block_track(ctx, true);
+}
+
+/* A request merged into another is freed without completing: forget it,
+ * or the next request in its memory would get its issuer. */
+SEC("tp_btf/block_rq_merge")
+int block_rq_merge(__u64 *ctx)
+{
+	__u64 rq = ig_block_rq(ctx);
+	bpf_map_delete_elem(&block_reqs, &rq);
+	return 0;
 }
 
 #endif /* IG_BLOCK_H */

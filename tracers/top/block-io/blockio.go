@@ -14,7 +14,7 @@ import (
 // is the one that issued the requests (see bpf/block.h).
 type Stats struct {
 	tracers.Event
-	Write bool   `json:"write" desc:"true for writes, false for reads (and other requests, such as flushes)"`
+	Write bool   `json:"write" desc:"true for writes, false for reads and the other requests (flushes, discards)"`
 	RW    string `json:"-" column:"r/w,width:3" desc:"W for writes, R for the rest"`
 	Major uint32 `json:"major" column:"major,width:5,right" desc:"the disk's major device number"`
 	Minor uint32 `json:"minor" column:"minor,width:5,right" desc:"the disk's minor device number (its first: partitions count as their disk)"`

@@ -59,6 +59,7 @@ const (
 	blockioProgBlockRqComplete = "block_rq_complete"
 	blockioProgBlockRqInsert   = "block_rq_insert"
 	blockioProgBlockRqIssue    = "block_rq_issue"
+	blockioProgBlockRqMerge    = "block_rq_merge"
 	blockioVarFilterByComm     = "filter_by_comm"
 	blockioVarFilterComm       = "filter_comm"
 	blockioVarFilterMntnsMode  = "filter_mntns_mode"
@@ -111,6 +112,7 @@ type blockioProgramSpecs struct {
 	BlockRqComplete *ebpf.ProgramSpec `ebpf:"block_rq_complete"`
 	BlockRqInsert   *ebpf.ProgramSpec `ebpf:"block_rq_insert"`
 	BlockRqIssue    *ebpf.ProgramSpec `ebpf:"block_rq_issue"`
+	BlockRqMerge    *ebpf.ProgramSpec `ebpf:"block_rq_merge"`
 }
 
 // blockioMapSpecs contains maps before they are loaded into the kernel.
@@ -190,6 +192,7 @@ type blockioPrograms struct {
 	BlockRqComplete *ebpf.Program `ebpf:"block_rq_complete"`
 	BlockRqInsert   *ebpf.Program `ebpf:"block_rq_insert"`
 	BlockRqIssue    *ebpf.Program `ebpf:"block_rq_issue"`
+	BlockRqMerge    *ebpf.Program `ebpf:"block_rq_merge"`
 }
 
 func (p *blockioPrograms) Close() error {
@@ -197,6 +200,7 @@ func (p *blockioPrograms) Close() error {
 		p.BlockRqComplete,
 		p.BlockRqInsert,
 		p.BlockRqIssue,
+		p.BlockRqMerge,
 	)
 }
 
