@@ -461,3 +461,31 @@ func TestBlockIOLifecycle(t *testing.T) {
 			p.waitUntil("a report", func() { directWrite(t, marker, "4k", 1) }, func(out []byte) bool { return bytes.Contains(out, []byte(`"count":1`)) })
 		}, sigTERM})
 }
+
+// TestProfileBlockIOContainer: under -c, only the container's dd counts,
+// not the host's, which the kernel lets through (it has no verdict for
+// the host's namespace) and ig must drop.
+func TestProfileBlockIOContainer(t *testing.T) {
+	runtimesUp(t)
+	dir, _, _ := blockDir(t)
+	name, _ := container(t, "docker")
+	const n = 40
+	ig := startIG(t, "profile", "block-io", "-o", "json", "--interval", "1", "-c", name)
+	ig.waitUntil("a report of the container's dd", func() {
+		inContainer(t, "docker", name, "dd", "if=/dev/zero", "of=/ig-marker", "bs=4k", "count=1", "oflag=direct")
+	}, func(out []byte) bool { return bytes.Contains(out, []byte(`"count":1`)) })
+	time.Sleep(2200 * time.Millisecond) // markers started while waiting are reported
+	seen := len(completeOutput(ig.stdout.Bytes()))
+	directWrite(t, filepath.Join(dir, "host"), "4k", 200)
+	inContainer(t, "docker", name, "dd", "if=/dev/zero", "of=/ig-blockio", "bs=4k", "count="+strconv.Itoa(n), "oflag=direct")
+	directWrite(t, filepath.Join(dir, "host"), "4k", 200)
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	var total uint64
+	for _, rep := range blockReports(t, r.Stdout[seen:]) {
+		total += rep.total()
+	}
+	if total < n || total > n*3/2 {
+		t.Errorf("-c %s: %d requests, want the container dd's %d to %d (the host's 400 left out)", name, total, n, n*3/2)
+	}
+}

@@ -48,7 +48,10 @@ func run(ctx context.Context, env *tracers.Env) error {
 	}
 	perDisk, perContainer := env.Args.Bool("per-disk"), env.Args.Bool("per-container")
 	consts["per_disk"] = perDisk
-	consts["per_mntns"] = perContainer
+	// Under -c or --containers the kernel lets through namespaces it has
+	// no verdict for (the host's): histograms by namespace let Collect
+	// drop those, as the other runners drop their events.
+	consts["per_mntns"] = perContainer || env.Accept != nil
 	spec, err := loadBlockio()
 	if err != nil {
 		return err
@@ -81,6 +84,9 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 	groups := map[string]*group{}
 	var order []string
 	err := tracers.DrainMap(m, func(k *blockioHistKey, h *blockioIgHist) {
+		if !accepted(env, k.MntnsId) {
+			return
+		}
 		var r Report
 		if perDisk {
 			r.Disk = tracers.DiskName(k.Major, k.Minor)
@@ -120,6 +126,19 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 		rows = append(rows, g.Report)
 	}
 	return rows, nil
+}
+
+// accepted says whether the container filters take the I/O of mount
+// namespace ns.
+func accepted(env *tracers.Env, ns uint64) bool {
+	if env.Accept == nil {
+		return true
+	}
+	ev := tracers.Event{MountNsID: ns}
+	if env.Enrich != nil {
+		env.Enrich(&ev)
+	}
+	return env.Accept(&ev)
 }
 
 // writeText prints the histograms as bcc's biolatency does, each under a
