@@ -76,6 +76,9 @@ func sysExits(names ...string) []string {
 	}
 	return out
 }
+// blockRequests are the raw block tracepoints bpf/block.h times requests
+// with (block_rq_merge came in 5.9).
+var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
 func syscalls(names ...string) []string {
 	var out []string
@@ -88,7 +91,7 @@ func syscalls(names ...string) []string {
 // Table is the requirements of every gadget of the seed's table, for the way
 // ig implements (or will implement) it: tracepoints first, as DESIGN.md says.
 // Minimum kernels follow from what is attached: ring buffer 5.8, task
-// iterator 5.8, TCP/UDP iterators 5.9, skb/kfree_skb reason 5.17,
+// iterator 5.8, TCP/UDP iterators 5.9, block/block_rq_merge 5.9, skb/kfree_skb reason 5.17,
 // capability/cap_capable 6.14, sock_send_length 6.3.
 var Table = []Requirements{
 	{Gadget: "advise network-policy", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
@@ -101,9 +104,10 @@ var Table = []Requirements{
 		Configs: append([]string{"CONFIG_AUDITSYSCALL", "CONFIG_SECCOMP"}, kprobeConfigs...), ProgramTypes: kp, MapTypes: ringBuffer,
 		KernelFuncs: []string{"audit_seccomp"}}},
 		Note: "no tracepoint reports seccomp verdicts; needs a kprobe"},
-	{Gadget: "profile block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
-		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
+	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
+		Configs: tracepointConfigs, ProgramTypes: tracing,
+		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
+		Note: "the tracefs block tracepoints do not give the request, which times it"},
 	{Gadget: "profile cpu", Variants: []Variant{{Name: "perf-event", MinKernel: "5.8",
 		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
 		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
@@ -115,9 +119,6 @@ var Table = []Requirements{
 		Note: "without task iterators it reads /proc"},
 	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
 		ProgramTypes: iter, Iterators: []string{"tcp", "udp"}, KernelBTF: true}}},
-	{Gadget: "top block-io", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: append([]string{"CONFIG_BLK_DEV_IO_TRACE"}, tracepointConfigs...), ProgramTypes: tp,
-		Tracepoints: []string{"block/block_rq_issue", "block/block_rq_complete"}}}},
 	{Gadget: "top file", Variants: []Variant{
 		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: topMaps,
 			KernelBTF: true, BTFTracepoints: []string{"sys_exit"}},
@@ -127,6 +128,10 @@ var Table = []Requirements{
 			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing}, MapTypes: topMaps, KernelBTF: true,
 			Fentry: []string{"vfs_read", "vfs_write"}}},
 		Note: "tp_btf and tracepoint count read and write system calls (readv, sendfile and the like too); fexit counts vfs_read and vfs_write calls, the kernel's own included"},
+	{Gadget: "top block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
+		Configs: tracepointConfigs, ProgramTypes: tracing,
+		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
+		Note: "the tracefs block tracepoints do not give the request, which times it"},
 	{Gadget: "top tcp", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "6.3", Configs: tracepointConfigs, ProgramTypes: tp,
 			Tracepoints: []string{"sock/sock_send_length", "sock/sock_recv_length"}},

@@ -124,10 +124,16 @@ boot() {
 	local base=$LOGS/$name
 	[ "${flags[$i]}" = embedded ] && append+=" ig.embedded=1"
 	start=$(date +%s.%N)
+	# A scratch disk for the block I/O gadgets' workloads: NVMe, which every
+	# kernel of the list has built in (virtio-blk is a module). Its serial
+	# tells the workloads it is theirs to overwrite (workloads.ScratchSerial).
+	local disk=$WORK/$name.disk
+	truncate -s 16M "$disk"
 	for attempt in 1 2; do
 		rm -f "$base.console" "$base.results"
 		timeout "$BOOT_TIMEOUT" qemu-system-x86_64 -accel "$TCG" -cpu max -m 1024 -smp 2 \
 			-nographic -no-reboot -monitor none -serial stdio -serial "file:$base.results" \
+			-drive "file=$disk,if=none,id=scratch,format=raw" -device "nvme,serial=ig-scratch,drive=scratch" \
 			-kernel "${vmlinuz[$i]}" -initrd "$INITRD" -append "$append" \
 			</dev/null >"$base.console" 2>&1 || rc=$?
 		grep -q "$END_MARKER" "$base.console" && break

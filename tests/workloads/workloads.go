@@ -120,23 +120,22 @@ func (r *Run) Start(streaming bool, args ...string) error {
 			if !streaming {
 				continue
 			}
-			// A top gadget prints a JSON array an interval: each row
-			// is an event to Await.
-			objs := []json.RawMessage{append(json.RawMessage(nil), line...)}
+			// A top gadget prints a JSON array of rows every interval:
+			// each row is an event.
+			objs := []json.RawMessage{line}
 			if len(line) > 0 && line[0] == '[' {
-				objs = nil
 				if err := json.Unmarshal(line, &objs); err != nil {
 					r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON array on ig's stdout: %q\n", line))
 					continue
 				}
 			}
-			for _, raw := range objs {
+			for _, obj := range objs {
 				var e Event
-				if err := json.Unmarshal(raw, &e); err != nil {
-					r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", line))
+				if err := json.Unmarshal(obj, &e); err != nil {
+					r.stderr.WriteString(fmt.Sprintf("workloads: not a JSON event on ig's stdout: %q\n", obj))
 					continue
 				}
-				e.Raw = raw
+				e.Raw = append(json.RawMessage(nil), obj...)
 				r.events <- e
 			}
 		}
