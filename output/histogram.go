@@ -9,9 +9,9 @@ import (
 // Interval is one bucket of a histogram: how many values fell in
 // [Start, End]. The JSON names are Inspektor Gadget's.
 type Interval struct {
-	Count uint64 `json:"count"`
-	Start uint64 `json:"start"`
-	End   uint64 `json:"end"`
+	Count uint64 `json:"count" desc:"how many values fell in the bucket"`
+	Start uint64 `json:"start" desc:"the bucket's smallest value"`
+	End   uint64 `json:"end" desc:"the bucket's largest value"`
 }
 
 // Histogram is a log2 histogram as Inspektor Gadget prints it in JSON:
