@@ -39,7 +39,10 @@ static __always_inline bool ig_sock_is_tcp(struct sock *sk)
 static __always_inline bool ig_sock_read_ends(struct sock *sk, struct ig_sock_ends *e)
 {
 	e->family = ig_sock_family(sk);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* inet_sport, not skc_num: a connection closed by both ends is
+	 * unhashed and its skc_num zeroed while its last bytes may still be
+	 * waiting to be read. */
+	e->lport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (e->family == IG_AF_INET) {
 		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
