@@ -3,7 +3,10 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +50,35 @@ func tcpTables(t *testing.T, out []byte) [][]tcpStats {
 		tables = append(tables, table)
 	}
 	return tables
+}
+
+// otherSender returns a function that has busybox nc, another process,
+// send bytes to a listener of this test.
+func otherSender(t *testing.T) func() {
+	t.Helper()
+	busybox := requireTool(t, "busybox")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	return func() {
+		cmd := exec.Command(busybox, "nc", "-w", "1", "127.0.0.1", port)
+		cmd.Stdin = strings.NewReader(strings.Repeat("x", 5000))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("busybox nc: %v\n%s", err, out)
+		}
+	}
 }
 
 // transfers records the test's TCP transfers (made by waitUntil's trigger).
@@ -123,8 +155,19 @@ func TestTopTCP(t *testing.T) {
 		ig := startIG(t, "top", "tcp", "-o", "json", "--pid", pid, "--interval", "1")
 		var ts transfers
 		ig.waitUntil("a connection over 127.0.0.1 with its bytes", func() { ts.make(t, "127.0.0.1", size) }, ts.shown("127.0.0.1", 4, comm))
-		ig.waitUntil("a connection over ::1 with its bytes", func() { ts.make(t, "::1", size) }, ts.shown("::1", 6, comm))
-		checkSuccess(t, ig.stop(sigINT))
+		// Another process sends to this one meanwhile: --pid leaves its
+		// row out, in the kernel (ig does not filter pids itself).
+		other := otherSender(t)
+		ig.waitUntil("a connection over ::1 with its bytes", func() { other(); ts.make(t, "::1", size) }, ts.shown("::1", 6, comm))
+		r := ig.stop(sigINT)
+		checkSuccess(t, r)
+		for _, table := range tcpTables(t, r.Stdout) {
+			for _, row := range table {
+				if row.Pid != int64(os.Getpid()) {
+					t.Errorf("--pid %s shows a row of pid %d: %+v", pid, row.Pid, row)
+				}
+			}
+		}
 	})
 
 	t.Run("--family 6", func(t *testing.T) {
