@@ -18,7 +18,7 @@ import (
 // tcpStats is a row of top tcp, as JSON.
 type tcpStats struct {
 	commonEvent
-	IPVersion int                   `json:"ipversion"`
+	IPVersion int                   `json:"ipversion"` // the address family, as IG has it: 2 or 10
 	Src       workloads.TCPEndpoint `json:"src"`
 	Dst       workloads.TCPEndpoint `json:"dst"`
 	Sent      uint64                `json:"sent"`
@@ -107,7 +107,7 @@ func (ts *transfers) shown(addr string, version int, comm string) func([]byte) b
 		if !client {
 			src, dst, sent, recv = dst, src, recv, sent
 		}
-		return row.Pid == int64(pid) && row.Comm == comm && row.IPVersion == version &&
+		return row.Pid == int64(pid) && row.Comm == comm && row.IPVersion == map[int]int{4: 2, 6: 10}[version] &&
 			row.Src == workloads.TCPEndpoint{Addr: addr, Version: version, Port: src, Proto: 6} &&
 			row.Dst == workloads.TCPEndpoint{Addr: addr, Version: version, Port: dst, Proto: 6} &&
 			row.Sent == sent && row.Received == recv
@@ -181,8 +181,8 @@ func TestTopTCP(t *testing.T) {
 		checkSuccess(t, r)
 		for _, table := range tcpTables(t, r.Stdout) {
 			for _, row := range table {
-				if row.IPVersion != 6 || row.Src.Version != 6 {
-					t.Errorf("--family 6 shows an IPv%d row: %+v", row.IPVersion, row)
+				if row.IPVersion != 10 || row.Src.Version != 6 {
+					t.Errorf("--family 6 shows an IPv%d row: %+v", row.Src.Version, row)
 				}
 			}
 		}
@@ -203,7 +203,7 @@ func TestTopTCPContainer(t *testing.T) {
 		// busybox nc listens on :: (IPv4 clients show as IPv4-mapped IPv6)
 		// and connects over IPv4.
 		return row.Runtime.ContainerName == name && row.Runtime.RuntimeName == "docker" && row.Comm == "nc" &&
-			(row.Src.Addr == "127.0.0.1" && row.IPVersion == 4 || row.Src.Addr == "::ffff:127.0.0.1" && row.IPVersion == 6)
+			(row.Src.Addr == "127.0.0.1" && row.IPVersion == 2 || row.Src.Addr == "::ffff:127.0.0.1" && row.IPVersion == 10)
 	}
 	var ts transfers
 	ig.waitUntil("nc's bytes, sent and received in the container", func() {

@@ -107,7 +107,7 @@ type TCPEndpoint struct {
 type TCPStats struct {
 	Pid       int         `json:"pid"`
 	Comm      string      `json:"comm"`
-	IPVersion int         `json:"ipversion"`
+	IPVersion int         `json:"ipversion"` // the address family: 2 or 10
 	Src       TCPEndpoint `json:"src"`
 	Dst       TCPEndpoint `json:"dst"`
 	Sent      uint64      `json:"sent"`
@@ -219,13 +219,13 @@ func topTCP(r *Run, h Host) (string, error) {
 		r.Seen = len(rows)
 		caught := map[string]bool{}
 		for _, t := range done {
-			version := 4
+			version, family := 4, 2 // ipversion is the address family, as IG has it
 			if t.Addr == "::1" {
-				version = 6
+				version, family = 6, 10
 			}
 			var sent, received bool
 			for _, row := range rows {
-				if row.Pid != os.Getpid() || row.Comm != h.Comm || row.IPVersion != version ||
+				if row.Pid != os.Getpid() || row.Comm != h.Comm || row.IPVersion != family || row.Src.Version != version ||
 					row.Src.Addr != t.Addr || row.Dst.Addr != t.Addr || row.Src.Proto != 6 {
 					continue
 				}

@@ -16,7 +16,8 @@ import (
 // interval. JSON names are Inspektor Gadget's.
 type Stats struct {
 	tracers.Event
-	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the connection's IP version: 4 or 6"`
+	IPVersion uint16             `json:"ipversion" desc:"the connection's address family, as Inspektor Gadget prints it here: 2 (AF_INET, IPv4) or 10 (AF_INET6, IPv6)"`
+	IP        uint8              `json:"-" column:"ip,width:2,right" desc:"the connection's IP version: 4 or 6"`
 	Src       tracers.L4Endpoint `json:"src" desc:"the local end of the connection"`
 	Dst       tracers.L4Endpoint `json:"dst" desc:"the remote end of the connection"`
 	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
@@ -69,9 +70,9 @@ func (d *decoder) row(k *tcpConnKey, v *tcpConnStats, row *Stats) bool {
 		return false
 	}
 	e := &k.Ends
-	row.IPVersion = tracers.IPVersion(e.Family)
-	row.Src = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Saddr), Version: row.IPVersion, Port: e.Lport, Proto: ipprotoTCP}
-	row.Dst = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Daddr), Version: row.IPVersion, Port: e.Dport, Proto: ipprotoTCP}
+	row.IPVersion, row.IP = e.Family, tracers.IPVersion(e.Family)
+	row.Src = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Saddr), Version: row.IP, Port: e.Lport, Proto: ipprotoTCP}
+	row.Dst = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Daddr), Version: row.IP, Port: e.Dport, Proto: ipprotoTCP}
 	row.SrcText, row.DstText = row.Src.String(), row.Dst.String()
 	row.Sent, row.Received = v.Sent, v.Received
 	return true
