@@ -185,7 +185,7 @@ func writeText(w io.Writer, rows []Report) error {
 		if r.AddressType != addressAll {
 			heading = r.AddressType + " Address = " + r.Address
 		}
-		if _, err := fmt.Fprintf(w, "%s [AVG %g]\n", heading, r.Average); err != nil {
+		if _, err := fmt.Fprintf(w, "%s [AVG %.2f]\n", heading, r.Average); err != nil {
 			return err
 		}
 		if err := r.WriteText(w); err != nil {

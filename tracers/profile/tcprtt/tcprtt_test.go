@@ -58,7 +58,7 @@ func TestWriteText(t *testing.T) {
 	if err := writeText(&b, rows); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(b.String(), "Remote Address = 10.0.0.2 [AVG 5.5]\n") || !strings.Contains(b.String(), "4 -> 7") {
+	if !strings.HasPrefix(b.String(), "Remote Address = 10.0.0.2 [AVG 5.50]\n") || !strings.Contains(b.String(), "4 -> 7") {
 		t.Errorf("got\n%s", b.String())
 	}
 }
