@@ -1,6 +1,7 @@
 package output
 
 import (
+	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -32,6 +33,8 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 		return strconv.AppendUint(b, readUint(base, f), 10)
 	case kindBool:
 		return strconv.AppendBool(b, *at[bool](base, f))
+	case kindFloat:
+		return appendFloat(b, *at[float64](base, f))
 	case kindStrings:
 		b = append(b, '[')
 		for i, s := range *at[[]string](base, f) {
@@ -149,6 +152,8 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return strconv.AppendUint(b, readUint(base, f), 10)
 	case kindBool:
 		return strconv.AppendBool(b, *at[bool](base, f))
+	case kindFloat:
+		return appendFloat(b, *at[float64](base, f))
 	case kindStrings:
 		for i, s := range *at[[]string](base, f) {
 			if i > 0 {
@@ -163,6 +168,15 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSONStructs(b, base, f)
 	}
 	return b
+}
+
+// appendFloat writes v as JSON can read it: NaN and infinities, which it
+// cannot, are written as 0.
+func appendFloat(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
 // appendPrintable keeps a terminal sane: control characters in a path or

@@ -24,6 +24,7 @@ const (
 	kindInt
 	kindUint
 	kindBool
+	kindFloat // float64 (an average)
 	kindStrings
 	kindStruct
 	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
@@ -96,6 +97,8 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 			f.kind, f.size = kindUint, sf.Type.Size()
 		case reflect.Bool:
 			f.kind = kindBool
+		case reflect.Float64:
+			f.kind = kindFloat
 		case reflect.Slice:
 			switch elem := sf.Type.Elem(); elem.Kind() {
 			case reflect.String:

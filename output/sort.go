@@ -73,6 +73,8 @@ func compareField(a, b unsafe.Pointer, f *field) int {
 		return cmp.Compare(readInt(a, f), readInt(b, f))
 	case kindUint:
 		return cmp.Compare(readUint(a, f), readUint(b, f))
+	case kindFloat:
+		return cmp.Compare(*at[float64](a, f), *at[float64](b, f))
 	case kindBool:
 		x, y := *at[bool](a, f), *at[bool](b, f)
 		switch {

@@ -76,6 +76,7 @@ func sysExits(names ...string) []string {
 	}
 	return out
 }
+
 // blockRequests are the raw block tracepoints bpf/block.h times requests
 // with (block_rq_merge came in 5.9).
 var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
@@ -111,8 +112,9 @@ var Table = []Requirements{
 	{Gadget: "profile cpu", Variants: []Variant{{Name: "perf-event", MinKernel: "5.8",
 		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
 		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
-	{Gadget: "profile tcprtt", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}}}},
+	{Gadget: "profile tcprtt", Variants: []Variant{
+		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"tcp_rcv_established"}}}},
 	{Gadget: "snapshot process", Variants: []Variant{
 		{Name: "iter/task", MinKernel: "5.8", ProgramTypes: iter, Iterators: []string{"task"}, KernelBTF: true},
 		{Name: "/proc", NoBPF: true}},
@@ -135,8 +137,9 @@ var Table = []Requirements{
 	{Gadget: "top tcp", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "6.3", Configs: tracepointConfigs, ProgramTypes: tp,
 			Tracepoints: []string{"sock/sock_send_length", "sock/sock_recv_length"}},
-		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp,
-			KernelFuncs: []string{"tcp_sendmsg", "tcp_cleanup_rbuf"}}}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kretprobeConfigs, ProgramTypes: kp,
+			KernelFuncs: []string{"tcp_sendmsg", "tcp_cleanup_rbuf"}}},
+		Note: "kprobe: tcp_sendmsg's return value is what was sent, so it needs kretprobes too"},
 	{Gadget: "trace bind", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: syscalls("bind")}}},
 	{Gadget: "trace capabilities", Variants: []Variant{

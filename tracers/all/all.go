@@ -4,9 +4,11 @@ package all
 
 import (
 	_ "github.com/ig-tracer/ig/tracers/profile/block-io"
+	_ "github.com/ig-tracer/ig/tracers/profile/tcprtt"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
-	_ "github.com/ig-tracer/ig/tracers/top/file"
 	_ "github.com/ig-tracer/ig/tracers/top/block-io"
+	_ "github.com/ig-tracer/ig/tracers/top/file"
+	_ "github.com/ig-tracer/ig/tracers/top/tcp"
 	_ "github.com/ig-tracer/ig/tracers/trace/bind"
 	_ "github.com/ig-tracer/ig/tracers/trace/capabilities"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"

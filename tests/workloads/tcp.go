@@ -1,0 +1,302 @@
+package workloads
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	Table["top tcp"] = topTCP
+	Table["profile tcprtt"] = profileTCPRTT
+}
+
+// LoopbackUp brings lo up (the kernel guests' busybox init leaves it
+// down); nothing when it is up already.
+func LoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("lo: %w", err)
+	}
+	flags := ifr.Uint16()
+	if flags&unix.IFF_UP != 0 {
+		return nil
+	}
+	ifr.SetUint16(flags | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// Transfer is one TCP connection made by TCPTransfer: size bytes from
+// the client's port to the server's, both in this process.
+type Transfer struct {
+	Addr                   string
+	ClientPort, ServerPort int
+	Size                   int
+}
+
+// TCPTransfer listens on addr (127.0.0.1 or ::1, port 0), connects to it
+// and sends size bytes, which the server reads to the end.
+func TCPTransfer(addr string, size int) (Transfer, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
+	if err != nil {
+		return Transfer{}, err
+	}
+	defer ln.Close()
+	got := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err
+			return
+		}
+		defer c.Close()
+		n, err := io.Copy(io.Discard, c)
+		if err == nil && n != int64(size) {
+			err = fmt.Errorf("server read %d bytes, want %d", n, size)
+		}
+		got <- err
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		return Transfer{}, err
+	}
+	t := Transfer{Addr: addr, ClientPort: c.LocalAddr().(*net.TCPAddr).Port,
+		ServerPort: ln.Addr().(*net.TCPAddr).Port, Size: size}
+	_, err = c.Write(bytes.Repeat([]byte{'x'}, size))
+	c.Close()
+	if err != nil {
+		return t, err
+	}
+	select {
+	case err = <-got:
+	case <-time.After(5 * time.Second):
+		err = errors.New("server did not finish reading")
+	}
+	return t, err
+}
+
+// TCPEndpoint and TCPStats are the fields of top tcp the workloads check.
+type TCPEndpoint struct {
+	Addr    string `json:"addr"`
+	Version int    `json:"version"`
+	Port    int    `json:"port"`
+	Proto   int    `json:"proto"`
+}
+
+type TCPStats struct {
+	Pid       int         `json:"pid"`
+	Comm      string      `json:"comm"`
+	IPVersion int         `json:"ipversion"` // the address family: 2 or 10
+	Src       TCPEndpoint `json:"src"`
+	Dst       TCPEndpoint `json:"dst"`
+	Sent      uint64      `json:"sent"`
+	Received  uint64      `json:"received"`
+}
+
+// withKprobeToo runs check with the variant ig picks, then again forcing
+// the kprobe variant (the one older kernels use), which may refuse here.
+func withKprobeToo(r *Run, check func(*Run) (string, error)) (string, error) {
+	detail, err := check(r)
+	if err != nil {
+		return "", err
+	}
+	k := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", "kprobe"),
+		Tag: r.Tag + "-kprobe", AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	kd, err := check(k)
+	if err != nil {
+		if line := refusal(k.Stderr()); line != "" && k.HasExited() && k.Err() != nil {
+			return detail + "; forced kprobe variant refused: " + line, nil
+		}
+		return "", fmt.Errorf("forced kprobe variant: %v", err)
+	}
+	return detail + "; forced kprobe variant: " + kd, nil
+}
+
+// refusal is ig's one-line reason for not running (`ig: ...`), if any.
+func refusal(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "ig: ") && strings.Contains(l, "kprobe") && !strings.Contains(l, "using the") {
+			return l
+		}
+	}
+	return ""
+}
+
+// runUntilExit starts ig for seconds, making transfers every 250 ms while
+// it runs; it returns the transfers and ig's stdout lines.
+func runUntilExit(r *Run, seconds int, transfer func() error, args ...string) ([][]byte, error) {
+	if err := r.Start(false, append(args, "--timeout", strconv.Itoa(seconds))...); err != nil {
+		return nil, err
+	}
+	deadline := time.After(time.Duration(seconds)*time.Second + r.AttachTimeout)
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for !r.HasExited() {
+		select {
+		case <-tick.C:
+			if err := transfer(); err != nil {
+				r.Stop()
+				return nil, err
+			}
+		case <-r.exited:
+		case <-deadline:
+			r.Stop()
+			return nil, fmt.Errorf("ig did not end after --timeout %d", seconds)
+		}
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("ig: %v: %s", r.err, strings.TrimSpace(r.Stderr()))
+	}
+	var lines [][]byte
+	sc := bufio.NewScanner(bytes.NewReader(r.stdout.Bytes()))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+	}
+	return lines, nil
+}
+
+// top tcp, filtered to this process: connections over 127.0.0.1 and ::1
+// (when the kernel has IPv6), each moving a known number of bytes; the
+// client's row must show them sent, the server's received, with the ports.
+func topTCP(r *Run, h Host) (string, error) {
+	if err := LoopbackUp(); err != nil {
+		return "", err
+	}
+	return withKprobeToo(r, func(r *Run) (string, error) {
+		const size = 65536 + 123
+		var done []Transfer
+		v6 := true
+		lines, err := runUntilExit(r, 4, func() error {
+			for _, addr := range []string{"127.0.0.1", "::1"} {
+				if addr == "::1" && !v6 {
+					continue
+				}
+				t, err := TCPTransfer(addr, size)
+				if err != nil && addr == "::1" && len(done) == 0 {
+					v6 = false // no IPv6 in this kernel
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				done = append(done, t)
+			}
+			return nil
+		}, "--pid", strconv.Itoa(os.Getpid()), "--interval", "1")
+		if err != nil {
+			return "", err
+		}
+		var rows []TCPStats
+		for _, l := range lines {
+			var table []TCPStats
+			if err := json.Unmarshal(l, &table); err != nil {
+				return "", fmt.Errorf("not a JSON array: %q", l)
+			}
+			rows = append(rows, table...)
+		}
+		r.Seen = len(rows)
+		caught := map[string]bool{}
+		for _, t := range done {
+			version, family := 4, 2 // ipversion is the address family, as IG has it
+			if t.Addr == "::1" {
+				version, family = 6, 10
+			}
+			var sent, received bool
+			for _, row := range rows {
+				if row.Pid != os.Getpid() || row.Comm != h.Comm || row.IPVersion != family || row.Src.Version != version ||
+					row.Src.Addr != t.Addr || row.Dst.Addr != t.Addr || row.Src.Proto != 6 {
+					continue
+				}
+				if row.Src.Port == t.ClientPort && row.Dst.Port == t.ServerPort && row.Sent == uint64(t.Size) && row.Received == 0 {
+					sent = true
+				}
+				if row.Src.Port == t.ServerPort && row.Dst.Port == t.ClientPort && row.Received == uint64(t.Size) && row.Sent == 0 {
+					received = true
+				}
+			}
+			if sent && received {
+				caught[t.Addr] = true
+			}
+		}
+		want := []string{"127.0.0.1"}
+		if v6 {
+			want = append(want, "::1")
+		}
+		for _, a := range want {
+			if !caught[a] {
+				return "", fmt.Errorf("no connection over %s with %d bytes sent by the client and received by the server, in %d transfers and %d rows", a, size, len(done), len(rows))
+			}
+		}
+		return fmt.Sprintf("%d bytes sent and received over %s, with pid, comm and ports", size, strings.Join(want, " and ")), nil
+	})
+}
+
+// TCPRTTHistogram is one row of profile tcprtt.
+type TCPRTTHistogram struct {
+	Unit      string `json:"unit"`
+	Intervals []struct {
+		Count uint64 `json:"count"`
+	} `json:"intervals"`
+	Address     string  `json:"address"`
+	AddressType string  `json:"addressType"`
+	Average     float64 `json:"average"`
+}
+
+// Segments is how many round-trip times the histogram counted.
+func (h TCPRTTHistogram) Segments() uint64 {
+	var n uint64
+	for _, iv := range h.Intervals {
+		n += iv.Count
+	}
+	return n
+}
+
+// profile tcprtt --byraddr: connections over 127.0.0.1; its histogram must
+// count their segments.
+func profileTCPRTT(r *Run, h Host) (string, error) {
+	if err := LoopbackUp(); err != nil {
+		return "", err
+	}
+	return withKprobeToo(r, func(r *Run) (string, error) {
+		lines, err := runUntilExit(r, 3, func() error {
+			_, err := TCPTransfer("127.0.0.1", 100000)
+			return err
+		}, "--byraddr")
+		if err != nil {
+			return "", err
+		}
+		for _, l := range lines {
+			var hist TCPRTTHistogram
+			if err := json.Unmarshal(l, &hist); err != nil {
+				return "", fmt.Errorf("not a JSON object: %q", l)
+			}
+			r.Seen++
+			if hist.Address == "127.0.0.1" && hist.AddressType == "Remote" && hist.Unit == "us" && hist.Segments() > 0 {
+				return fmt.Sprintf("%d segments from 127.0.0.1, average %.0f us", hist.Segments(), hist.Average), nil
+			}
+		}
+		return "", fmt.Errorf("no histogram for remote address 127.0.0.1 in %d lines", len(lines))
+	})
+}

@@ -1,0 +1,60 @@
+/* Reading a socket's addresses and ports, shared by the TCP gadgets
+ * (top tcp, profile tcprtt). The Go side formats them with
+ * tracers.SockAddr. */
+#ifndef IG_SOCK_H
+#define IG_SOCK_H
+
+#include "common.h"
+
+#define IG_AF_INET 2
+#define IG_AF_INET6 10
+#define IG_IPPROTO_TCP 6
+
+/* Local and remote ends of a socket; IPv4 addresses take the first 4 bytes
+ * of saddr and daddr, the rest is zero. Ports in host order. */
+struct ig_sock_ends {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 family;
+	__u16 lport;
+	__u16 dport;
+	__u16 pad;
+};
+
+/* ig_sock_family is the socket's address family (AF_INET, AF_INET6...). */
+static __always_inline __u16 ig_sock_family(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_family);
+}
+
+/* ig_sock_is_tcp: sk_protocol is a plain field since 5.6 (a bitfield
+ * before, which ig's 5.8 minimum leaves out). */
+static __always_inline bool ig_sock_is_tcp(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol) == IG_IPPROTO_TCP;
+}
+
+/* ig_sock_read_ends fills e from sk and returns false when sk is neither an
+ * IPv4 nor an IPv6 socket. */
+static __always_inline bool ig_sock_read_ends(struct sock *sk, struct ig_sock_ends *e)
+{
+	e->family = ig_sock_family(sk);
+	/* inet_sport, not skc_num: a connection closed by both ends is
+	 * unhashed and its skc_num zeroed while its last bytes may still be
+	 * waiting to be read. */
+	e->lport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	e->dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (e->family == IG_AF_INET) {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, sk, __sk_common.skc_daddr);
+		return true;
+	}
+	if (e->family == IG_AF_INET6) {
+		BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		return true;
+	}
+	return false;
+}
+
+#endif

@@ -1,0 +1,67 @@
+package tracers
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Address families, as the kernel numbers them.
+const (
+	AFInet  = 2
+	AFInet6 = 10
+)
+
+// SockAddr is the address the kernel keeps for a socket of family (struct
+// ig_sock_ends of bpf/sock.h: IPv4 in the first 4 bytes); "" for another
+// family.
+func SockAddr(family uint16, b [16]byte) string {
+	switch family {
+	case AFInet:
+		return netip.AddrFrom4([4]byte(b[:4])).String()
+	case AFInet6:
+		return netip.AddrFrom16(b).String()
+	}
+	return ""
+}
+
+// IPVersion is 4 or 6 for an IPv4 or IPv6 address family, 0 otherwise.
+func IPVersion(family uint16) uint8 {
+	switch family {
+	case AFInet:
+		return 4
+	case AFInet6:
+		return 6
+	}
+	return 0
+}
+
+// ParseFamily reads a --family flag: "4" or "6" (the kernel's AF_INET or
+// AF_INET6), or "" for both (0).
+func ParseFamily(s string) (uint16, error) {
+	switch s {
+	case "":
+		return 0, nil
+	case "4":
+		return AFInet, nil
+	case "6":
+		return AFInet6, nil
+	}
+	return 0, fmt.Errorf("--family %s: want 4 or 6", s)
+}
+
+// L4Endpoint is one end of a connection as Inspektor Gadget prints it in
+// JSON ({"addr","version","port","proto"}).
+type L4Endpoint struct {
+	Addr    string `json:"addr" desc:"the IP address"`
+	Version uint8  `json:"version" desc:"the IP version: 4 or 6"`
+	Port    uint16 `json:"port" desc:"the port"`
+	Proto   uint16 `json:"proto" desc:"the transport protocol's number (6: TCP)"`
+}
+
+// String is addr:port, [addr]:port for IPv6.
+func (e L4Endpoint) String() string {
+	if e.Version == 6 {
+		return fmt.Sprintf("[%s]:%d", e.Addr, e.Port)
+	}
+	return fmt.Sprintf("%s:%d", e.Addr, e.Port)
+}

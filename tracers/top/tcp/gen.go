@@ -1,0 +1,3 @@
+package tcp
+
+//go:generate go tool bpf2go -type conn_key -type conn_stats -target bpfel tcp tcp.bpf.c
