@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/ig-tracer/ig/tracers/profile/cpu"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/trace/bind"
 	_ "github.com/ig-tracer/ig/tracers/trace/capabilities"
