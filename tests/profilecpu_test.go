@@ -347,3 +347,37 @@ func countColours(img image.Image) (int, int) {
 	}
 	return len(seen), coloured
 }
+
+// TestProfileCPUContainer runs the spinner in a docker container and, with
+// the same name, on the host: profile cpu -c shows only the container's,
+// attributed to it, its frames read from the container's binary.
+func TestProfileCPUContainer(t *testing.T) {
+	igBinary(t)
+	docker := requireTool(t, "/usr/bin/docker")
+	name, _ := container(t, "docker")
+	spinName := "cspin" + strconv.Itoa(os.Getpid()%100000)
+	bin := buildSpinner(t, spinName, false)
+	if out, err := exec.Command(docker, "cp", bin, name+":/"+spinName).CombinedOutput(); err != nil {
+		t.Fatalf("docker cp: %v\n%s", err, out)
+	}
+	ig := startIG(t, "profile", "cpu", "-v", "-c", name, "-o", "json")
+	ig.waitVerboseAttached()
+	host := startSpinner(t, bin, 3)
+	inContainer(t, "docker", name, "/"+spinName, "3")
+	if err := host.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	r := ig.stop(os.Interrupt)
+	checkSuccess(t, r)
+	rows := eventsOf[profileRow](t, r.Stdout)
+	h := hottest(t, rows)
+	if h.Comm != spinName || len(h.UserStack) == 0 || h.UserStack[0] != spinFunc || h.Count < 49 {
+		t.Errorf("hottest row: %+v; want comm %s with %s innermost, 49 samples or more", h, spinName, spinFunc)
+	}
+	for _, row := range rows {
+		if row.Runtime.ContainerName != name || row.Runtime.RuntimeName != "docker" || row.Pid == int64(host.Process.Pid) {
+			t.Errorf("-c %s shows a row of pid %d comm %s in container %q (%s); the host's spinner is pid %d",
+				name, row.Pid, row.Comm, row.Runtime.ContainerName, row.Runtime.RuntimeName, host.Process.Pid)
+		}
+	}
+}

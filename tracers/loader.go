@@ -273,11 +273,12 @@ func (p *Program) Attach() error {
 		case "iter":
 			continue
 		case "perf_event":
-			fds, err := attachPerfEvent(prog, p.PerfEvent)
+			fds, links, err := attachPerfEvent(prog, p.PerfEvent)
 			if err != nil {
 				return &AttachError{fmt.Errorf("attach %s: %w", ps.SectionName, err)}
 			}
 			p.perfFDs = append(p.perfFDs, fds...)
+			p.links = append(p.links, links...)
 			continue
 		default:
 			return fmt.Errorf("program %s: no attach rule for section %q", name, ps.SectionName)

@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,16 +27,17 @@ func CPUClock(hz uint64) *PerfEvent {
 }
 
 // attachPerfEvent opens pe on every online CPU and runs prog on each of its
-// samples. It returns the events' descriptors: closing one detaches prog
-// from it. The ioctl works on every kernel ig runs on (a BPF link for perf
-// events needs 5.15).
-func attachPerfEvent(prog *ebpf.Program, pe *PerfEvent) ([]int, error) {
+// samples, through a BPF link where the kernel has them for perf events
+// (5.15; bpftool and ig's lifecycle checks see the attachment), else with
+// the PERF_EVENT_IOC_SET_BPF ioctl. It returns the events' descriptors and
+// the links: closing them detaches prog.
+func attachPerfEvent(prog *ebpf.Program, pe *PerfEvent) ([]int, []link.Link, error) {
 	if pe == nil {
-		return nil, fmt.Errorf("a perf_event program needs the gadget's perf event")
+		return nil, nil, fmt.Errorf("a perf_event program needs the gadget's perf event")
 	}
 	cpus, err := onlineCPUs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	attr := unix.PerfEventAttr{
 		Type:   pe.Type,
@@ -45,7 +47,12 @@ func attachPerfEvent(prog *ebpf.Program, pe *PerfEvent) ([]int, error) {
 		Bits:   unix.PerfBitFreq,
 	}
 	var fds []int
+	var links []link.Link
+	useLinks := true
 	closeAll := func() {
+		for _, l := range links {
+			l.Close()
+		}
 		for _, fd := range fds {
 			unix.Close(fd)
 		}
@@ -54,19 +61,31 @@ func attachPerfEvent(prog *ebpf.Program, pe *PerfEvent) ([]int, error) {
 		fd, err := unix.PerfEventOpen(&attr, -1, cpu, -1, unix.PERF_FLAG_FD_CLOEXEC)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("open perf event on CPU %d: %w", cpu, err)
+			return nil, nil, fmt.Errorf("open perf event on CPU %d: %w", cpu, err)
 		}
 		fds = append(fds, fd)
+		if useLinks {
+			l, err := link.AttachRawLink(link.RawLinkOptions{Target: fd, Program: prog, Attach: ebpf.AttachPerfEvent})
+			if err == nil {
+				links = append(links, l)
+				continue // the link enables the event
+			}
+			if len(links) > 0 {
+				closeAll()
+				return nil, nil, fmt.Errorf("attach to the perf event of CPU %d: %w", cpu, err)
+			}
+			useLinks = false // before 5.15: the ioctl
+		}
 		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err != nil {
 			closeAll()
-			return nil, fmt.Errorf("attach to the perf event of CPU %d: %w", cpu, err)
+			return nil, nil, fmt.Errorf("attach to the perf event of CPU %d: %w", cpu, err)
 		}
 		if err := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err != nil {
 			closeAll()
-			return nil, fmt.Errorf("enable the perf event of CPU %d: %w", cpu, err)
+			return nil, nil, fmt.Errorf("enable the perf event of CPU %d: %w", cpu, err)
 		}
 	}
-	return fds, nil
+	return fds, links, nil
 }
 
 // onlineCPUs lists the online CPUs (/sys/devices/system/cpu/online: "0-3,5").
