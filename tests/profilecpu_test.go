@@ -31,9 +31,9 @@ type profileRow struct {
 	MountNsID   uint64          `json:"mountnsid"`
 	Pid         int64           `json:"pid"`
 	Comm        string          `json:"comm"`
-	UserStack   []string `json:"userStack"`
-	KernelStack []string `json:"kernelStack"`
-	Count       int64    `json:"count"`
+	UserStack   []string        `json:"userStack"`
+	KernelStack []string        `json:"kernelStack"`
+	Count       int64           `json:"count"`
 }
 
 const spinFunc = "main.igSpinHotLoop"
