@@ -165,8 +165,11 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 		}
 	}
 
-	byStack := map[string]int{}
-	var rows []Report
+	// The rows, then their user frames named all at once (one binary
+	// at a time), then rows whose frames read the same merged.
+	var all []Report
+	var refs [][]frameRef
+	kernelNames := map[string]string{}
 	for _, s := range samples {
 		r := Report{MountNsID: s.key.MntnsId, Pid: s.key.Pid, Comm: string(tracers.CString(s.key.Comm[:])), Count: s.count}
 		ev := tracers.Event{MountNsID: r.MountNsID, Pid: r.Pid, Comm: r.Comm}
@@ -177,15 +180,23 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 			continue
 		}
 		r.Runtime, r.K8s = ev.Runtime, ev.K8s
+		var ref []frameRef
 		if u := stack(s.key.UserStackId); u != nil {
-			r.UserStack = c.procs.userFrames(r.Pid, u)
-		} else {
-			r.UserStack = []string{}
+			ref = c.procs.userRefs(r.Pid, u)
 		}
+		refs = append(refs, ref)
 		r.KernelStack = make([]string, 0, 8)
 		for _, ip := range stack(s.key.KernelStackId) {
-			r.KernelStack = append(r.KernelStack, ksyms.name(ip))
+			r.KernelStack = append(r.KernelStack, ksyms.name(ip, kernelNames))
 		}
+		all = append(all, r)
+	}
+	ksyms = nil
+	userNames := c.procs.resolve(refs)
+	byStack := map[string]int{}
+	var rows []Report
+	for i, r := range all {
+		r.UserStack = userNames[i]
 		// Two stack ids can name the same functions (different offsets in them).
 		id := fmt.Sprint(r.Pid, r.MountNsID, r.Comm, r.UserStack, r.KernelStack)
 		if i, ok := byStack[id]; ok {

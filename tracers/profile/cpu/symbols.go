@@ -2,21 +2,27 @@ package cpu
 
 import (
 	"bufio"
+	"bytes"
 	"debug/elf"
 	"debug/gosym"
+	bin "encoding/binary"
 	"fmt"
 	"os"
 	"path"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 )
 
-// kernelSymbols are the kernel's text symbols from /proc/kallsyms, by address.
+// kernelSymbols are the kernel's text symbols from /proc/kallsyms, by
+// address: their names in one buffer (some 200 000 of them: as separate
+// strings they would be most of ig's memory).
 type kernelSymbols struct {
 	addrs []uint64
-	names []string
+	ends  []uint32 // symbol i's name ends at names[ends[i]], a NUL
+	names []byte   // the names, each NUL-terminated
 }
 
 func readKallsyms() (*kernelSymbols, error) {
@@ -25,40 +31,52 @@ func readKallsyms() (*kernelSymbols, error) {
 		return nil, err
 	}
 	defer f.Close()
-	type sym struct {
-		addr uint64
-		name string
-	}
-	var syms []sym
+	k := &kernelSymbols{}
+	sorted := true
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// "ffffffff81000000 T _stext [module]"
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 3 || (fields[1] != "t" && fields[1] != "T") {
+		line := sc.Bytes()
+		a, rest, ok1 := bytes.Cut(line, []byte(" "))
+		kind, rest, ok2 := bytes.Cut(rest, []byte(" "))
+		if !ok1 || !ok2 || len(kind) != 1 || (kind[0] != 't' && kind[0] != 'T') {
 			continue
 		}
-		addr, err := strconv.ParseUint(fields[0], 16, 64)
+		name, _, _ := bytes.Cut(rest, []byte("\t"))
+		addr, err := strconv.ParseUint(string(a), 16, 64)
 		if err != nil || addr == 0 {
 			continue // 0: kptr_restrict hides addresses
 		}
-		syms = append(syms, sym{addr, fields[2]})
+		if n := len(k.addrs); n > 0 && addr < k.addrs[n-1] {
+			sorted = false
+		}
+		k.addrs = append(k.addrs, addr)
+		k.names = append(k.names, name...)
+		k.ends = append(k.ends, uint32(len(k.names)))
+		k.names = append(k.names, 0)
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(syms) == 0 {
+	if len(k.addrs) == 0 {
 		return nil, fmt.Errorf("/proc/kallsyms shows no addresses")
 	}
-	sort.Slice(syms, func(i, j int) bool { return syms[i].addr < syms[j].addr })
-	k := &kernelSymbols{addrs: make([]uint64, len(syms)), names: make([]string, len(syms))}
-	for i, s := range syms {
-		k.addrs[i], k.names[i] = s.addr, s.name
+	if !sorted { // modules' symbols come after the kernel's, not in order
+		sort.Sort(k)
 	}
 	return k, nil
 }
 
+func (k *kernelSymbols) Len() int           { return len(k.addrs) }
+func (k *kernelSymbols) Less(i, j int) bool { return k.addrs[i] < k.addrs[j] }
+func (k *kernelSymbols) Swap(i, j int) {
+	// The names stay: each is found from its end, back to the NUL before it.
+	k.addrs[i], k.addrs[j] = k.addrs[j], k.addrs[i]
+	k.ends[i], k.ends[j] = k.ends[j], k.ends[i]
+}
+
 // name is the symbol addr is in.
-func (k *kernelSymbols) name(addr uint64) string {
+func (k *kernelSymbols) name(addr uint64, intern map[string]string) string {
 	if k == nil {
 		return unknownFrame
 	}
@@ -66,7 +84,15 @@ func (k *kernelSymbols) name(addr uint64) string {
 	if i < 0 {
 		return unknownFrame
 	}
-	return k.names[i]
+	end := k.ends[i]
+	start := bytes.LastIndexByte(k.names[:end], 0) + 1
+	b := k.names[start:end]
+	if s, ok := intern[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	intern[s] = s
+	return s
 }
 
 const unknownFrame = "[unknown]"
@@ -90,7 +116,6 @@ type mapping struct {
 type binary struct {
 	name string // base name, for frames without a symbol
 	file *os.File
-	syms *userSymbols // nil until read; see load
 	err  error
 }
 
@@ -117,22 +142,22 @@ func (ps *processes) note(pid uint32) {
 	ps.pids[pid], _ = ps.readMaps(pid)
 }
 
-// userFrames names the functions of the user stack ips (leaf first) of
-// pid. It reads pid's mappings again if it still runs (it may have loaded
-// libraries since), else uses what note saw.
-func (ps *processes) userFrames(pid uint32, ips []uint64) []string {
+// userRefs places the user stack ips (leaf first) of pid in the files
+// mapped there. It reads pid's mappings again if it still runs (it may
+// have loaded libraries since), else uses what note saw.
+func (ps *processes) userRefs(pid uint32, ips []uint64) []frameRef {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if m, err := ps.readMaps(pid); err == nil {
 		ps.pids[pid] = m
 	}
 	maps := ps.pids[pid]
-	out := make([]string, len(ips))
+	out := make([]frameRef, len(ips))
 	for i, ip := range ips {
 		if i > 0 {
 			ip-- // a return address: the call is the instruction before
 		}
-		out[i] = frame(maps, ip)
+		out[i] = place(maps, ip)
 	}
 	return out
 }
@@ -180,6 +205,9 @@ func (ps *processes) readMaps(pid uint32) ([]mapping, error) {
 				fh, err = os.Open(fmt.Sprintf("/proc/%d/root%s", pid, strings.TrimSuffix(file, " (deleted)")))
 			}
 			bin = &binary{name: path.Base(file), file: fh, err: err}
+			if err != nil {
+				bin.file = nil
+			}
 			ps.files[key] = bin
 		}
 		out = append(out, mapping{start: start, end: end, offset: off, bin: bin})
@@ -187,22 +215,66 @@ func (ps *processes) readMaps(pid uint32) ([]mapping, error) {
 	return out, sc.Err()
 }
 
-// frame names the function at user address addr, in a process mapped so.
-func frame(maps []mapping, addr uint64) string {
+// frameRef is a user frame: a file offset in a binary, or a name when
+// there is no file to read (nothing mapped there, the vdso).
+type frameRef struct {
+	bin  *binary
+	off  uint64
+	name string
+}
+
+func place(maps []mapping, addr uint64) frameRef {
 	for _, m := range maps {
 		if addr < m.start || addr >= m.end {
 			continue
 		}
-		fileOff := addr - m.start + m.offset
 		if m.bin == vdso {
-			return "[vdso]"
+			return frameRef{name: "[vdso]"}
 		}
-		if name := m.bin.lookup(fileOff); name != "" {
-			return name
-		}
-		return fmt.Sprintf("%s+0x%x", m.bin.name, fileOff)
+		return frameRef{bin: m.bin, off: addr - m.start + m.offset}
 	}
-	return unknownFrame
+	return frameRef{name: unknownFrame}
+}
+
+// resolve names the frames, reading one binary's symbols at a time and
+// only the names it needs: a report's memory stays that of the biggest
+// symbol table, not of all of them.
+func (ps *processes) resolve(stacks [][]frameRef) [][]string {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	wanted := map[*binary][]uint64{}
+	for _, st := range stacks {
+		for _, f := range st {
+			if f.bin != nil {
+				wanted[f.bin] = append(wanted[f.bin], f.off)
+			}
+		}
+	}
+	names := map[*binary]map[uint64]string{}
+	for bin, offs := range wanted {
+		names[bin] = bin.names(offs)
+		debug.FreeOSMemory() // the symbol table read goes before the next
+	}
+	intern := map[string]string{}
+	out := make([][]string, len(stacks))
+	for i, st := range stacks {
+		out[i] = make([]string, len(st))
+		for j, f := range st {
+			name := f.name
+			if f.bin != nil {
+				if name = names[f.bin][f.off]; name == "" {
+					name = fmt.Sprintf("%s+0x%x", f.bin.name, f.off)
+				}
+			}
+			if s, ok := intern[name]; ok {
+				name = s
+			} else {
+				intern[name] = name
+			}
+			out[i][j] = name
+		}
+	}
+	return out
 }
 
 // forget drops the symbol tables read for a report (memory), and the
@@ -210,9 +282,6 @@ func frame(maps []mapping, addr uint64) string {
 func (ps *processes) forget() {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	for _, b := range ps.files {
-		b.syms = nil
-	}
 	for pid := range ps.pids {
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
 			delete(ps.pids, pid)
@@ -246,97 +315,98 @@ func (ps *processes) close() {
 	ps.files, ps.pids = map[fileKey]*binary{}, map[uint32][]mapping{}
 }
 
-// userSymbols resolve a binary's file offsets to function names: from its
-// ELF symbols, or from Go's pclntab when it has none (go build -ldflags=-s).
-type userSymbols struct {
-	loads []elf.ProgHeader // PT_LOAD segments: file offset -> virtual address
-	funcs []elfFunc        // by address
-	gotab *gosym.Table
-}
-
-type elfFunc struct {
-	addr, size uint64
-	name       string
-}
-
-func (b *binary) lookup(fileOff uint64) string {
-	if b.syms == nil && b.err == nil {
-		b.syms, b.err = readUserSymbols(b.file)
+// names maps file offsets of the binary to function names: from its ELF
+// symbol table (or the dynamic one), or from Go's pclntab when it has no
+// function symbols (go build -ldflags=-s). Only the names asked for are
+// read; an offset without a function is left out.
+func (b *binary) names(offs []uint64) map[uint64]string {
+	out := map[uint64]string{}
+	if b.file == nil {
+		return out
 	}
-	if b.syms == nil {
-		return ""
-	}
-	return b.syms.name(fileOff)
-}
-
-func readUserSymbols(f *os.File) (*userSymbols, error) {
-	if f == nil {
-		return nil, fmt.Errorf("not open")
-	}
-	ef, err := elf.NewFile(f)
+	ef, err := elf.NewFile(b.file)
 	if err != nil {
-		return nil, err
+		return out
 	}
-	defer ef.Close()
-	s := &userSymbols{}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD {
-			s.loads = append(s.loads, p.ProgHeader)
-		}
-	}
-	add := func(syms []elf.Symbol) {
-		for _, sym := range syms {
-			if elf.ST_TYPE(sym.Info) == elf.STT_FUNC && sym.Value != 0 {
-				s.funcs = append(s.funcs, elfFunc{sym.Value, sym.Size, sym.Name})
+	vaddrs := make(map[uint64]uint64, len(offs)) // file offset -> virtual address
+	for _, off := range offs {
+		// Through the segment that holds the offset: this undoes a
+		// PIE's (or a library's) load bias.
+		for _, p := range ef.Progs {
+			if p.Type == elf.PT_LOAD && off >= p.Off && off < p.Off+p.Filesz {
+				vaddrs[off] = off - p.Off + p.Vaddr
+				break
 			}
 		}
 	}
-	if syms, err := ef.Symbols(); err == nil {
-		add(syms)
+	for _, name := range []string{".symtab", ".dynsym"} {
+		if sec := ef.Section(name); sec != nil && sec.Type != elf.SHT_NOBITS {
+			if funcs := elfFuncs(ef, sec, vaddrs, out); funcs > 0 {
+				return out
+			}
+		}
 	}
-	if len(s.funcs) == 0 {
-		if sec := ef.Section(".gopclntab"); sec != nil {
-			if data, err := sec.Data(); err == nil {
-				var text uint64
-				if t := ef.Section(".text"); t != nil {
-					text = t.Addr
+	if sec := ef.Section(".gopclntab"); sec != nil {
+		if data, err := sec.Data(); err == nil {
+			var text uint64
+			if t := ef.Section(".text"); t != nil {
+				text = t.Addr
+			}
+			if tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text)); err == nil {
+				for off, va := range vaddrs {
+					if fn := tab.PCToFunc(va); fn != nil {
+						out[off] = fn.Name
+					}
 				}
-				s.gotab, _ = gosym.NewTable(nil, gosym.NewLineTable(data, text))
 			}
 		}
 	}
-	if syms, err := ef.DynamicSymbols(); err == nil && s.gotab == nil {
-		add(syms)
-	}
-	sort.Slice(s.funcs, func(i, j int) bool { return s.funcs[i].addr < s.funcs[j].addr })
-	return s, nil
+	return out
 }
 
-// name maps a file offset to its virtual address through the segment that
-// holds it (this undoes a PIE's load bias), then to the function there.
-func (s *userSymbols) name(fileOff uint64) string {
-	var vaddr uint64
-	found := false
-	for _, p := range s.loads {
-		if fileOff >= p.Off && fileOff < p.Off+p.Filesz {
-			vaddr, found = fileOff-p.Off+p.Vaddr, true
-			break
+// elfSym is an ELF64 symbol of type function, as the table holds it.
+type elfSym struct {
+	value, size uint64
+	name        uint32 // offset in the string table
+}
+
+// elfFuncs reads the function symbols of the table sec (ELF64, little
+// endian: x86_64), names into out the addresses of vaddrs they hold, and
+// returns how many functions the table has.
+func elfFuncs(ef *elf.File, sec *elf.Section, vaddrs map[uint64]uint64, out map[uint64]string) int {
+	if ef.Class != elf.ELFCLASS64 || ef.ByteOrder != bin.LittleEndian || int(sec.Link) >= len(ef.Sections) {
+		return 0
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return 0
+	}
+	var funcs []elfSym
+	for i := 0; i+24 <= len(data); i += 24 {
+		e := data[i : i+24]
+		if elf.SymType(e[4]&0xf) != elf.STT_FUNC {
+			continue
+		}
+		if v := bin.LittleEndian.Uint64(e[8:]); v != 0 {
+			funcs = append(funcs, elfSym{v, bin.LittleEndian.Uint64(e[16:]), bin.LittleEndian.Uint32(e[0:])})
 		}
 	}
-	if !found {
-		return ""
+	data = nil
+	if len(funcs) == 0 {
+		return 0
 	}
-	if s.gotab != nil {
-		if fn := s.gotab.PCToFunc(vaddr); fn != nil {
-			return fn.Name
+	sort.Slice(funcs, func(i, j int) bool { return funcs[i].value < funcs[j].value })
+	strtab := ef.Sections[sec.Link]
+	var buf [512]byte
+	for off, va := range vaddrs {
+		i := sort.Search(len(funcs), func(i int) bool { return funcs[i].value > va }) - 1
+		if i < 0 || (funcs[i].size != 0 && va >= funcs[i].value+funcs[i].size) {
+			continue
+		}
+		n, _ := strtab.ReadAt(buf[:], int64(funcs[i].name))
+		if end := bytes.IndexByte(buf[:n], 0); end > 0 {
+			out[off] = string(buf[:end])
 		}
 	}
-	i := sort.Search(len(s.funcs), func(i int) bool { return s.funcs[i].addr > vaddr }) - 1
-	if i < 0 {
-		return ""
-	}
-	if f := s.funcs[i]; f.size == 0 || vaddr < f.addr+f.size {
-		return f.name
-	}
-	return ""
+	return len(funcs)
 }
