@@ -380,3 +380,50 @@ func TestProfileCPUContainer(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileCPUStacksFlags: -U leaves out kernel frames, -K user frames;
+// bad flags fail with one line, before anything loads.
+func TestProfileCPUStacksFlags(t *testing.T) {
+	igBinary(t)
+	name := "spinf" + strconv.Itoa(os.Getpid()%100000)
+	bin := buildSpinner(t, name, false)
+	user := startIG(t, "profile", "cpu", "-v", "--comm", name, "-U", "-o", "json")
+	kernel := startIG(t, "profile", "cpu", "-v", "--comm", name, "-K", "-o", "json")
+	user.waitVerboseAttached()
+	kernel.waitVerboseAttached()
+	// The spinner's main thread spins; the Go runtime's threads sleep in
+	// system calls meanwhile, so it has kernel stacks too.
+	if err := startSpinner(t, bin, 2).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ur, kr := user.stop(os.Interrupt), kernel.stop(os.Interrupt)
+	checkSuccess(t, ur)
+	checkSuccess(t, kr)
+	urows, krows := eventsOf[profileRow](t, ur.Stdout), eventsOf[profileRow](t, kr.Stdout)
+	if h := hottest(t, urows); len(h.UserStack) == 0 || h.UserStack[0] != spinFunc {
+		t.Errorf("-U: hottest row %+v; want %s innermost", h, spinFunc)
+	}
+	for _, r := range urows {
+		if len(r.KernelStack) > 0 {
+			t.Errorf("-U: a row with kernel frames: %+v", r)
+		}
+	}
+	for _, r := range krows {
+		if len(r.UserStack) > 0 {
+			t.Errorf("-K: a row with user frames: %+v", r)
+		}
+	}
+	if len(krows) == 0 {
+		t.Error("-K: no rows")
+	}
+
+	for _, args := range [][]string{
+		{"-F", "0"}, {"-U", "-K"}, {"-o", "pprof"}, {"-o", "svg=/nonexistent/x.svg"}, {"-m", "-1"},
+	} {
+		r := runIG(t, append([]string{"profile", "cpu", "-t", "1"}, args...)...)
+		checkFailure(t, r)
+		if lines := strings.Count(strings.TrimSpace(string(r.Stderr)), "\n"); lines > 0 || len(r.Stdout) > 0 {
+			t.Errorf("%v: want one line on stderr, nothing on stdout: %s", args, r)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,12 @@ func run(ctx context.Context, env *tracers.Env) error {
 	maxStacks := env.Args.Int("max-stacks")
 	if maxStacks < 0 {
 		return fmt.Errorf("--max-stacks %d: want 0 (all) or more", maxStacks)
+	}
+	if f := env.Format; f.Arg != "" {
+		// The file is written at the end: say now if it cannot be.
+		if st, err := os.Stat(filepath.Dir(f.Arg)); err != nil || !st.IsDir() {
+			return fmt.Errorf("-o %s=%s: no directory %s", f.Name, f.Arg, filepath.Dir(f.Arg))
+		}
 	}
 	spec, err := loadProfile()
 	if err != nil {
