@@ -342,11 +342,13 @@ func (b *binary) names(offs []uint64) map[uint64]string {
 	for _, name := range []string{".symtab", ".dynsym"} {
 		if sec := ef.Section(name); sec != nil && sec.Type != elf.SHT_NOBITS {
 			if funcs := elfFuncs(ef, sec, vaddrs, out); funcs > 0 {
-				return out
+				break
 			}
 		}
 	}
-	if sec := ef.Section(".gopclntab"); sec != nil {
+	// A Go binary stripped of .symtab may keep a .dynsym of a few
+	// exported functions (cgo): its pclntab names the rest.
+	if sec := ef.Section(".gopclntab"); sec != nil && len(out) < len(vaddrs) {
 		if data, err := sec.Data(); err == nil {
 			var text uint64
 			if t := ef.Section(".text"); t != nil {
@@ -354,6 +356,9 @@ func (b *binary) names(offs []uint64) map[uint64]string {
 			}
 			if tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text)); err == nil {
 				for off, va := range vaddrs {
+					if _, named := out[off]; named {
+						continue
+					}
 					if fn := tab.PCToFunc(va); fn != nil {
 						out[off] = fn.Name
 					}
