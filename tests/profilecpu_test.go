@@ -66,10 +66,16 @@ func main() {
 }
 `
 
-// buildSpinner builds spinSource as a static binary called name (its
-// comm), stripped of its ELF symbols (-s -w: only Go's pclntab names its
-// functions) or not.
-func buildSpinner(t *testing.T, name string, stripped bool) string {
+// How buildSpinner builds.
+const (
+	spinStatic   = iota
+	spinStripped // -s -w: only Go's pclntab names its functions
+	spinPIE      // loaded at a random address: frames need the load bias undone
+)
+
+// buildSpinner builds spinSource, without cgo, as a binary called name (its
+// comm).
+func buildSpinner(t *testing.T, name string, how int) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(spinSource), 0o644); err != nil {
@@ -79,8 +85,11 @@ func buildSpinner(t *testing.T, name string, stripped bool) string {
 		t.Fatal(err)
 	}
 	args := []string{"build", "-o", name}
-	if stripped {
+	switch how {
+	case spinStripped:
 		args = append(args, "-ldflags=-s -w")
+	case spinPIE:
+		args = append(args, "-buildmode=pie")
 	}
 	cmd := exec.Command("go", args...)
 	cmd.Dir = dir
@@ -89,10 +98,12 @@ func buildSpinner(t *testing.T, name string, stripped bool) string {
 		t.Fatalf("go build the spinner: %v\n%s", err, out)
 	}
 	bin := filepath.Join(dir, name)
-	if stripped {
-		if out, _ := exec.Command("file", bin).Output(); !bytes.Contains(out, []byte("stripped")) || bytes.Contains(out, []byte("not stripped")) {
-			t.Fatalf("the spinner is not stripped: %s", out)
-		}
+	out, _ := exec.Command("file", bin).Output()
+	if how == spinStripped && (!bytes.Contains(out, []byte("stripped")) || bytes.Contains(out, []byte("not stripped"))) {
+		t.Fatalf("the spinner is not stripped: %s", out)
+	}
+	if how == spinPIE && !bytes.Contains(out, []byte("pie executable")) {
+		t.Fatalf("the spinner is not a PIE: %s", out)
 	}
 	return bin
 }
@@ -120,6 +131,23 @@ func (p *proc) waitVerboseAttached() {
 	}
 }
 
+// waitZombie waits until pid has exited, not reaped.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && bytes.HasPrefix(stat[i:], []byte(") Z")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d did not exit: %s", pid, stat)
+		}
+	}
+}
+
 // hottest is the row with the most samples.
 func hottest(t *testing.T, rows []profileRow) profileRow {
 	t.Helper()
@@ -129,16 +157,17 @@ func hottest(t *testing.T, rows []profileRow) profileRow {
 	return slices.MaxFunc(rows, func(a, b profileRow) int { return int(a.Count - b.Count) })
 }
 
-// TestProfileCPU runs two spinners on the host, one stripped, for 3
-// seconds, with profile cpu in its five outputs watching them; the
-// spinners exit before ig is stopped, so their frames are resolved from
-// what ig noted while they ran. spinFunc must be the hottest user frame
-// in each output.
+// TestProfileCPU runs two spinners on the host, one stripped, the other a
+// PIE, for 3 seconds, with profile cpu in its five outputs watching them;
+// the spinners exit before ig is stopped (the PIE stays a zombie until
+// after the reports: its maps file is empty then), so their frames are
+// resolved from what ig noted while they ran. spinFunc must be the
+// hottest user frame in each output.
 func TestProfileCPU(t *testing.T) {
 	igBinary(t)
 	sfx := strconv.Itoa(os.Getpid() % 100000)
 	plainName, stripName := "spinp"+sfx, "spins"+sfx
-	plain, stripped := buildSpinner(t, plainName, false), buildSpinner(t, stripName, true)
+	plain, stripped := buildSpinner(t, plainName, spinPIE), buildSpinner(t, stripName, spinStripped)
 	dir := t.TempDir()
 	pprofFile, svgFile := filepath.Join(dir, "cpu.pb.gz"), filepath.Join(dir, "cpu.svg")
 
@@ -153,18 +182,18 @@ func TestProfileCPU(t *testing.T) {
 	}
 	sp, ss := startSpinner(t, plain, 3), startSpinner(t, stripped, 3)
 	plainPid, stripPid := sp.Process.Pid, ss.Process.Pid
-	if err := sp.Wait(); err != nil {
-		t.Fatalf("spinner: %v", err)
-	}
 	if err := ss.Wait(); err != nil {
 		t.Fatalf("spinner: %v", err)
 	}
-	time.Sleep(300 * time.Millisecond) // both are gone before the reports
+	waitZombie(t, plainPid)
 	var res []result
 	for _, p := range igs {
 		r := p.stop(os.Interrupt)
 		checkSuccess(t, r)
 		res = append(res, r)
+	}
+	if err := sp.Wait(); err != nil {
+		t.Fatalf("spinner: %v", err)
 	}
 
 	t.Run("text", func(t *testing.T) {
@@ -355,7 +384,7 @@ func TestProfileCPUContainer(t *testing.T) {
 	docker := requireTool(t, "/usr/bin/docker")
 	name, _ := container(t, "docker")
 	spinName := "cspin" + strconv.Itoa(os.Getpid()%100000)
-	bin := buildSpinner(t, spinName, false)
+	bin := buildSpinner(t, spinName, spinStatic)
 	if out, err := exec.Command(docker, "cp", bin, name+":/"+spinName).CombinedOutput(); err != nil {
 		t.Fatalf("docker cp: %v\n%s", err, out)
 	}
@@ -386,7 +415,7 @@ func TestProfileCPUContainer(t *testing.T) {
 func TestProfileCPUStacksFlags(t *testing.T) {
 	igBinary(t)
 	name := "spinf" + strconv.Itoa(os.Getpid()%100000)
-	bin := buildSpinner(t, name, false)
+	bin := buildSpinner(t, name, spinStatic)
 	user := startIG(t, "profile", "cpu", "-v", "--comm", name, "-U", "-o", "json")
 	kernel := startIG(t, "profile", "cpu", "-v", "--comm", name, "-K", "-o", "json")
 	user.waitVerboseAttached()

@@ -148,7 +148,9 @@ func (ps *processes) note(pid uint32) {
 func (ps *processes) userRefs(pid uint32, ips []uint64) []frameRef {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	if m, err := ps.readMaps(pid); err == nil {
+	// A zombie (exited, not yet reaped) has a maps file, empty: what
+	// note saw then stands.
+	if m, err := ps.readMaps(pid); err == nil && len(m) > 0 {
 		ps.pids[pid] = m
 	}
 	maps := ps.pids[pid]
