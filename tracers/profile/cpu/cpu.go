@@ -44,7 +44,7 @@ func init() {
 	tracers.Register(&tracers.Gadget{
 		Category:    "profile",
 		Name:        "cpu",
-		Description: "Sample the stacks running on every CPU; report the hottest when stopped",
+		Description: "Sample the stacks running on every CPU; report the hottest when stopped (also -o folded, pprof=FILE, svg=FILE)",
 		Flags: append(tracers.SummaryFlags(),
 			&cli.IntFlag{Name: "frequency", Aliases: []string{"F"}, Value: 49, Usage: "sample each CPU `HZ` times a second"},
 			&cli.BoolFlag{Name: "user-stack", Aliases: []string{"U"}, Usage: "user stacks only (no kernel frames)"},
