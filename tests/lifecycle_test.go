@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +27,14 @@ var (
 var (
 	execProgs     = []string{"enter_execve", "exit_execve", "enter_execveat", "exit_execveat"}
 	snapshotProgs = []string{"snapshot_proces"} // snapshot_process, cut to 15
+	profileProgs  = []string{"ig_profile_cpu"}
 )
+
+// attachedProfile waits for profile cpu's first report (--interval 1):
+// its perf events are open by then.
+func attachedProfile(p *proc) {
+	p.waitUntil("a report", nil, func(out []byte) bool { return bytes.Contains(out, []byte(" samples, ")) })
+}
 
 // TestLifecycle checks, with bpftool and /proc/PID/fdinfo, that each gadget
 // has its programs loaded and attached while it runs, has let go of every
@@ -61,6 +69,7 @@ func TestLifecycle(t *testing.T) {
 		{"trace open --variant tracepoint SIGINT", append(slices.Clone(openArgs), "--variant", "tracepoint"), openTracepointProgs, attachedOpen, sigINT},
 		{"trace exec SIGINT", execArgs, execProgs, attachedExec, sigINT},
 		{"snapshot process", []string{"snapshot", "process", "-o", "json"}, snapshotProgs, nil, nil},
+		{"profile cpu SIGINT", []string{"profile", "cpu", "--pid", pid, "--interval", "1"}, profileProgs, attachedProfile, sigINT},
 	} {
 		t.Run(g.name, func(t *testing.T) { checkLifecycle(t, g) })
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // RingBufferSize is the size of every gadget's ring buffer: about 35 000
@@ -26,7 +27,11 @@ type Program struct {
 	Coll       *ebpf.Collection
 	spec       *ebpf.CollectionSpec
 	links      []link.Link
+	perfFDs    []int // perf events its perf_event programs run on
 	detachOnce sync.Once
+
+	// PerfEvent is what perf_event programs sample (set before Attach).
+	PerfEvent *PerfEvent
 
 	verdictMu sync.Mutex
 	verdicts  map[uint64]mntNsVerdict // what mntns_filter holds, as far as ig wrote it
@@ -241,7 +246,8 @@ func loadError(err error) error {
 
 // Attach attaches every program of the collection to the hook its ELF
 // section names (tracepoint/GROUP/NAME, raw_tp/NAME, tp_btf/NAME,
-// kprobe/FUNC, kretprobe/FUNC, fentry/FUNC, fexit/FUNC). Iterators
+// kprobe/FUNC, kretprobe/FUNC, fentry/FUNC, fexit/FUNC, and perf_event:
+// p.PerfEvent on every online CPU). Iterators
 // are not attached here: the snapshot that runs them does it.
 func (p *Program) Attach() error {
 	for name, ps := range p.spec.Programs {
@@ -265,6 +271,14 @@ func (p *Program) Attach() error {
 		case "kretprobe":
 			l, err = link.Kretprobe(target, prog, nil)
 		case "iter":
+			continue
+		case "perf_event":
+			fds, links, err := attachPerfEvent(prog, p.PerfEvent)
+			if err != nil {
+				return &AttachError{fmt.Errorf("attach %s: %w", ps.SectionName, err)}
+			}
+			p.perfFDs = append(p.perfFDs, fds...)
+			p.links = append(p.links, links...)
 			continue
 		default:
 			return fmt.Errorf("program %s: no attach rule for section %q", name, ps.SectionName)
@@ -300,6 +314,9 @@ func (p *Program) Detach() {
 	p.detachOnce.Do(func() {
 		for _, l := range p.links {
 			l.Close()
+		}
+		for _, fd := range p.perfFDs {
+			unix.Close(fd)
 		}
 	})
 }

@@ -144,6 +144,9 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 			for _, fn := range v.Fentry {
 				inTable["fentry "+fn] = true
 			}
+			if len(v.PerfEvents) > 0 {
+				inTable["perf_event"] = true
+			}
 			for _, m := range v.MapTypes {
 				mapTypes[m.String()] = true
 			}

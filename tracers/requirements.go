@@ -33,6 +33,7 @@ type Variant struct {
 	// sections): Tracing programs, probed by loading one, not by fentry.
 	BTFTracepoints []string
 	Iterators      []string // bpf_iter_<name>
+	PerfEvents     []string // perf events its perf_event programs sample (cpu-clock)
 	KernelBTF      bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
 	NoBPF          bool     // a fallback that loads nothing (e.g. reads /proc)
 }
@@ -111,7 +112,7 @@ var Table = []Requirements{
 		Note: "the tracefs block tracepoints do not give the request, which times it"},
 	{Gadget: "profile cpu", Variants: []Variant{{Name: "perf-event", MinKernel: "5.8",
 		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
-		MapTypes: []ebpf.MapType{ebpf.StackTrace}}}},
+		MapTypes: []ebpf.MapType{ebpf.StackTrace, ebpf.Hash}, PerfEvents: []string{"cpu-clock"}}}},
 	{Gadget: "profile tcprtt", Variants: []Variant{
 		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}},
 		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"tcp_rcv_established"}}}},
@@ -263,10 +264,11 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 		Fentry       []string `json:"fentry"`
 		BTFTps       []string `json:"btfTracepoints"`
 		Iterators    []string `json:"iterators"`
+		PerfEvents   []string `json:"perfEvents"`
 		KernelBTF    bool     `json:"kernelBTF"`
 		NoBPF        bool     `json:"noBPF"`
 	}{v.Name, v.MinKernelOrAny(), v.Configs, v.ProgramTypeNames(), typeNames(v.MapTypes),
-		v.Tracepoints, v.Optional, v.KernelFuncs, v.Fentry, v.BTFTracepoints, v.Iterators, v.KernelBTF, v.NoBPF})
+		v.Tracepoints, v.Optional, v.KernelFuncs, v.Fentry, v.BTFTracepoints, v.Iterators, v.PerfEvents, v.KernelBTF, v.NoBPF})
 }
 
 // MinKernel is the oldest kernel any variant runs on: major.minor, or AnyKernel.

@@ -23,6 +23,8 @@ func (v *Variant) Attaches(section string) bool {
 		return slices.Contains(v.KernelFuncs, target)
 	case "fentry", "fexit":
 		return slices.Contains(v.Fentry, target)
+	case "perf_event":
+		return len(v.PerfEvents) > 0
 	}
 	return false
 }
@@ -47,6 +49,9 @@ func (v *Variant) Hooks() string {
 	}
 	for _, it := range v.Iterators {
 		h = append(h, "iter/"+it)
+	}
+	for _, pe := range v.PerfEvents {
+		h = append(h, "perf event "+pe+" on every CPU")
 	}
 	if v.NoBPF {
 		h = append(h, "reads "+v.Name)

@@ -31,6 +31,12 @@ type SummarySpec[T any] struct {
 	// Own prints the rows in one of the gadget's own formats
 	// (Gadget.Outputs, e.g. profile cpu's folded and pprof=FILE).
 	Own func(w io.Writer, f output.Format, rows []T) error
+	// PerfEvent is what the gadget's perf_event programs sample (profile
+	// cpu: the CPU clock); nil for a gadget without any.
+	PerfEvent *PerfEvent
+	// Collecting, if set, runs while the gadget collects, until ctx ends
+	// (profile cpu notes the processes it sampled, while they live).
+	Collecting func(ctx context.Context, p *Program)
 }
 
 // RunSummary is the whole life of a profile gadget: load and attach,
@@ -57,11 +63,15 @@ func RunSummary[T any](ctx context.Context, env *Env, spec *ebpf.CollectionSpec,
 	followCtx, stopFollowing := context.WithCancel(ctx)
 	defer stopFollowing()
 	go p.FollowMntNs(followCtx, env)
+	p.PerfEvent = s.PerfEvent
 	if err := p.Attach(); err != nil {
 		return err
 	}
 	env.Attached()
 	env.LoadedAll()
+	if s.Collecting != nil {
+		go s.Collecting(followCtx, p)
+	}
 	if _, terminal := output.TerminalRows(env.Stderr); terminal {
 		fmt.Fprintln(env.Stderr, "Collecting; Ctrl-C prints the report and ends.")
 	}

@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/ig-tracer/ig/tracers/profile/block-io"
+	_ "github.com/ig-tracer/ig/tracers/profile/cpu"
 	_ "github.com/ig-tracer/ig/tracers/profile/tcprtt"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/top/block-io"

@@ -21,7 +21,7 @@ import (
 // EmbeddedGadgets run a second time with `--btf-sources embedded` in the guests of kernels
 // ig embeds BTF for: the gadgets whose programs CO-RE relocate (snapshot process's task
 // iterator needs the kernel's own BTF, whatever --btf-sources says).
-var EmbeddedGadgets = []string{"trace open", "trace exec", "trace mount", "trace bind", "trace capabilities", "trace fsslower"}
+var EmbeddedGadgets = []string{"trace open", "trace exec", "trace mount", "trace bind", "trace capabilities", "trace fsslower", "profile cpu"}
 
 // Cell statuses. An implemented gadget ran (and caught its workload's events) or was refused;
 // for a planned gadget, the matrix has the guest's requirements verdict.

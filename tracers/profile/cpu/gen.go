@@ -1,0 +1,3 @@
+package cpu
+
+//go:generate go tool bpf2go -type sample_key -target bpfel profile profile.bpf.c
