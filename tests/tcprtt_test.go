@@ -85,6 +85,12 @@ func (n peerNetns) listen(t *testing.T, addr string) net.Listener {
 	if lerr != nil {
 		t.Fatal(lerr)
 	}
+	return discardAll(t, ln)
+}
+
+// discardAll accepts every connection to ln and reads it to its end,
+// until the test ends.
+func discardAll(t *testing.T, ln net.Listener) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {

@@ -3,7 +3,6 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -61,16 +60,7 @@ func otherSender(t *testing.T) func() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	discardAll(t, ln)
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	return func() {
 		cmd := exec.Command(busybox, "nc", "-w", "1", "127.0.0.1", port)

@@ -55,23 +55,15 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 	screenRows, terminal := output.TerminalRows(env.Stdout)
 	redraw := terminal && env.Format.Mode == output.ModeColumns
 
-	p, err := Load(spec, env, consts)
+	if _, ok := spec.Maps[s.Map]; !ok {
+		return fmt.Errorf("eBPF object has no map %s", s.Map)
+	}
+	p, _, done, err := start(ctx, env, spec, consts, nil)
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	m, ok := p.Coll.Maps[s.Map]
-	if !ok {
-		return fmt.Errorf("eBPF object has no map %s", s.Map)
-	}
-	followCtx, stopFollowing := context.WithCancel(ctx)
-	defer stopFollowing()
-	go p.FollowMntNs(followCtx, env)
-	if err := p.Attach(); err != nil {
-		return err
-	}
-	env.Attached()
-	env.LoadedAll()
+	defer done()
+	m := p.Coll.Maps[s.Map]
 
 	d := drainer[K, V]{m: m}
 	var lostReported uint64

@@ -55,22 +55,13 @@ func RunSummary[T any](ctx context.Context, env *Env, spec *ebpf.CollectionSpec,
 	if err != nil {
 		return err
 	}
-	p, err := Load(spec, env, consts)
+	p, following, done, err := start(ctx, env, spec, consts, func(p *Program) { p.PerfEvent = s.PerfEvent })
 	if err != nil {
 		return err
 	}
-	defer p.Close()
-	followCtx, stopFollowing := context.WithCancel(ctx)
-	defer stopFollowing()
-	go p.FollowMntNs(followCtx, env)
-	p.PerfEvent = s.PerfEvent
-	if err := p.Attach(); err != nil {
-		return err
-	}
-	env.Attached()
-	env.LoadedAll()
+	defer done()
 	if s.Collecting != nil {
-		go s.Collecting(followCtx, p)
+		go s.Collecting(following, p)
 	}
 	if _, terminal := output.TerminalRows(env.Stderr); terminal {
 		fmt.Fprintln(env.Stderr, "Collecting; Ctrl-C prints the report and ends.")
