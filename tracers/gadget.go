@@ -131,17 +131,19 @@ func (e *Env) LoadedAll() {
 	debug.FreeOSMemory()
 }
 
-// ContainerOf is the container fields of mount namespace mntns, for
-// gadgets whose rows are per namespace rather than per process (a
-// histogram per container); empty for the host's and when no runtime is
-// in use.
-func (e *Env) ContainerOf(mntns uint64) (Runtime, K8s) {
-	if e.Enrich == nil || mntns == 0 {
-		return Runtime{}, K8s{}
-	}
+// Container is what a summary gadget needs of a row that is per mount
+// namespace rather than per event (a histogram per container, a stack of
+// a process): its container fields (empty for the host's and when no
+// runtime is in use), and whether the container filters (-c,
+// --containers) take it. The kernel lets through namespaces it has no
+// verdict for yet; this is the last word, as Env.Accept is for events.
+func (e *Env) Container(mntns uint64) (Runtime, K8s, bool) {
 	ev := Event{MountNsID: mntns}
-	e.Enrich(&ev)
-	return ev.Runtime, ev.K8s
+	if e.Enrich != nil && mntns != 0 {
+		e.Enrich(&ev)
+	}
+	accepted := e.Accept == nil || e.Accept(&ev)
+	return ev.Runtime, ev.K8s, accepted
 }
 
 // Logf prints a -v message on stderr.

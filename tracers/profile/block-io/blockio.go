@@ -84,7 +84,8 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 	groups := map[string]*group{}
 	var order []string
 	err := tracers.DrainMap(m, func(k *blockioHistKey, h *blockioIgHist) {
-		if !accepted(env, k.MntnsId) {
+		rt, k8s, accepted := env.Container(k.MntnsId)
+		if !accepted {
 			return
 		}
 		var r Report
@@ -92,7 +93,7 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 			r.Disk = tracers.DiskName(k.Major, k.Minor)
 		}
 		if perContainer {
-			r.Runtime, r.K8s = env.ContainerOf(k.MntnsId)
+			r.Runtime, r.K8s = rt, k8s
 		}
 		id := r.Disk + "\x00" + r.Runtime.ContainerID
 		g, ok := groups[id]
@@ -126,19 +127,6 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 		rows = append(rows, g.Report)
 	}
 	return rows, nil
-}
-
-// accepted says whether the container filters take the I/O of mount
-// namespace ns.
-func accepted(env *tracers.Env, ns uint64) bool {
-	if env.Accept == nil {
-		return true
-	}
-	ev := tracers.Event{MountNsID: ns}
-	if env.Enrich != nil {
-		env.Enrich(&ev)
-	}
-	return env.Accept(&ev)
 }
 
 // writeText prints the histograms as bcc's biolatency does, each under a

@@ -179,14 +179,10 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 	kernelNames := map[string]string{}
 	for _, s := range samples {
 		r := Report{MountNsID: s.key.MntnsId, Pid: s.key.Pid, Comm: string(tracers.CString(s.key.Comm[:])), Count: s.count}
-		ev := tracers.Event{MountNsID: r.MountNsID, Pid: r.Pid, Comm: r.Comm}
-		if c.env.Enrich != nil {
-			c.env.Enrich(&ev)
-		}
-		if c.env.Accept != nil && !c.env.Accept(&ev) {
+		var accepted bool
+		if r.Runtime, r.K8s, accepted = c.env.Container(r.MountNsID); !accepted {
 			continue
 		}
-		r.Runtime, r.K8s = ev.Runtime, ev.K8s
 		var ref []frameRef
 		if u := stack(s.key.UserStackId); u != nil {
 			ref = c.procs.userRefs(r.Pid, u)
