@@ -1,12 +1,13 @@
 package tracers
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ig-tracer/ig/btf/btftest"
 )
 
 func TestDiskName(t *testing.T) {
@@ -29,23 +30,11 @@ func TestDiskName(t *testing.T) {
 // blockIssueSpec is the BTF of a kernel whose block_rq_issue passes these structs.
 func blockIssueSpec(t *testing.T, args ...string) *btf.Spec {
 	t.Helper()
-	b, err := btf.NewBuilder(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	params := []btf.FuncParam{{Name: "__data", Type: &btf.Pointer{Target: &btf.Void{}}}}
+	var types []btf.Type
 	for _, a := range args {
-		params = append(params, btf.FuncParam{Type: &btf.Pointer{Target: &btf.Struct{Name: a}}})
+		types = append(types, &btf.Pointer{Target: &btf.Struct{Name: a}})
 	}
-	td := &btf.Typedef{Name: "btf_trace_block_rq_issue", Type: &btf.Pointer{Target: &btf.FuncProto{Return: &btf.Void{}, Params: params}}}
-	if _, err := b.Add(td); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := b.Marshal(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+	spec, err := btftest.RawTracepoint("block_rq_issue", types...)
 	if err != nil {
 		t.Fatal(err)
 	}

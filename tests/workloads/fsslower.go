@@ -57,17 +57,7 @@ func FsTypeOf(path string) (string, error) {
 // file of its own; with the variant the host offers first, then with the
 // tracepoint variant (the fallback of the fentry one).
 func traceFsslower(r *Run, h Host) (string, error) {
-	detail, err := fsslowerRun(r, h)
-	if err != nil {
-		return "", err
-	}
-	tp := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", "tracepoint"),
-		Tag: r.Tag + "-tp", AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
-	defer tp.Stop()
-	if _, err := fsslowerRun(tp, h); err != nil {
-		return "", fmt.Errorf("--variant tracepoint: %v", err)
-	}
-	return detail + "; --variant tracepoint too", nil
+	return AlsoVariant(r, "tracepoint", false, func(r *Run) (string, error) { return fsslowerRun(r, h) })
 }
 
 func fsslowerRun(r *Run, h Host) (string, error) {

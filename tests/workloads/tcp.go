@@ -114,35 +114,6 @@ type TCPStats struct {
 	Received  uint64      `json:"received"`
 }
 
-// withKprobeToo runs check with the variant ig picks, then again forcing
-// the kprobe variant (the one older kernels use), which may refuse here.
-func withKprobeToo(r *Run, check func(*Run) (string, error)) (string, error) {
-	detail, err := check(r)
-	if err != nil {
-		return "", err
-	}
-	k := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", "kprobe"),
-		Tag: r.Tag + "-kprobe", AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
-	kd, err := check(k)
-	if err != nil {
-		if line := refusal(k.Stderr()); line != "" && k.HasExited() && k.Err() != nil {
-			return detail + "; forced kprobe variant refused: " + line, nil
-		}
-		return "", fmt.Errorf("forced kprobe variant: %v", err)
-	}
-	return detail + "; forced kprobe variant: " + kd, nil
-}
-
-// refusal is ig's one-line reason for not running (`ig: ...`), if any.
-func refusal(stderr string) string {
-	for _, l := range strings.Split(stderr, "\n") {
-		if strings.HasPrefix(l, "ig: ") && strings.Contains(l, "kprobe") && !strings.Contains(l, "using the") {
-			return l
-		}
-	}
-	return ""
-}
-
 // runUntilExit starts ig for seconds, making transfers every 250 ms while
 // it runs; it returns the transfers and ig's stdout lines.
 func runUntilExit(r *Run, seconds int, transfer func() error, args ...string) ([][]byte, error) {
@@ -184,7 +155,7 @@ func topTCP(r *Run, h Host) (string, error) {
 	if err := LoopbackUp(); err != nil {
 		return "", err
 	}
-	return withKprobeToo(r, func(r *Run) (string, error) {
+	return AlsoVariant(r, "kprobe", true, func(r *Run) (string, error) {
 		const size = 65536 + 123
 		var done []Transfer
 		v6 := true
@@ -279,7 +250,7 @@ func profileTCPRTT(r *Run, h Host) (string, error) {
 	if err := LoopbackUp(); err != nil {
 		return "", err
 	}
-	return withKprobeToo(r, func(r *Run) (string, error) {
+	return AlsoVariant(r, "kprobe", true, func(r *Run) (string, error) {
 		lines, err := runUntilExit(r, 3, func() error {
 			_, err := TCPTransfer("127.0.0.1", 100000)
 			return err

@@ -32,20 +32,7 @@ type fileRow struct {
 // with the fexit variant where the host has fentry (it says why not where
 // it has not).
 func topFile(r *Run, h Host) (string, error) {
-	detail, err := topFileRun(r, h)
-	if err != nil {
-		return "", err
-	}
-	fx := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", "fexit"),
-		Tag: r.Tag + "-fexit", AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
-	defer fx.Stop()
-	if _, err := topFileRun(fx, h); err != nil {
-		if fx.HasExited() && strings.Contains(fx.Stderr(), "fexit") && !strings.Contains(fx.Stderr(), "panic") {
-			return detail + "; --variant fexit refused: " + strings.TrimSpace(fx.Stderr()), nil
-		}
-		return "", fmt.Errorf("--variant fexit: %v", err)
-	}
-	return detail + "; --variant fexit too", nil
+	return AlsoVariant(r, "fexit", true, func(r *Run) (string, error) { return topFileRun(r, h) })
 }
 
 func topFileRun(r *Run, h Host) (string, error) {

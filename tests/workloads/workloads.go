@@ -352,3 +352,36 @@ func snapshotProcess(r *Run, h Host) (string, error) {
 	}
 	return fmt.Sprintf("%d processes, this one and ig among them with the right ppid and comm", len(rows)), nil
 }
+
+// AlsoVariant runs check with the variant ig picks, then again with
+// --variant variant, and says so in the detail. Where mayRefuse, a kernel
+// that cannot run that variant may refuse it (ig exits at once, naming
+// the variant in its reason): the detail then gives the reason; otherwise
+// any failure of the second run is the workload's.
+func AlsoVariant(r *Run, variant string, mayRefuse bool, check func(*Run) (string, error)) (string, error) {
+	detail, err := check(r)
+	if err != nil {
+		return "", err
+	}
+	v := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", variant),
+		Tag: r.Tag + "-" + variant, AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	defer v.Stop()
+	vd, err := check(v)
+	if err != nil {
+		if line := refusal(v.Stderr(), variant); mayRefuse && line != "" && v.HasExited() && v.Err() != nil {
+			return detail + "; --variant " + variant + " refused: " + line, nil
+		}
+		return "", fmt.Errorf("--variant %s: %v", variant, err)
+	}
+	return detail + "; --variant " + variant + ": " + vd, nil
+}
+
+// refusal is ig's one-line reason for not running variant (`ig: ...`), if any.
+func refusal(stderr, variant string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "ig: ") && strings.Contains(l, variant) && !strings.Contains(l, "using the") {
+			return l
+		}
+	}
+	return ""
+}

@@ -1,12 +1,12 @@
 package oomkill
 
 import (
-	"bytes"
 	"testing"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ig-tracer/ig/btf/btftest"
 	"github.com/ig-tracer/ig/tracers"
 )
 
@@ -42,17 +42,7 @@ func TestDecode(t *testing.T) {
 // kernelWith is kernel BTF with mark_victim's typedef taking arg.
 func kernelWith(t *testing.T, arg btf.Type) *btf.Spec {
 	t.Helper()
-	proto := &btf.FuncProto{Return: (*btf.Void)(nil), Params: []btf.FuncParam{
-		{Name: "", Type: &btf.Pointer{Target: (*btf.Void)(nil)}}, {Name: "", Type: arg}}}
-	b, err := btf.NewBuilder([]btf.Type{&btf.Typedef{Name: "btf_trace_mark_victim", Type: &btf.Pointer{Target: proto}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := b.Marshal(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+	spec, err := btftest.RawTracepoint("mark_victim", arg)
 	if err != nil {
 		t.Fatal(err)
 	}
