@@ -354,6 +354,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		return err
 	}
 	env.Enrich = tracers.Enricher(coll)
+	env.LookupNet = coll.LookupNet
 	env.Phases.Mark("runtimes")
 
 	ctx, cancel := signalContext(timeout)

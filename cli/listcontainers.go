@@ -21,6 +21,7 @@ type containerRow struct {
 	Image     string `json:"image" column:"image,width:24"`
 	Pid       int    `json:"pid" column:"pid,width:7,right"`
 	MountNsID uint64 `json:"mountnsid" column:"mntns,width:10,right"`
+	NetNsID   uint64 `json:"netnsid" column:"netns,width:10,right"`
 	OwnerUID  uint32 `json:"ownerUid" column:"owner,width:5,right"`
 	Namespace string `json:"namespace" column:"namespace,width:10"`
 	PodName   string `json:"podName" column:"pod,width:16"`
@@ -35,7 +36,7 @@ type containerEvent struct {
 var (
 	containerSchema      = output.NewSchema[containerRow]()
 	containerEventSchema = output.NewSchema[containerEvent]()
-	containerColumns     = []string{"runtime", "id", "name", "image", "pid", "mntns", "owner", "namespace", "pod"}
+	containerColumns     = []string{"runtime", "id", "name", "image", "pid", "mntns", "netns", "owner", "namespace", "pod"}
 )
 
 func rowOf(ct runtimes.Container) containerRow {
@@ -44,7 +45,7 @@ func rowOf(ct runtimes.Container) containerRow {
 		short = short[:12]
 	}
 	return containerRow{Runtime: ct.Runtime, ID: ct.ID, ShortID: short, Name: ct.Name, Image: ct.Image, Pid: ct.Pid,
-		MountNsID: ct.MountNsID, OwnerUID: ct.OwnerUID, Namespace: ct.PodNamespace, PodName: ct.PodName}
+		MountNsID: ct.MountNsID, NetNsID: ct.NetNsID, OwnerUID: ct.OwnerUID, Namespace: ct.PodNamespace, PodName: ct.PodName}
 }
 
 func listContainersCommand() *cli.Command {

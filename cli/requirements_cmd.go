@@ -131,9 +131,10 @@ func verdictOf(host *tracers.Host, r *tracers.Requirements) tracers.Verdict {
 // noFlags is a run's flags, none set.
 type noFlags struct{}
 
-func (noFlags) Bool(string) bool     { return false }
-func (noFlags) String(string) string { return "" }
-func (noFlags) Int(string) int       { return 0 }
+func (noFlags) Bool(string) bool            { return false }
+func (noFlags) String(string) string        { return "" }
+func (noFlags) Int(string) int              { return 0 }
+func (noFlags) StringSlice(string) []string { return nil }
 
 func printRequirements(w io.Writer, format output.Format, host *tracers.Host) error {
 	if format.Mode != output.ModeColumns {

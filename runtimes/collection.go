@@ -3,6 +3,7 @@ package runtimes
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -20,11 +21,14 @@ import (
 // after ig attributes correctly from its first event. A container that is
 // gone stays known for a while, so its last events still carry its name.
 //
+// Events born in softirq (packets, TCP state changes) have no process to
+// go by: LookupNet finds the containers by network namespace instead.
+//
 // The kernel reuses a freed namespace's number for the next namespace made,
-// so the collection holds each container's mount namespace open (an fd on
-// /proc/PID/ns/mnt) until it forgets the container: while ig holds it, its
-// number cannot name another namespace, and a late event from it is the
-// container's.
+// so the collection holds each container's mount and network namespaces
+// open (an fd on /proc/PID/ns/mnt and ns/net) until it forgets the
+// container: while ig holds them, their numbers cannot name other
+// namespaces, and a late event from one is the container's.
 type Collection struct {
 	clients []Client
 	logf    func(string, ...any)
@@ -35,19 +39,24 @@ type Collection struct {
 	failing map[int]bool // by index in clients, guarded by refreshMu
 	listers []*lister    // one per client, guarded by refreshMu
 	hostNs  uint64       // ig's own mount namespace: the host's, never a container's
+	hostNet uint64       // ig's own network namespace: the host's, shared by host-network containers
 
 	refreshMu sync.Mutex // one refresh at a time; guards the fields below
 	current   map[string]Container
 	gone      map[uint64]goneContainer // by mount namespace
 	pins      map[uint64]*os.File      // open mount namespaces of current and gone containers
+	netPins   map[uint64]*os.File      // and their open network namespaces
 	listeners []func(added, removed []Container)
 
-	snapshot   atomic.Pointer[map[uint64]*Container] // mntns -> container, read lock-free
-	generation atomic.Uint64                         // counts refreshes, so callers can cache Lookup's answers
+	snapshot   atomic.Pointer[map[uint64]*Container]   // mntns -> container, read lock-free
+	netSnap    atomic.Pointer[map[uint64][]*Container] // netns -> containers (pod sandboxes too), not the host's
+	generation atomic.Uint64                           // counts refreshes, so callers can cache Lookup's answers
 
 	nsMu         sync.Mutex
 	pending      map[uint64]pendingNs // unknown namespaces, until a refresh settles them
 	notContainer map[uint64]uint32    // namespaces that are no container's -> their serial
+	pendingNet   map[uint64]time.Time // unknown network namespaces, since when
+	notNet       map[uint64]bool      // network namespaces that are no container's
 	kick         chan struct{}        // asks Run for a refresh now
 }
 
@@ -90,15 +99,20 @@ func NewCollection(clients []Client, logf func(string, ...any)) *Collection {
 	c := &Collection{
 		clients: clients, logf: logf,
 		current: map[string]Container{}, gone: map[uint64]goneContainer{}, pins: map[uint64]*os.File{},
+		netPins: map[uint64]*os.File{},
 		pending: map[uint64]pendingNs{}, notContainer: map[uint64]uint32{},
+		pendingNet: map[uint64]time.Time{}, notNet: map[uint64]bool{},
 		kick: make(chan struct{}, 1), failing: map[int]bool{},
 	}
 	for _, cl := range clients {
 		c.listers = append(c.listers, &lister{cl: cl, answers: make(chan listAnswer, 1)})
 	}
 	c.hostNs, _ = MountNamespace(os.Getpid())
+	c.hostNet, _ = NetworkNamespace(os.Getpid())
 	empty := map[uint64]*Container{}
 	c.snapshot.Store(&empty)
+	emptyNet := map[uint64][]*Container{}
+	c.netSnap.Store(&emptyNet)
 	return c
 }
 
@@ -176,11 +190,15 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 				continue // the same container through a lower layer
 			}
 			if old, ok := c.current[ct.ID]; ok && old.Pid == ct.Pid {
-				ct.MountNsID = old.MountNsID
-			} else if ns, err := c.pin(ct.Pid); err == nil {
-				ct.MountNsID = ns
+				ct.MountNsID, ct.NetNsID = old.MountNsID, old.NetNsID
 			} else {
-				c.logf("%s container %s: %v", ct.Runtime, ct.Name, err)
+				var err error
+				if ct.MountNsID, err = pin(c.pins, ct.Pid, "mnt"); err != nil {
+					c.logf("%s container %s: %v", ct.Runtime, ct.Name, err)
+				}
+				if ct.NetNsID, err = pin(c.netPins, ct.Pid, "net"); err != nil {
+					c.logf("%s container %s: %v", ct.Runtime, ct.Name, err)
+				}
 			}
 			next[ct.ID] = ct
 		}
@@ -228,8 +246,34 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 			snap[ct.MountNsID] = &ct
 		}
 	}
+	// By network namespace: the live containers, and gone ones only where
+	// none lives (a pod's restarted container is not named twice).
+	netSnap := map[uint64][]*Container{}
+	for _, ct := range next {
+		ct := ct
+		if ct.NetNsID != 0 && ct.NetNsID != c.hostNet {
+			netSnap[ct.NetNsID] = append(netSnap[ct.NetNsID], &ct)
+		}
+	}
+	liveNets := maps.Clone(netSnap)
+	for _, g := range c.gone {
+		g := g
+		if ns := g.c.NetNsID; ns != 0 && ns != c.hostNet && liveNets[ns] == nil {
+			netSnap[ns] = append(netSnap[ns], &g.c)
+		}
+	}
+	for ns, f := range c.netPins { // as for mount namespaces
+		if netSnap[ns] == nil {
+			f.Close()
+			delete(c.netPins, ns)
+		}
+	}
+	for _, cts := range netSnap {
+		sortContainerPtrs(cts)
+	}
 	c.snapshot.Store(&snap)
-	c.settle(start, snap)
+	c.netSnap.Store(&netSnap)
+	c.settle(start, snap, netSnap)
 	c.generation.Add(1)
 	added, removed = withoutSandboxes(added), withoutSandboxes(removed)
 	if len(added)+len(removed) > 0 {
@@ -315,37 +359,53 @@ func named(cl Client, err error) string {
 	return cl.Name() + ": " + cl.Socket() + ": " + msg
 }
 
-// pin opens the mount namespace of pid and holds it until no container
-// needs it, and returns its number.
-func (c *Collection) pin(pid int) (uint64, error) {
+// pin opens namespace kind ("mnt", "net") of pid, holds it in pins until
+// no container needs it, and returns its number.
+func pin(pins map[uint64]*os.File, pid int, kind string) (uint64, error) {
 	if pid <= 0 {
 		return 0, fmt.Errorf("no pid")
 	}
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/" + kind)
 	if err != nil {
-		return 0, fmt.Errorf("mount namespace of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("%s namespace of pid %d: %w", kind, pid, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return 0, fmt.Errorf("mount namespace of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("%s namespace of pid %d: %w", kind, pid, err)
 	}
 	ns := fi.Sys().(*syscall.Stat_t).Ino
-	if _, held := c.pins[ns]; held {
+	if _, held := pins[ns]; held {
 		f.Close()
 	} else {
-		c.pins[ns] = f
+		pins[ns] = f
 	}
 	return ns, nil
 }
 
 // settle decides, after a refresh that started at start, which unknown
 // namespaces are no container's.
-func (c *Collection) settle(start time.Time, snap map[uint64]*Container) {
+func (c *Collection) settle(start time.Time, snap map[uint64]*Container, netSnap map[uint64][]*Container) {
 	c.nsMu.Lock()
 	defer c.nsMu.Unlock()
 	now := time.Now()
 	var wait time.Duration
+	for ns, first := range c.pendingNet {
+		switch {
+		case netSnap[ns] != nil:
+			delete(c.pendingNet, ns)
+		case !start.Before(first.Add(settleAfter)):
+			delete(c.pendingNet, ns)
+			if len(c.notNet) >= notContainerMax {
+				clear(c.notNet)
+			}
+			c.notNet[ns] = true
+		default:
+			if d := first.Add(settleAfter).Sub(now); wait == 0 || d < wait {
+				wait = d
+			}
+		}
+	}
 	for ns, p := range c.pending {
 		switch {
 		case snap[ns] != nil:
@@ -362,7 +422,7 @@ func (c *Collection) settle(start time.Time, snap map[uint64]*Container) {
 			}
 		}
 	}
-	if len(c.pending) > 0 {
+	if len(c.pending)+len(c.pendingNet) > 0 {
 		time.AfterFunc(max(wait, time.Millisecond), c.askRefresh)
 	}
 }
@@ -427,6 +487,36 @@ func (c *Collection) Lookup(mntns uint64, serial uint32) (ct *Container, settled
 	return nil, false
 }
 
+// LookupNet returns the containers in network namespace netns: one, or
+// several that share it (a pod's containers and its sandbox, a container
+// run on another's network), in a stable order; none for the host's
+// network namespace (host-network containers included) and other
+// namespaces that are no container's. settled is as for Lookup. A network
+// namespace has no serial that ig can read from every kernel: a number
+// found to be no container's stays so until a refresh lists a container
+// in it, which only a namespace made after that finding can have.
+func (c *Collection) LookupNet(netns uint64) (cts []*Container, settled bool) {
+	if cts := (*c.netSnap.Load())[netns]; cts != nil {
+		return cts, true
+	}
+	if netns == 0 || netns == c.hostNet || len(c.clients) == 0 {
+		return nil, true
+	}
+	c.nsMu.Lock()
+	defer c.nsMu.Unlock()
+	if c.notNet[netns] {
+		return nil, true
+	}
+	if _, ok := c.pendingNet[netns]; !ok {
+		c.pendingNet[netns] = time.Now()
+		c.askRefresh()
+	}
+	return nil, false
+}
+
+// HostNetNs is ig's own network namespace: the host's.
+func (c *Collection) HostNetNs() uint64 { return c.hostNet }
+
 // Runtimes names the runtimes in use, one per client (podman may repeat).
 func (c *Collection) Runtimes() []string {
 	var names []string
@@ -443,9 +533,11 @@ func (c *Collection) Close() {
 	}
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
-	for ns, f := range c.pins {
-		f.Close()
-		delete(c.pins, ns)
+	for _, pins := range []map[uint64]*os.File{c.pins, c.netPins} {
+		for ns, f := range pins {
+			f.Close()
+			delete(pins, ns)
+		}
 	}
 }
 
@@ -468,18 +560,23 @@ func sorted(m map[string]Container) []Container {
 }
 
 // MountNamespace reads the mount namespace inode of a process.
-func MountNamespace(pid int) (uint64, error) {
+func MountNamespace(pid int) (uint64, error) { return namespace(pid, "mnt") }
+
+// NetworkNamespace reads the network namespace inode of a process.
+func NetworkNamespace(pid int) (uint64, error) { return namespace(pid, "net") }
+
+func namespace(pid int, kind string) (uint64, error) {
 	if pid <= 0 {
 		return 0, fmt.Errorf("no pid")
 	}
-	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+	link, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/" + kind)
 	if err != nil {
-		return 0, fmt.Errorf("mount namespace of pid %d: %w", pid, err)
+		return 0, fmt.Errorf("%s namespace of pid %d: %w", kind, pid, err)
 	}
 	// "mnt:[4026531841]"
-	v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]"), 10, 64)
+	v, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, kind+":["), "]"), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("mount namespace of pid %d: %q", pid, link)
+		return 0, fmt.Errorf("%s namespace of pid %d: %q", kind, pid, link)
 	}
 	return v, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -292,5 +293,103 @@ func TestCollectionRename(t *testing.T) {
 	}
 	if ct, _ := c.Lookup(added[0].MountNsID, 0); ct == nil || ct.Name != "new" {
 		t.Errorf("attributed to %+v", ct)
+	}
+}
+
+// TestCollectionByNetworkNamespace: LookupNet finds the containers that
+// share a network namespace (a pod's sandbox among them), never the host's
+// (host-network containers), and settles an unknown one as no container's
+// after asking the runtimes, as Lookup does.
+func TestCollectionByNetworkNamespace(t *testing.T) {
+	// A process in a network namespace of its own: with a user namespace
+	// too, so that this runs as any user.
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "--net", "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	self, err := NetworkNamespace(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var netns uint64
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		if netns, err = NetworkNamespace(cmd.Process.Pid); err == nil && netns != self {
+			break // unshare has made it and become sleep
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("unshare --net: no network namespace of its own (%v)", err)
+		}
+	}
+	pid := cmd.Process.Pid
+	f := &fakeClient{name: Containerd, list: []Container{
+		{Runtime: Containerd, ID: "s", Pid: pid, Sandbox: true, PodName: "p"},
+		{Runtime: Containerd, ID: "b", Name: "proxy", Pid: pid, PodName: "p"},
+		{Runtime: Containerd, ID: "a", Name: "app", Pid: pid, PodName: "p"},
+		{Runtime: Containerd, ID: "h", Name: "hostnet", Pid: os.Getpid()},
+	}}
+	c := NewCollection([]Client{f}, nil)
+	defer c.Close()
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cts, settled := c.LookupNet(netns)
+	var names []string
+	for _, ct := range cts {
+		names = append(names, ct.Name)
+	}
+	if !settled || strings.Join(names, ",") != ",app,proxy" {
+		t.Errorf("LookupNet of the pod's namespace: %q settled %v, want the sandbox, app and proxy", names, settled)
+	}
+	for _, ct := range c.Containers() {
+		if want := map[string]uint64{"app": netns, "proxy": netns, "hostnet": self}[ct.Name]; ct.NetNsID != want {
+			t.Errorf("%s: netns %d, want %d", ct.Name, ct.NetNsID, want)
+		}
+	}
+	if cts, settled := c.LookupNet(self); cts != nil || !settled {
+		t.Errorf("the host's network namespace is %d containers' (settled %v): host-network traffic is the host's", len(cts), settled)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx, time.Hour)
+	if _, settled := c.LookupNet(12345); settled {
+		t.Fatal("an unknown network namespace is settled before the runtimes were asked")
+	}
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		cts, settled := c.LookupNet(12345)
+		if settled {
+			if cts != nil {
+				t.Fatal("an unknown network namespace attributed")
+			}
+			break
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("an unknown network namespace never settled")
+		}
+	}
+
+	// The proxy and the sandbox go: the namespace is app's alone. Then app
+	// goes: its namespace is still attributed to it, for late events, and
+	// held so that its number names nothing else meanwhile.
+	f.set(Container{Runtime: Containerd, ID: "a", Name: "app", Pid: pid, PodName: "p"})
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cts, _ := c.LookupNet(netns); len(cts) != 1 || cts[0].Name != "app" {
+		t.Errorf("after the proxy went: %d containers in the namespace, want app alone", len(cts))
+	}
+	f.set()
+	if err := c.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cts, _ := c.LookupNet(netns); len(cts) != 1 || cts[0].Name != "app" {
+		t.Errorf("just after app went: %d containers in its namespace, want app for late events", len(cts))
+	}
+	c.refreshMu.Lock()
+	_, held := c.netPins[netns]
+	c.refreshMu.Unlock()
+	if !held {
+		t.Error("a gone container's network namespace is not held while it is remembered")
 	}
 }

@@ -43,6 +43,10 @@ type Container struct {
 
 	// MountNsID is filled by the Collection from /proc/<Pid>/ns/mnt.
 	MountNsID uint64
+	// NetNsID is filled by the Collection from /proc/<Pid>/ns/net. A
+	// container on the host's network has the host's; the containers of
+	// a pod share the pod's.
+	NetNsID uint64
 }
 
 // CRI labels, set by containerd's CRI plugin and by CRI-O.

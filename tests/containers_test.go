@@ -37,6 +37,7 @@ type containerRow struct {
 	Image     string `json:"image"`
 	Pid       int    `json:"pid"`
 	MountNsID uint64 `json:"mountnsid"`
+	NetNsID   uint64 `json:"netnsid"`
 	OwnerUID  uint32 `json:"ownerUid"`
 	Namespace string `json:"namespace"`
 	PodName   string `json:"podName"`
@@ -137,8 +138,9 @@ func TestContainers(t *testing.T) {
 			// Listed once, under its runtime, with the pid the runtime reports.
 			row := findOne(t, listContainers(t), name, func(c *containerRow) bool { return c.Name == name })
 			// Every kind runs run.sh's image, $IMG_PAUSE.
-			if row.Runtime != k.runtime || row.Pid != pid || row.MountNsID != ns || row.ID == "" || row.Image != env["IMG_PAUSE"] {
-				t.Errorf("listed as %+v; want runtime %s, pid %d, mntns %d, image %q", row, k.runtime, pid, ns, env["IMG_PAUSE"])
+			netns := netNsOf(t, pid)
+			if row.Runtime != k.runtime || row.Pid != pid || row.MountNsID != ns || row.NetNsID != netns || row.ID == "" || row.Image != env["IMG_PAUSE"] {
+				t.Errorf("listed as %+v; want runtime %s, pid %d, mntns %d, netns %d, image %q", row, k.runtime, pid, ns, netns, env["IMG_PAUSE"])
 			}
 			if k.pod && (row.PodName == "" || row.Namespace != "default") {
 				t.Errorf("pod fields %+v", row)
@@ -259,6 +261,15 @@ func TestContainerErrors(t *testing.T) {
 }
 
 // mountNsOf is the mount namespace of a live process.
+func netNsOf(t *testing.T, pid int) uint64 {
+	t.Helper()
+	ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/net"), "net:["), "]"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
 func mountNsOf(t *testing.T, pid int) uint64 {
 	t.Helper()
 	ns, err := strconv.ParseUint(strings.Trim(strings.TrimPrefix(readlink(t, "/proc/"+strconv.Itoa(pid)+"/ns/mnt"), "mnt:["), "]"), 10, 64)

@@ -1,15 +1,18 @@
 package tests
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -186,7 +189,7 @@ func TestProfileTCPRTTBadInput(t *testing.T) {
 		"--byladdr --byraddr": "ig: --byladdr and --byraddr: one histogram per local or per remote address, not both",
 		"--laddr 1.2.3":       "ig: --laddr 1.2.3: not an IPv4 or IPv6 address",
 		"--rport 70000":       "ig: --rport 70000: not a port (1 to 65535)",
-		"--pid 1":             "ig: segments are received in softirq, not by a process: -c, --containers, --pid and --comm cannot apply; filter with --laddr, --raddr, --lport, --rport",
+		"--pid 1":             "ig: segments are received in softirq, not by a process: --pid and --comm cannot apply; filter with -c, --laddr, --raddr, --lport, --rport",
 	} {
 		msg := checkFailure(t, runIG(t, append([]string{"profile", "tcprtt", "-t", "1"}, strings.Fields(args)...)...))
 		if msg != want {
@@ -199,5 +202,107 @@ func TestProfileTCPRTTBadInput(t *testing.T) {
 func TestProfileTCPRTTDetach(t *testing.T) {
 	igBinary(t)
 	requireTool(t, "bpftool")
-	checkLifecycle(t, lifecycleGadget{name: "profile tcprtt -t", args: []string{"profile", "tcprtt", "-o", "json", "-t", "2"}, progs: []string{"tcp_probe"}})
+	checkLifecycle(t, lifecycleGadget{name: "profile tcprtt -t", args: []string{"profile", "tcprtt", "-o", "json", "--interval", "1", "-t", "3"},
+		progs: []string{"tcp_probe_btf"}, attached: func(p *proc) {
+			p.waitUntil("a report", func() {}, func(out []byte) bool { return bytes.Contains(out, []byte(`"unit":"us"`)) })
+		}})
+}
+
+// inNetns runs f on a thread in the network namespace of pid: the sockets
+// f makes are that namespace's, so the kernel receives their segments
+// there, as it would a container's own.
+func inNetns(t *testing.T, pid int, f func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("enter the network namespace of pid %d: %v", pid, err)
+	}
+	defer func() {
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			panic(fmt.Sprintf("back to this test's network namespace: %v", err)) // the thread is unusable
+		}
+	}()
+	f()
+}
+
+// TestProfileTCPRTTContainers: segments received in a docker container's
+// network namespace and in a CRI pod's (shared with its sandbox) are the
+// containers', told apart from the host's by the socket's network
+// namespace; -c keeps only the container's, and the kernel already drops
+// the others (-v: as many histograms from the kernel as after filters).
+func TestProfileTCPRTTContainers(t *testing.T) {
+	runtimesUp(t)
+	if err := workloads.LoopbackUp(); err != nil {
+		t.Fatal(err)
+	}
+	dock, dockPid := container(t, "docker")
+	pod, podPid := container(t, "containerd-cri")
+	transfer := func() {
+		t.Helper()
+		if _, err := workloads.TCPTransfer("127.0.0.1", 100000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	traffic := func() {
+		inNetns(t, dockPid, transfer)
+		inNetns(t, podPid, transfer)
+		transfer()
+	}
+
+	t.Run("--per-container", func(t *testing.T) {
+		ig := startIG(t, "profile", "tcprtt", "-o", "json", "--per-container", "--interval", "1")
+		for _, want := range []struct{ runtime, name, pod string }{
+			{"docker", dock, ""}, {"containerd", pod, pod + "-pod"}, {"", "", ""},
+		} {
+			ig.waitUntil(fmt.Sprintf("a histogram of %q", want.name), traffic, streamMatcher(func(h *rttHistogram) bool {
+				return h.Runtime.RuntimeName == want.runtime && h.Runtime.ContainerName == want.name &&
+					h.K8s.PodName == want.pod && h.Segments() > 0 && h.Address == "******"
+			}))
+		}
+		r := ig.stop(sigINT)
+		checkSuccess(t, r)
+		for _, h := range eventsOf[rttHistogram](t, r.Stdout) {
+			if n := h.Runtime.ContainerName; n != "" && n != dock && n != pod {
+				t.Errorf("a histogram of container %q: only %s and %s had traffic", n, dock, pod)
+			}
+		}
+	})
+
+	t.Run("-c", func(t *testing.T) {
+		ig := startIG(t, "profile", "tcprtt", "-o", "json", "--per-container", "--interval", "1", "-c", dock, "-v")
+		ig.waitUntil("a histogram of "+dock, traffic, streamMatcher(func(h *rttHistogram) bool {
+			return h.Runtime.ContainerName == dock && h.Segments() > 0
+		}))
+		for range 2 {
+			traffic()
+			time.Sleep(time.Second)
+		}
+		r := ig.stop(sigINT)
+		checkSuccess(t, r)
+		for _, h := range eventsOf[rttHistogram](t, r.Stdout) {
+			if h.Runtime.ContainerName != dock {
+				t.Errorf("-c %s: a histogram of %q (%s)", dock, h.Runtime.ContainerName, h.Runtime.RuntimeName)
+			}
+		}
+		counts := regexp.MustCompile(`(\d+) histograms from the kernel, (\d+) after filters`).FindAllStringSubmatch(string(r.Stderr), -1)
+		if len(counts) < 3 {
+			t.Fatalf("-v: %d lines of histogram counts, want one a second\n%s", len(counts), r.Stderr)
+		}
+		for _, c := range counts {
+			if c[1] != c[2] {
+				t.Errorf("-c %s: the kernel kept other namespaces' segments: %s", dock, c[0])
+			}
+		}
+	})
 }

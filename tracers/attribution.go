@@ -2,9 +2,11 @@ package tracers
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ig-tracer/ig/runtimes"
 )
@@ -18,6 +20,9 @@ type Containers interface {
 	// Lookup returns the container of mount namespace mntns (nil for none);
 	// settled is false while the runtimes have not told yet.
 	Lookup(mntns uint64, serial uint32) (ct *runtimes.Container, settled bool)
+	// LookupNet returns the containers in network namespace netns (pod
+	// sandboxes too; none for the host's), as Lookup.
+	LookupNet(netns uint64) (cts []*runtimes.Container, settled bool)
 	// Generation changes whenever the set does.
 	Generation() uint64
 	// OnChange registers f to be told of containers added and removed.
@@ -91,7 +96,7 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 		}
 		return wanted(ev.Runtime.ContainerName)
 	}
-	verdicts := func(u *MntNsUpdate, cts []runtimes.Container) {
+	verdicts := func(u *NsUpdate, cts []runtimes.Container) {
 		for _, ct := range cts {
 			switch {
 			case ct.MountNsID == 0:
@@ -104,13 +109,24 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 	}
 	f.MntNsMode = MntNsVerdicts
 	current := cs.Containers()
-	verdicts(&f.MntNs, current)
+	verdicts(&f.Verdicts, current)
 	// ig's own namespace is the host's (unless it is a container's): the
 	// kernel skips it from the start, rather than after ig has seen one of
 	// its events. Other namespaces of no container are learned so.
 	if own, err := runtimes.MountNamespace(os.Getpid()); err == nil && !s.Host &&
 		!slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.MountNsID == own }) {
-		f.MntNs.Skip = append(f.MntNs.Skip, own)
+		f.Verdicts.Skip = append(f.Verdicts.Skip, own)
+	}
+	nets := newNetVerdicts(s, wanted)
+	nets.change(&f.Verdicts, current, nil)
+	if nets.host != 0 && !s.Host {
+		f.Verdicts.NetSkip = append(f.Verdicts.NetSkip, nets.host)
+	}
+	env.acceptNet = nets.accept
+	for _, ct := range current {
+		if ct.NetNsID != 0 && ct.NetNsID == nets.host && wanted(ct.Name) {
+			env.hostNetwork = append(env.hostNetwork, ct.Name)
+		}
 	}
 	for _, n := range s.Names {
 		if !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
@@ -120,16 +136,17 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 	if s.OnlyContainers && len(current) == 0 {
 		env.Warnf("no container is running: --containers shows nothing until one starts (without it, ig shows the host too)")
 	}
-	updates := make(chan MntNsUpdate, 64)
-	f.MntNsSets = updates
+	updates := make(chan NsUpdate, 64)
+	f.NsSets = updates
 	cs.OnChange(func(added, removed []runtimes.Container) {
-		var u MntNsUpdate
+		var u NsUpdate
 		for _, ct := range removed {
 			if ct.MountNsID != 0 {
 				u.Forget = append(u.Forget, ct.MountNsID)
 			}
 		}
 		verdicts(&u, added)
+		nets.change(&u, added, removed)
 		select {
 		case updates <- u:
 		default:
@@ -140,6 +157,69 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 		}
 	})
 	return nil
+}
+
+// netVerdicts keeps the kernel's network-namespace verdicts of a
+// selection: a network namespace passes when a wanted container is in it
+// (the containers of a pod share one), the host's only with --host
+// (host-network containers' traffic is the host's: nothing tells it
+// apart), and one no container is known in is decided by Env.NetContainer.
+type netVerdicts struct {
+	wanted func(name string) bool
+	host   uint64
+	hostOK bool
+	mu     sync.Mutex
+	in     map[uint64]map[string]bool // netns -> container id -> wanted
+}
+
+func newNetVerdicts(s Selection, wanted func(string) bool) *netVerdicts {
+	n := &netVerdicts{wanted: wanted, hostOK: s.Host, in: map[uint64]map[string]bool{}}
+	n.host, _ = runtimes.NetworkNamespace(os.Getpid())
+	return n
+}
+
+// change adds to u the verdicts that added and removed containers change.
+func (n *netVerdicts) change(u *NsUpdate, added, removed []runtimes.Container) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	touched := map[uint64]bool{}
+	for _, ct := range removed {
+		if ids := n.in[ct.NetNsID]; ids != nil {
+			delete(ids, ct.ID)
+			touched[ct.NetNsID] = true
+		}
+	}
+	for _, ct := range added {
+		if ct.NetNsID == 0 || ct.NetNsID == n.host {
+			continue
+		}
+		if n.in[ct.NetNsID] == nil {
+			n.in[ct.NetNsID] = map[string]bool{}
+		}
+		n.in[ct.NetNsID][ct.ID] = n.wanted(ct.Name)
+		touched[ct.NetNsID] = true
+	}
+	for _, ns := range slices.Sorted(maps.Keys(touched)) {
+		ids := n.in[ns]
+		switch {
+		case len(ids) == 0:
+			delete(n.in, ns)
+			u.NetForget = append(u.NetForget, ns)
+		case slices.Contains(slices.Collect(maps.Values(ids)), true):
+			u.NetPass = append(u.NetPass, ns)
+		default:
+			u.NetSkip = append(u.NetSkip, ns)
+		}
+	}
+}
+
+// accept says whether the selection takes an event of the network
+// namespace that cts (LookupNet's answer) are in.
+func (n *netVerdicts) accept(cts []*runtimes.Container) bool {
+	if len(cts) == 0 {
+		return n.hostOK
+	}
+	return slices.ContainsFunc(cts, func(ct *runtimes.Container) bool { return !ct.Sandbox && n.wanted(ct.Name) })
 }
 
 // RuntimesInUse names the runtimes cs asks, for messages.

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/runtimes"
 )
 
 // Gadget is one `ig <category> <name>` command.
@@ -60,39 +61,52 @@ type Args interface {
 	Bool(name string) bool
 	String(name string) string
 	Int(name string) int
+	StringSlice(name string) []string
+}
+
+// SelectsContainers says whether a run's flags pick containers (-c,
+// --containers): a gadget whose variants cannot tell containers apart
+// refuses them in Unfit.
+func SelectsContainers(args Args) bool {
+	return args.Bool("containers") || len(args.StringSlice("containername")) > 0
 }
 
 // Filter says which processes a gadget reports. The zero value reports all.
-// Everything is filtered in the kernel; a mount namespace the kernel has no
-// verdict for yet (a container that just started) is decided by Env.Accept.
+// Everything is filtered in the kernel; a namespace the kernel has no
+// verdict for yet (a container that just started) is decided by Env.Accept
+// (Env.NetContainer for network namespaces).
 type Filter struct {
 	Pid       uint32
 	Comm      string
 	MntNsMode MntNsMode
-	MntNs     MntNsUpdate        // the verdicts at start
-	MntNsSets <-chan MntNsUpdate // changes to them while the gadget runs (containers come and go); may be nil
+	Verdicts  NsUpdate        // the verdicts at start
+	NsSets    <-chan NsUpdate // changes to them while the gadget runs (containers come and go); may be nil
 }
 
-// MntNsMode says whether mount namespaces are filtered (filter_mntns_mode
-// in bpf/common.h).
+// MntNsMode says whether namespaces are filtered (filter_mntns_mode in
+// bpf/common.h): mount namespaces by mntns_filter, and network namespaces
+// by netns_filter (bpf/sock.h) in the gadgets that attribute by them.
 type MntNsMode uint8
 
 const (
-	MntNsAll      MntNsMode = iota // every mount namespace
-	MntNsVerdicts                  // by the verdicts of Filter.MntNs and its updates; Env.Accept decides the rest
+	MntNsAll      MntNsMode = iota // every namespace
+	MntNsVerdicts                  // by the verdicts of Filter.Verdicts and its updates; Env.Accept decides the rest
 )
 
-// MntNsUpdate changes the kernel's mount-namespace verdicts.
-type MntNsUpdate struct {
-	Pass, Skip []uint64 // namespaces whose events pass, or are skipped
-	Forget     []uint64 // namespaces gone: Env.Accept decides again if the number comes back
+// NsUpdate changes the kernel's namespace verdicts: mount namespaces
+// (mntns_filter) and network namespaces (netns_filter).
+type NsUpdate struct {
+	Pass, Skip []uint64 // mount namespaces whose events pass, or are skipped
+	Forget     []uint64 // mount namespaces gone: Env.Accept decides again if the number comes back
+	// The same for network namespaces, for events attributed by them.
+	NetPass, NetSkip, NetForget []uint64
 }
 
 // Allows says whether a process in mount namespace ns may pass the filter,
 // for gadgets that read processes in user space (snapshot process from
 // /proc); Env.Accept has the last word.
 func (f *Filter) Allows(ns uint64) bool {
-	return f.MntNsMode == MntNsAll || !slices.Contains(f.MntNs.Skip, ns)
+	return f.MntNsMode == MntNsAll || !slices.Contains(f.Verdicts.Skip, ns)
 }
 
 // Env is everything a gadget's Run gets from the CLI.
@@ -120,6 +134,13 @@ type Env struct {
 	// nil when there is none. It decides for mount namespaces the kernel
 	// has no verdict for.
 	Accept func(*Event) bool
+	// LookupNet finds the containers of a network namespace
+	// (Containers.LookupNet); nil when no runtime is in use. Gadgets ask
+	// NetContainer.
+	LookupNet func(netns uint64) ([]*runtimes.Container, bool)
+
+	acceptNet   func([]*runtimes.Container) bool // Accept for network namespaces (SelectContainers)
+	hostNetwork []string                         // selected containers on the host's network
 }
 
 // LoadedAll says that the gadget loads nothing more in this run: the kernel

@@ -33,8 +33,9 @@ type Program struct {
 	// PerfEvent is what perf_event programs sample (set before Attach).
 	PerfEvent *PerfEvent
 
-	verdictMu sync.Mutex
-	verdicts  map[uint64]mntNsVerdict // what mntns_filter holds, as far as ig wrote it
+	verdictMu   sync.Mutex
+	verdicts    map[uint64]mntNsVerdict // what mntns_filter holds, as far as ig wrote it
+	netVerdicts map[uint64]mntNsVerdict // and netns_filter
 }
 
 // Load sets the shared filters and the gadget's own constants (names of
@@ -80,10 +81,14 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	keepVariantPrograms(spec, env)
 	if m, ok := spec.Maps["events"]; ok {
 		m.MaxEntries = RingBufferSize
-		if !referenced(spec, "events") {
-			// A top or profile gadget adds up in its own maps: the
-			// shared ring buffer would be megabytes of nothing.
-			delete(spec.Maps, "events")
+	}
+	// Shared maps that no program of this variant uses are not made: a
+	// top or profile gadget adds up in its own maps (the ring buffer would
+	// be megabytes of nothing), and only gadgets that attribute by network
+	// namespace look at netns_filter.
+	for _, name := range []string{"events", "netns_filter"} {
+		if _, ok := spec.Maps[name]; ok && !referenced(spec, name) {
+			delete(spec.Maps, name)
 		}
 	}
 
@@ -100,8 +105,8 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		return nil, loadError(err)
 	}
 	debug.FreeOSMemory() // the decoded types, before the ring buffer's pages fill
-	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]mntNsVerdict{}}
-	if err := p.UpdateMntNs(env.Filter.MntNs); err != nil {
+	p := &Program{Coll: coll, spec: spec, verdicts: map[uint64]mntNsVerdict{}, netVerdicts: map[uint64]mntNsVerdict{}}
+	if err := p.UpdateNs(env.Filter.Verdicts); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -140,29 +145,39 @@ func keepVariantPrograms(spec *ebpf.CollectionSpec, env *Env) {
 	}
 }
 
-// UpdateMntNs changes the kernel's mount-namespace verdicts.
-func (p *Program) UpdateMntNs(u MntNsUpdate) error {
-	m := p.Coll.Maps["mntns_filter"]
-	if m == nil {
-		return nil
-	}
+// UpdateNs changes the kernel's namespace verdicts.
+func (p *Program) UpdateNs(u NsUpdate) error {
 	p.verdictMu.Lock()
 	defer p.verdictMu.Unlock()
-	// Forget first: a namespace number freed and made again between two
-	// refreshes is in both lists, and must end up with its new verdict.
-	for _, ns := range u.Forget {
-		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
-			return fmt.Errorf("mount-namespace filter: forget %d: %w", ns, err)
-		}
-		delete(p.verdicts, ns)
-	}
-	for _, ns := range u.Skip {
-		if err := p.putVerdict(m, ns, mntNsVerdict{}); err != nil {
+	if m := p.Coll.Maps["mntns_filter"]; m != nil {
+		if err := p.updateVerdicts(m, p.verdicts, "mount", u.Pass, u.Skip, u.Forget); err != nil {
 			return err
 		}
 	}
-	for _, ns := range u.Pass {
-		if err := p.putVerdict(m, ns, mntNsVerdict{Pass: 1}); err != nil {
+	if m := p.Coll.Maps["netns_filter"]; m != nil {
+		if err := p.updateVerdicts(m, p.netVerdicts, "network", u.NetPass, u.NetSkip, u.NetForget); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *Program) updateVerdicts(m *ebpf.Map, mirror map[uint64]mntNsVerdict, kind string, pass, skip, forget []uint64) error {
+	// Forget first: a namespace number freed and made again between two
+	// refreshes is in both lists, and must end up with its new verdict.
+	for _, ns := range forget {
+		if err := m.Delete(ns); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+			return fmt.Errorf("%s-namespace filter: forget %d: %w", kind, ns, err)
+		}
+		delete(mirror, ns)
+	}
+	for _, ns := range skip {
+		if err := putVerdict(m, mirror, kind, ns, mntNsVerdict{}); err != nil {
+			return err
+		}
+	}
+	for _, ns := range pass {
+		if err := putVerdict(m, mirror, kind, ns, mntNsVerdict{Pass: 1}); err != nil {
 			return err
 		}
 	}
@@ -196,31 +211,32 @@ func (p *Program) LearnVerdict(ns uint64, serial uint32, pass bool) {
 	if p.verdicts[ns] == v {
 		return
 	}
-	_ = p.putVerdict(m, ns, v) // on failure ig keeps deciding in user space
+	_ = putVerdict(m, p.verdicts, "mount", ns, v) // on failure ig keeps deciding in user space
 }
 
-func (p *Program) putVerdict(m *ebpf.Map, ns uint64, v mntNsVerdict) error {
+// putVerdict writes v for ns into m and its mirror.
+func putVerdict(m *ebpf.Map, mirror map[uint64]mntNsVerdict, kind string, ns uint64, v mntNsVerdict) error {
 	if err := m.Put(ns, v); err != nil {
-		return fmt.Errorf("mount-namespace filter: set %d: %w", ns, err)
+		return fmt.Errorf("%s-namespace filter: set %d: %w", kind, ns, err)
 	}
-	if len(p.verdicts) >= 1<<14 {
-		clear(p.verdicts) // only a mirror: at worst a verdict is written twice
+	if len(mirror) >= 1<<14 {
+		clear(mirror) // only a mirror: at worst a verdict is written twice
 	}
-	p.verdicts[ns] = v
+	mirror[ns] = v
 	return nil
 }
 
-// FollowMntNs applies the filter's changes until ctx ends.
-func (p *Program) FollowMntNs(ctx context.Context, env *Env) {
-	if env.Filter.MntNsSets == nil {
+// FollowNs applies the filter's changes until ctx ends.
+func (p *Program) FollowNs(ctx context.Context, env *Env) {
+	if env.Filter.NsSets == nil {
 		return
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case u := <-env.Filter.MntNsSets:
-			if err := p.UpdateMntNs(u); err != nil {
+		case u := <-env.Filter.NsSets:
+			if err := p.UpdateNs(u); err != nil {
 				env.Warnf("%v", err)
 			}
 		}

@@ -77,9 +77,10 @@ func sortedKeys(m map[string]bool) []string {
 // flagArgs is a gadget's Args with the named bool flags set.
 type flagArgs map[string]bool
 
-func (a flagArgs) Bool(name string) bool     { return a[name] }
-func (a flagArgs) String(name string) string { return "" }
-func (a flagArgs) Int(name string) int       { return 0 }
+func (a flagArgs) Bool(name string) bool       { return a[name] }
+func (a flagArgs) String(name string) string   { return "" }
+func (a flagArgs) Int(name string) int         { return 0 }
+func (a flagArgs) StringSlice(string) []string { return nil }
 
 // Each gadget's default columns, with no flag and with each of its bool
 // flags, are columns of its schema: -o columns would otherwise fail at run

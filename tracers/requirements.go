@@ -55,6 +55,8 @@ var (
 	ringBuffer = []ebpf.MapType{ebpf.RingBuf}
 	// Top gadgets add up in a hash map, read and cleared in batches.
 	topMaps = []ebpf.MapType{ebpf.Hash}
+	// Histograms by namespace, with the kernel's verdicts on namespaces.
+	histMaps = []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}
 	// Programs on tracepoints; syscall tracepoints also need FTRACE_SYSCALLS.
 	tracepointConfigs = []string{"CONFIG_BPF_EVENTS"}
 	syscallConfigs    = []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}
@@ -114,8 +116,11 @@ var Table = []Requirements{
 		Configs: []string{"CONFIG_PERF_EVENTS"}, ProgramTypes: []ebpf.ProgramType{ebpf.PerfEvent},
 		MapTypes: []ebpf.MapType{ebpf.StackTrace, ebpf.Hash}, PerfEvents: []string{"cpu-clock"}}}},
 	{Gadget: "profile tcprtt", Variants: []Variant{
-		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, Tracepoints: []string{"tcp/tcp_probe"}},
-		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, KernelFuncs: []string{"tcp_rcv_established"}}}},
+		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: histMaps,
+			KernelBTF: true, BTFTracepoints: []string{"tcp_probe"}},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: histMaps, Tracepoints: []string{"tcp/tcp_probe"}},
+		{Name: "kprobe", MinKernel: "5.8", Configs: kprobeConfigs, ProgramTypes: kp, MapTypes: histMaps, KernelFuncs: []string{"tcp_rcv_established"}}},
+		Note: "the tracefs tracepoint does not give the socket's network namespace: no -c, --containers or --per-container"},
 	{Gadget: "snapshot process", Variants: []Variant{
 		{Name: "iter/task", MinKernel: "5.8", ProgramTypes: iter, Iterators: []string{"task"}, KernelBTF: true},
 		{Name: "/proc", NoBPF: true}},

@@ -29,7 +29,7 @@ func start(ctx context.Context, env *Env, spec *ebpf.CollectionSpec, consts map[
 		return nil, nil, nil, err
 	}
 	following, stopFollowing := context.WithCancel(ctx)
-	go p.FollowMntNs(following, env)
+	go p.FollowNs(following, env)
 	done = func() {
 		stopFollowing()
 		p.Close()

@@ -84,9 +84,10 @@ func TestCheckFallbacks(t *testing.T) {
 // fakeArgs answers Bool from a set of flags.
 type fakeArgs map[string]bool
 
-func (a fakeArgs) Bool(name string) bool { return a[name] }
-func (fakeArgs) String(string) string    { return "" }
-func (fakeArgs) Int(string) int          { return 0 }
+func (a fakeArgs) Bool(name string) bool     { return a[name] }
+func (fakeArgs) String(string) string        { return "" }
+func (fakeArgs) Int(string) int              { return 0 }
+func (fakeArgs) StringSlice(string) []string { return nil }
 
 // A variant the run's flags rule out (Gadget.Unfit) is passed over like one
 // the host lacks: the next fit one runs, -v says why, and when none is left

@@ -363,8 +363,7 @@ func AlsoVariant(r *Run, variant string, mayRefuse bool, check func(*Run) (strin
 	if err != nil {
 		return "", err
 	}
-	v := &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", variant),
-		Tag: r.Tag + "-" + variant, AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+	v := r.WithVariant(variant)
 	defer v.Stop()
 	vd, err := check(v)
 	if err != nil {
@@ -374,6 +373,22 @@ func AlsoVariant(r *Run, variant string, mayRefuse bool, check func(*Run) (strin
 		return "", fmt.Errorf("--variant %s: %v", variant, err)
 	}
 	return detail + "; --variant " + variant + ": " + vd, nil
+}
+
+// WithVariant is a new run of r's gadget and arguments with --variant variant.
+func (r *Run) WithVariant(variant string) *Run {
+	return &Run{IG: r.IG, Gadget: r.Gadget, Args: append(append([]string(nil), r.Args...), "--variant", variant),
+		Tag: r.Tag + "-" + variant, AttachTimeout: r.AttachTimeout, EventTimeout: r.EventTimeout, StopTimeout: r.StopTimeout}
+}
+
+// Variant is the --variant r's arguments ask for; "" for ig's choice.
+func (r *Run) Variant() string {
+	for i, a := range r.Args {
+		if a == "--variant" && i+1 < len(r.Args) {
+			return r.Args[i+1]
+		}
+	}
+	return ""
 }
 
 // refusal is ig's one-line reason for not running variant (`ig: ...`), if any.

@@ -1,6 +1,6 @@
-/* Reading a socket's addresses and ports, shared by the TCP gadgets
- * (top tcp, profile tcprtt). The Go side formats them with
- * tracers.SockAddr. */
+/* Reading a socket's addresses, ports and network namespace, and the
+ * network-namespace filter, shared by the TCP gadgets (top tcp, profile
+ * tcprtt). The Go side formats addresses with tracers.SockAddr. */
 #ifndef IG_SOCK_H
 #define IG_SOCK_H
 
@@ -55,6 +55,35 @@ static __always_inline bool ig_sock_read_ends(struct sock *sk, struct ig_sock_en
 		return true;
 	}
 	return false;
+}
+
+/* ig_sock_netns is the number of the socket's network namespace: what
+ * attributes work done in softirq, where the current task is whoever was
+ * interrupted (tracers.Env.NetContainer). */
+static __always_inline __u64 ig_sock_netns(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* Network namespace number -> verdict, kept current by ig under -c and
+ * --containers as mntns_filter is (serial always 0: ig holds containers'
+ * network namespaces open). Only gadgets that attribute by network
+ * namespace use it; the loader makes it only for them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct mntns_verdict);
+} netns_filter SEC(".maps");
+
+/* ig_netns_skipped: only a verdict skips; a namespace without one (a
+ * container that just started) is counted apart, for ig to decide. */
+static __always_inline bool ig_netns_skipped(__u64 netns)
+{
+	if (filter_mntns_mode == IG_MNTNS_ALL)
+		return false;
+	struct mntns_verdict *v = bpf_map_lookup_elem(&netns_filter, &netns);
+	return v && !v->pass;
 }
 
 #endif

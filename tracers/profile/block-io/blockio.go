@@ -67,12 +67,6 @@ func run(ctx context.Context, env *tracers.Env) error {
 	})
 }
 
-// group is one report's histogram as the kernel counted it.
-type group struct {
-	Report
-	slots []uint64
-}
-
 // collectReports drains the kernel's histograms and folds their mount
 // namespaces into containers: the host's processes, whatever their
 // namespace, make one report.
@@ -81,8 +75,7 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 	if !ok {
 		return nil, fmt.Errorf("eBPF object has no map hists")
 	}
-	groups := map[string]*group{}
-	var order []string
+	var hists tracers.Histograms[Report]
 	err := tracers.DrainMap(m, func(k *blockioHistKey, h *blockioIgHist) {
 		rt, k8s, accepted := env.Container(k.MntnsId)
 		if !accepted {
@@ -95,37 +88,25 @@ func collectReports(env *tracers.Env, p *tracers.Program, perDisk, perContainer 
 		if perContainer {
 			r.Runtime, r.K8s = rt, k8s
 		}
-		id := r.Disk + "\x00" + r.Runtime.ContainerID
-		g, ok := groups[id]
-		if !ok {
-			g = &group{Report: r, slots: make([]uint64, len(h.Slots))}
-			groups[id] = g
-			order = append(order, id)
-		}
-		for i, n := range h.Slots {
-			g.slots[i] += n
-		}
+		hists.Add(r.Disk+"\x00"+r.Runtime.ContainerID, r, h.Slots[:], h.Count, h.Sum)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(groups) == 0 && !perDisk && !perContainer {
+	rows := hists.Rows(func(r *Report, slots []uint64, _, _ uint64) {
+		r.Histogram = output.Log2Histogram("us", slots)
+	})
+	if len(rows) == 0 && !perDisk && !perContainer {
 		// Nothing happened: still one (empty) histogram, as IG prints.
 		return []Report{{Histogram: output.Log2Histogram("us", nil)}}, nil
 	}
-	sort.Slice(order, func(i, j int) bool {
-		a, b := groups[order[i]], groups[order[j]]
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
 		if a.Disk != b.Disk {
 			return a.Disk < b.Disk
 		}
 		return a.Runtime.ContainerName < b.Runtime.ContainerName
 	})
-	rows := make([]Report, 0, len(order))
-	for _, id := range order {
-		g := groups[id]
-		g.Histogram = output.Log2Histogram("us", g.slots)
-		rows = append(rows, g.Report)
-	}
 	return rows, nil
 }
 

@@ -20,6 +20,8 @@ import (
 // Report is one histogram: of every connection, or of one local or remote
 // address (--byladdr, --byraddr). JSON names are Inspektor Gadget's.
 type Report struct {
+	Runtime tracers.Runtime `json:"runtime" desc:"the container the segments were for, with --per-container (by the socket's network namespace: containers sharing one are named together; empty for the host's)"`
+	K8s     tracers.K8s     `json:"k8s" desc:"its Kubernetes identity, with --per-container"`
 	output.Histogram
 	Address     string  `json:"address" column:"address,width:39" desc:"the local or remote address the histogram is of; ****** for all addresses"`
 	AddressType string  `json:"addressType" column:"type,width:13" desc:"what address is: Local (--byladdr), Remote (--byraddr) or All Addresses"`
@@ -51,21 +53,34 @@ func init() {
 			&cli.StringFlag{Name: "rport", Usage: "only connections with this remote `PORT`"},
 			&cli.StringFlag{Name: "laddr", Usage: "only connections with this local `ADDRESS` (IPv4 or IPv6)"},
 			&cli.StringFlag{Name: "raddr", Usage: "only connections with this remote `ADDRESS` (IPv4 or IPv6)"},
+			&cli.BoolFlag{Name: "per-container", Usage: "a histogram per container (by the socket's network namespace), and one for the host"},
 		),
 		Schema:  schema,
-		Columns: tracers.Fixed("address", "type", "avg"),
+		Columns: tracers.Fixed("container", "address", "type", "avg"),
 		Run:     run,
+		Unfit:   unfit,
 	})
+}
+
+// unfit: the tracefs tracepoint does not give the socket, whose network
+// namespace says which container a segment is for.
+func unfit(args tracers.Args, variant string) string {
+	if variant == "tracepoint" && (args.Bool("per-container") || tracers.SelectsContainers(args)) {
+		return "tracefs tracepoint: it does not give the socket's network namespace, which -c, --containers and --per-container need"
+	}
+	return ""
 }
 
 type config struct {
 	byLocal, byRemote, ms bool
+	perContainer          bool
 	lport, rport          uint16
 	consts                map[string]any
 }
 
 func parse(args tracers.Args) (*config, error) {
-	c := &config{byLocal: args.Bool("byladdr"), byRemote: args.Bool("byraddr"), ms: args.Bool("milliseconds")}
+	c := &config{byLocal: args.Bool("byladdr"), byRemote: args.Bool("byraddr"), ms: args.Bool("milliseconds"),
+		perContainer: args.Bool("per-container")}
 	if c.byLocal && c.byRemote {
 		return nil, errors.New("--byladdr and --byraddr: one histogram per local or per remote address, not both")
 	}
@@ -122,24 +137,32 @@ func parseAddr(flag, s string) (uint16, [16]byte, error) {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
-	if f := env.Filter; f.Pid != 0 || f.Comm != "" || f.MntNsMode != tracers.MntNsAll {
-		return errors.New("segments are received in softirq, not by a process: -c, --containers, --pid and --comm cannot apply; filter with --laddr, --raddr, --lport, --rport")
+	if f := env.Filter; f.Pid != 0 || f.Comm != "" {
+		return errors.New("segments are received in softirq, not by a process: --pid and --comm cannot apply; filter with -c, --laddr, --raddr, --lport, --rport")
 	}
 	c, err := parse(env.Args)
 	if err != nil {
 		return err
+	}
+	// Under -c or --containers the kernel lets through namespaces it has
+	// no verdict for (one that just appeared): histograms by namespace
+	// let collect decide those.
+	filtered := env.Filter.MntNsMode != tracers.MntNsAll
+	c.consts["per_netns"] = c.perContainer || filtered
+	if filtered {
+		env.WarnHostNetwork()
 	}
 	spec, err := loadTcprtt()
 	if err != nil {
 		return err
 	}
 	return tracers.RunSummary(ctx, env, spec, c.consts, tracers.SummarySpec[Report]{
-		Collect: func(p *tracers.Program) ([]Report, error) { return c.collect(p) },
-		Text:    writeText,
+		Collect: func(p *tracers.Program) ([]Report, error) { return c.collect(env, p) },
+		Text:    c.writeText,
 	})
 }
 
-func (c *config) collect(p *tracers.Program) ([]Report, error) {
+func (c *config) collect(env *tracers.Env, p *tracers.Program) ([]Report, error) {
 	m, ok := p.Coll.Maps["hists"]
 	if !ok {
 		return nil, fmt.Errorf("eBPF object has no map hists")
@@ -154,36 +177,73 @@ func (c *config) collect(p *tracers.Program) ([]Report, error) {
 	} else if c.byRemote {
 		kind = addressRemote
 	}
-	var rows []Report
+	type drained struct {
+		key  tcprttHistKey
+		hist tcprttIgHist
+	}
+	var all []drained
+	var nss []uint64
 	err := tracers.DrainMap(m, func(k *tcprttHistKey, h *tcprttIgHist) {
-		r := Report{Histogram: output.Log2Histogram(unit, h.Slots[:]), AddressType: kind,
-			Address: wildcard, LocalPort: c.lport, RemotePort: c.rport}
-		if kind != addressAll {
-			r.Address = tracers.SockAddr(k.Family, k.Addr)
-		}
-		if h.Count > 0 {
-			r.Average = float64(h.Sum) / float64(h.Count)
-		}
-		rows = append(rows, r)
+		all = append(all, drained{*k, *h})
+		nss = append(nss, k.Netns)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) == 0 && kind == addressAll {
+	owners := env.NetContainers(nss)
+	var hists tracers.Histograms[Report]
+	kept := 0
+	for _, d := range all {
+		owner := owners[d.key.Netns]
+		if !owner.Accepted {
+			continue
+		}
+		kept++
+		r := Report{AddressType: kind, Address: wildcard, LocalPort: c.lport, RemotePort: c.rport}
+		if kind != addressAll {
+			r.Address = tracers.SockAddr(d.key.Family, d.key.Addr)
+		}
+		if c.perContainer {
+			r.Runtime, r.K8s = owner.Runtime, owner.K8s
+		}
+		hists.Add(r.Address+"\x00"+r.Runtime.ContainerID+"\x00"+r.Runtime.ContainerName, r, d.hist.Slots[:], d.hist.Count, d.hist.Sum)
+	}
+	env.Logf("%d histograms from the kernel, %d after filters", len(all), kept)
+	rows := hists.Rows(func(r *Report, slots []uint64, count, sum uint64) {
+		r.Histogram = output.Log2Histogram(unit, slots)
+		if count > 0 {
+			r.Average = float64(sum) / float64(count)
+		}
+	})
+	if len(rows) == 0 && kind == addressAll && !c.perContainer {
 		// Nothing received: still the one (empty) histogram.
 		rows = append(rows, Report{Histogram: output.Log2Histogram(unit, nil), AddressType: kind,
 			Address: wildcard, LocalPort: c.lport, RemotePort: c.rport})
 	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].Address < rows[j].Address })
+	sort.Slice(rows, func(i, j int) bool {
+		if a, b := rows[i].Runtime.ContainerName, rows[j].Runtime.ContainerName; a != b {
+			return a < b
+		}
+		return rows[i].Address < rows[j].Address
+	})
 	return rows, nil
 }
 
-func writeText(w io.Writer, rows []Report) error {
+func (c *config) writeText(w io.Writer, rows []Report) error {
 	for i := range rows {
 		r := &rows[i]
 		heading := "All Addresses = " + wildcard
 		if r.AddressType != addressAll {
 			heading = r.AddressType + " Address = " + r.Address
+		}
+		if c.perContainer {
+			who := "host"
+			if r.Runtime.ContainerName != "" {
+				who = "container = " + r.Runtime.ContainerName
+			} else if r.K8s.PodName != "" {
+				who = "pod = " + r.K8s.PodName
+			}
+			heading = who + ", " + heading
 		}
 		if _, err := fmt.Fprintf(w, "%s [AVG %.2f]\n", heading, r.Average); err != nil {
 			return err

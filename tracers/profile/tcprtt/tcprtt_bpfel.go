@@ -18,6 +18,7 @@ type tcprttHistKey struct {
 	Addr   [16]uint8
 	Family uint16
 	Pad    [6]uint8
+	Netns  uint64
 }
 
 type tcprttIgHist struct {
@@ -42,7 +43,9 @@ const (
 	tcprttMapHists              = "hists"
 	tcprttMapLostEvents         = "lost_events"
 	tcprttMapMntnsFilter        = "mntns_filter"
+	tcprttMapNetnsFilter        = "netns_filter"
 	tcprttProgTcpProbe          = "tcp_probe"
+	tcprttProgTcpProbeBtf       = "tcp_probe_btf"
 	tcprttProgTcpRcvEstablished = "tcp_rcv_established"
 	tcprttVarByLaddr            = "by_laddr"
 	tcprttVarByRaddr            = "by_raddr"
@@ -57,6 +60,7 @@ const (
 	tcprttVarFilterRaddrFamily  = "filter_raddr_family"
 	tcprttVarFilterRport        = "filter_rport"
 	tcprttVarMilliseconds       = "milliseconds"
+	tcprttVarPerNetns           = "per_netns"
 )
 
 // loadTcprtt returns the embedded CollectionSpec for tcprtt.
@@ -102,6 +106,7 @@ type tcprttSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcprttProgramSpecs struct {
 	TcpProbe          *ebpf.ProgramSpec `ebpf:"tcp_probe"`
+	TcpProbeBtf       *ebpf.ProgramSpec `ebpf:"tcp_probe_btf"`
 	TcpRcvEstablished *ebpf.ProgramSpec `ebpf:"tcp_rcv_established"`
 }
 
@@ -113,6 +118,7 @@ type tcprttMapSpecs struct {
 	Hists       *ebpf.MapSpec `ebpf:"hists"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
+	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
 }
 
 // tcprttVariableSpecs contains global variables before they are loaded into the kernel.
@@ -132,6 +138,7 @@ type tcprttVariableSpecs struct {
 	FilterRaddrFamily *ebpf.VariableSpec `ebpf:"filter_raddr_family"`
 	FilterRport       *ebpf.VariableSpec `ebpf:"filter_rport"`
 	Milliseconds      *ebpf.VariableSpec `ebpf:"milliseconds"`
+	PerNetns          *ebpf.VariableSpec `ebpf:"per_netns"`
 }
 
 // tcprttObjects contains all objects after they have been loaded into the kernel.
@@ -158,6 +165,7 @@ type tcprttMaps struct {
 	Hists       *ebpf.Map `ebpf:"hists"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
+	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
 }
 
 func (m *tcprttMaps) Close() error {
@@ -166,6 +174,7 @@ func (m *tcprttMaps) Close() error {
 		m.Hists,
 		m.LostEvents,
 		m.MntnsFilter,
+		m.NetnsFilter,
 	)
 }
 
@@ -186,6 +195,7 @@ type tcprttVariables struct {
 	FilterRaddrFamily *ebpf.Variable `ebpf:"filter_raddr_family"`
 	FilterRport       *ebpf.Variable `ebpf:"filter_rport"`
 	Milliseconds      *ebpf.Variable `ebpf:"milliseconds"`
+	PerNetns          *ebpf.Variable `ebpf:"per_netns"`
 }
 
 // tcprttPrograms contains all programs after they have been loaded into the kernel.
@@ -193,12 +203,14 @@ type tcprttVariables struct {
 // It can be passed to loadTcprttObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcprttPrograms struct {
 	TcpProbe          *ebpf.Program `ebpf:"tcp_probe"`
+	TcpProbeBtf       *ebpf.Program `ebpf:"tcp_probe_btf"`
 	TcpRcvEstablished *ebpf.Program `ebpf:"tcp_rcv_established"`
 }
 
 func (p *tcprttPrograms) Close() error {
 	return _TcprttClose(
 		p.TcpProbe,
+		p.TcpProbeBtf,
 		p.TcpRcvEstablished,
 	)
 }

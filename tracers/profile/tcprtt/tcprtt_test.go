@@ -13,6 +13,12 @@ type args map[string]string
 func (a args) Bool(name string) bool     { return a[name] == "true" }
 func (a args) String(name string) string { return a[name] }
 func (a args) Int(string) int            { return 0 }
+func (a args) StringSlice(name string) []string {
+	if a[name] == "" {
+		return nil
+	}
+	return strings.Split(a[name], ",")
+}
 
 func TestParse(t *testing.T) {
 	c, err := parse(args{"byraddr": "true", "lport": "80", "laddr": "10.1.2.3", "raddr": "fe80::1", "milliseconds": "true"})
@@ -55,7 +61,7 @@ func TestParse(t *testing.T) {
 func TestWriteText(t *testing.T) {
 	var b bytes.Buffer
 	rows := []Report{{Histogram: output.Log2Histogram("us", []uint64{0, 0, 3}), Address: "10.0.0.2", AddressType: addressRemote, Average: 5.5}}
-	if err := writeText(&b, rows); err != nil {
+	if err := (&config{}).writeText(&b, rows); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(b.String(), "Remote Address = 10.0.0.2 [AVG 5.50]\n") || !strings.Contains(b.String(), "4 -> 7") {

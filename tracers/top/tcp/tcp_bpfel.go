@@ -61,6 +61,7 @@ const (
 	tcpMapEvents            = "events"
 	tcpMapLostEvents        = "lost_events"
 	tcpMapMntnsFilter       = "mntns_filter"
+	tcpMapNetnsFilter       = "netns_filter"
 	tcpMapPending           = "pending"
 	tcpMapStats             = "stats"
 	tcpProgSockRecvLength   = "sock_recv_length"
@@ -131,6 +132,7 @@ type tcpMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
+	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
 	Pending     *ebpf.MapSpec `ebpf:"pending"`
 	Stats       *ebpf.MapSpec `ebpf:"stats"`
 }
@@ -169,6 +171,7 @@ type tcpMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
+	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
 	Pending     *ebpf.Map `ebpf:"pending"`
 	Stats       *ebpf.Map `ebpf:"stats"`
 }
@@ -178,6 +181,7 @@ func (m *tcpMaps) Close() error {
 		m.Events,
 		m.LostEvents,
 		m.MntnsFilter,
+		m.NetnsFilter,
 		m.Pending,
 		m.Stats,
 	)
