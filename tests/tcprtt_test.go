@@ -242,7 +242,7 @@ func inNetns(t *testing.T, pid int, f func()) {
 // namespace; -c keeps only the container's, and the kernel already drops
 // the others (-v: as many histograms from the kernel as after filters).
 func TestProfileTCPRTTContainers(t *testing.T) {
-	runtimesUp(t)
+	env := runtimesUp(t)
 	if err := workloads.LoopbackUp(); err != nil {
 		t.Fatal(err)
 	}
@@ -262,12 +262,17 @@ func TestProfileTCPRTTContainers(t *testing.T) {
 
 	t.Run("--per-container", func(t *testing.T) {
 		ig := startIG(t, "profile", "tcprtt", "-o", "json", "--per-container", "--interval", "1")
-		for _, want := range []struct{ runtime, name, pod string }{
-			{"docker", dock, ""}, {"containerd", pod, pod + "-pod"}, {"", "", ""},
+		for _, want := range []struct{ runtime, name, pod, image string }{
+			{"docker", dock, "", env["IMG_PAUSE"]}, {"containerd", pod, pod + "-pod", env["IMG_PAUSE"]}, {"", "", "", ""},
 		} {
 			ig.waitUntil(fmt.Sprintf("a histogram of %q", want.name), traffic, streamMatcher(func(h *rttHistogram) bool {
+				k8sName := ""
+				if want.pod != "" {
+					k8sName = want.name
+				}
 				return h.Runtime.RuntimeName == want.runtime && h.Runtime.ContainerName == want.name &&
-					h.K8s.PodName == want.pod && h.Segments() > 0 && h.Address == "******"
+					h.Runtime.ContainerImageName == want.image && (h.Runtime.ContainerID != "") == (want.name != "") &&
+					h.K8s.PodName == want.pod && h.K8s.ContainerName == k8sName && h.Segments() > 0 && h.Address == "******"
 			}))
 		}
 		r := ig.stop(sigINT)

@@ -234,11 +234,14 @@ type TCPRTTHistogram struct {
 	AddressType string  `json:"addressType"`
 	Average     float64 `json:"average"`
 	Runtime     struct {
-		RuntimeName   string `json:"runtimeName"`
-		ContainerName string `json:"containerName"`
+		RuntimeName        string `json:"runtimeName"`
+		ContainerID        string `json:"containerId"`
+		ContainerName      string `json:"containerName"`
+		ContainerImageName string `json:"containerImageName"`
 	} `json:"runtime"`
 	K8s struct {
-		PodName string `json:"podName"`
+		PodName       string `json:"podName"`
+		ContainerName string `json:"containerName"`
 	} `json:"k8s"`
 }
 
