@@ -85,8 +85,8 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	// Shared maps that no program of this variant uses are not made: a
 	// top or profile gadget adds up in its own maps (the ring buffer would
 	// be megabytes of nothing), and only gadgets that attribute by network
-	// namespace look at netns_filter.
-	for _, name := range []string{"events", "netns_filter"} {
+	// namespace look at netns_filter, or own sockets.
+	for _, name := range []string{"events", "netns_filter", "sock_owners"} {
 		if _, ok := spec.Maps[name]; ok && !referenced(spec, name) {
 			delete(spec.Maps, name)
 		}

@@ -55,6 +55,9 @@ var (
 	ringBuffer = []ebpf.MapType{ebpf.RingBuf}
 	// Top gadgets add up in a hash map, read and cleared in batches.
 	topMaps = []ebpf.MapType{ebpf.Hash}
+	// Network stream gadgets: events, and sockets' owners (LRU) beside
+	// the namespace verdicts.
+	socketOwners = []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash, ebpf.PerCPUArray}
 	// Histograms by namespace, with the kernel's verdicts on namespaces.
 	histMaps = []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}
 	// Programs on tracepoints; syscall tracepoints also need FTRACE_SYSCALLS.
@@ -193,7 +196,9 @@ var Table = []Requirements{
 	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
 		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
 	{Gadget: "trace tcp", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"sock/inet_sock_set_state"}}}},
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: socketOwners,
+		Tracepoints: append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)}},
+		Note: "the process of a connection made before ig started is unknown: its close is attributed by network namespace"},
 	{Gadget: "trace tcpconnect", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"sock/inet_sock_set_state"}}}},
 	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",

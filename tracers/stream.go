@@ -41,6 +41,11 @@ func (d Decoder[T]) Into(raw []byte, ev *T) bool {
 // columns are the Gadget's, in Env).
 type StreamSpec[T any] struct {
 	Decode Decoder[T]
+	// NetNs, when set, gives the network namespace of an event that has no
+	// process (mount namespace 0: work done in softirq for a socket whose
+	// owner ig did not see): such an event is attributed, and filtered, by
+	// it (Env.NetContainer).
+	NetNs func(*T) uint64
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
@@ -103,6 +108,18 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	emit := func(raw []byte, last bool) bool {
 		if !s.Decode.Into(raw, &ev) {
 			malformed++
+			return true
+		}
+		if s.NetNs != nil && PT(&ev).Common().MountNsID == 0 {
+			e := PT(&ev).Common()
+			rt, k8s, accepted, settled := env.NetContainer(s.NetNs(&ev))
+			if !settled && !last {
+				return false
+			}
+			e.Runtime, e.K8s = rt, k8s
+			if accepted {
+				printer.Print(&ev)
+			}
 			return true
 		}
 		settled := true

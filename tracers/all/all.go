@@ -18,4 +18,5 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/oomkill"
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 	_ "github.com/ig-tracer/ig/tracers/trace/signal"
+	_ "github.com/ig-tracer/ig/tracers/trace/tcp"
 )

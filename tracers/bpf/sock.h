@@ -86,4 +86,45 @@ static __always_inline bool ig_netns_skipped(__u64 netns)
 	return v && !v->pass;
 }
 
+/* What a socket's work in softirq (a handshake completed, a close on a
+ * segment received) is attributed to: the process that connected or
+ * accepted it, recorded in process context. Keyed by the struct sock
+ * address; LRU, so sockets whose close ig never saw age out. */
+struct ig_sock_owner {
+	struct event_header hdr; /* the process's, when known */
+	__u64 start_ns;          /* connect called, or handshake begun (server side) */
+	__u8 known;              /* hdr is set */
+	__u8 skip;               /* the process is filtered out: so are the socket's events */
+	__u8 pad[6];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ig_sock_owner);
+} sock_owners SEC(".maps");
+
+/* ig_sock_own records the current task as sk's owner (connect, accept),
+ * keeping the start time of an entry made before; skip when the filters
+ * (pid, comm, mount namespace) leave the task out. */
+static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 now)
+{
+	__u64 key = (__u64)sk;
+	struct ig_sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
+	if (!o) {
+		struct ig_sock_owner fresh = {.start_ns = now};
+		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
+		o = bpf_map_lookup_elem(&sock_owners, &key);
+		if (!o)
+			return NULL;
+	}
+	o->skip = ig_skip_current();
+	if (!o->skip) {
+		ig_header_current(&o->hdr);
+		o->known = 1;
+	}
+	return o;
+}
+
 #endif

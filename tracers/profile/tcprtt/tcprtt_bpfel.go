@@ -28,6 +28,26 @@ type tcprttIgHist struct {
 	Sum   uint64
 }
 
+type tcprttIgSockOwner struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_           structs.HostLayout
+		Timestamp   uint64
+		MntnsId     uint64
+		Pid         uint32
+		Tid         uint32
+		Ppid        uint32
+		Uid         uint32
+		Gid         uint32
+		Comm        [16]uint8
+		MntnsSerial uint32
+	}
+	StartNs uint64
+	Known   uint8
+	Skip    uint8
+	Pad     [6]uint8
+}
+
 type tcprttMntnsVerdict struct {
 	_      structs.HostLayout
 	Serial uint32
@@ -44,6 +64,7 @@ const (
 	tcprttMapLostEvents         = "lost_events"
 	tcprttMapMntnsFilter        = "mntns_filter"
 	tcprttMapNetnsFilter        = "netns_filter"
+	tcprttMapSockOwners         = "sock_owners"
 	tcprttProgTcpProbe          = "tcp_probe"
 	tcprttProgTcpProbeBtf       = "tcp_probe_btf"
 	tcprttProgTcpRcvEstablished = "tcp_rcv_established"
@@ -119,6 +140,7 @@ type tcprttMapSpecs struct {
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
+	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 }
 
 // tcprttVariableSpecs contains global variables before they are loaded into the kernel.
@@ -166,6 +188,7 @@ type tcprttMaps struct {
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
+	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 }
 
 func (m *tcprttMaps) Close() error {
@@ -175,6 +198,7 @@ func (m *tcprttMaps) Close() error {
 		m.LostEvents,
 		m.MntnsFilter,
 		m.NetnsFilter,
+		m.SockOwners,
 	)
 }
 

@@ -47,6 +47,26 @@ type tcpConnStats struct {
 	Received uint64
 }
 
+type tcpIgSockOwner struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_           structs.HostLayout
+		Timestamp   uint64
+		MntnsId     uint64
+		Pid         uint32
+		Tid         uint32
+		Ppid        uint32
+		Uid         uint32
+		Gid         uint32
+		Comm        [16]uint8
+		MntnsSerial uint32
+	}
+	StartNs uint64
+	Known   uint8
+	Skip    uint8
+	Pad     [6]uint8
+}
+
 type tcpMntnsVerdict struct {
 	_      structs.HostLayout
 	Serial uint32
@@ -63,6 +83,7 @@ const (
 	tcpMapMntnsFilter       = "mntns_filter"
 	tcpMapNetnsFilter       = "netns_filter"
 	tcpMapPending           = "pending"
+	tcpMapSockOwners        = "sock_owners"
 	tcpMapStats             = "stats"
 	tcpProgSockRecvLength   = "sock_recv_length"
 	tcpProgSockSendLength   = "sock_send_length"
@@ -134,6 +155,7 @@ type tcpMapSpecs struct {
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
 	Pending     *ebpf.MapSpec `ebpf:"pending"`
+	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
 	Stats       *ebpf.MapSpec `ebpf:"stats"`
 }
 
@@ -173,6 +195,7 @@ type tcpMaps struct {
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
 	Pending     *ebpf.Map `ebpf:"pending"`
+	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
 	Stats       *ebpf.Map `ebpf:"stats"`
 }
 
@@ -183,6 +206,7 @@ func (m *tcpMaps) Close() error {
 		m.MntnsFilter,
 		m.NetnsFilter,
 		m.Pending,
+		m.SockOwners,
 		m.Stats,
 	)
 }

@@ -1,0 +1,3 @@
+package tcp
+
+//go:generate go tool bpf2go -type tcp_event -target bpfel tcp tcp.bpf.c

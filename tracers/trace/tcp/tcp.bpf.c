@@ -1,0 +1,187 @@
+//go:build ignore
+
+/* trace tcp: TCP connects (with their outcome), accepts and closes.
+ *   sock/inet_sock_set_state  every state change: a connect starts
+ *                             (CLOSE -> SYN_SENT, in the connecting
+ *                             process), succeeds (-> ESTABLISHED) or fails
+ *                             (-> CLOSE, with the socket's error), a
+ *                             server-side handshake begins, a connection
+ *                             closes.
+ *   syscalls accept, accept4  the accepting process, at the syscall's exit:
+ *                             the socket behind the returned descriptor.
+ * Handshakes complete and connections close in softirq as often as not:
+ * the process is the one recorded as the socket's owner (bpf/sock.h) at
+ * connect or accept. A connection ig did not see begin has no owner: its
+ * close is attributed by the socket's network namespace. */
+#include "sock.h"
+
+/* TCP_ESTABLISHED, TCP_SYN_SENT... are vmlinux.h's (enum, stable ABI). */
+enum ig_tcp_op { IG_TCP_CONNECT = 0, IG_TCP_ACCEPT = 1, IG_TCP_CLOSE = 2 };
+
+struct tcp_event {
+	struct event_header hdr; /* the owner's; zero but the time when none is known */
+	struct ig_sock_ends ends;
+	__u64 netns;
+	__u64 latency_ns;  /* connect: from the connect call to its outcome */
+	__u64 duration_ns; /* close: since the connect or the handshake began; 0 when ig did not see it */
+	__u64 sent;        /* close: bytes sent and acknowledged */
+	__u64 received;    /* close: bytes received */
+	__s32 error;       /* connect: the errno of a failed connect; 0 otherwise */
+	__u8 op;
+	__u8 owner; /* hdr is the process's */
+	__u8 pad[2];
+};
+
+const volatile bool connect_only = false;
+const volatile bool accept_only = false;
+const volatile bool failure_only = false;
+
+const struct tcp_event *const tcp_event_type __attribute__((unused)) = 0;
+
+/* The event is built here, not on the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcp_event);
+} scratch SEC(".maps");
+
+/* payload gives the data bytes a closing connection sent (once each, not
+ * its retransmissions) and received. The kernel's received count takes
+ * the peer's FIN as a byte: it was received when the connection closes
+ * from CLOSE_WAIT, LAST_ACK or CLOSING, or from FIN_WAIT2 once the socket
+ * is done (SOCK_DONE, which the FIN sets; a FIN_WAIT2 timeout does not). */
+#define IG_SOCK_DONE 1
+static __always_inline void payload(struct sock *sk, int from, __u64 *sent, __u64 *received)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)sk;
+	*sent = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
+	__u64 got = BPF_CORE_READ(tp, bytes_received);
+	bool fin = from == TCP_CLOSE_WAIT || from == TCP_LAST_ACK || from == TCP_CLOSING ||
+		   (from == TCP_FIN_WAIT2 && (BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << IG_SOCK_DONE)));
+	if (fin && got > 0)
+		got--;
+	*received = got;
+}
+
+static __always_inline bool wanted(__u8 op, __s32 error)
+{
+	if (connect_only && op != IG_TCP_CONNECT)
+		return false;
+	if (accept_only && op != IG_TCP_ACCEPT)
+		return false;
+	if (failure_only && error == 0)
+		return false;
+	return true;
+}
+
+/* emit sends an event of sk: with the owner's header, or without a
+ * process, when the filters let it by. */
+static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner *o, __u64 now,
+				 __s32 error, bool closing, int closing_from)
+{
+	if (!wanted(op, error))
+		return;
+	if (o && o->skip)
+		return;
+	__u64 netns = ig_sock_netns(sk);
+	if (!o || !o->known) {
+		/* No process to go by: only the container filters apply,
+		 * by network namespace; --pid and --comm cannot match. */
+		if (filter_pid || filter_by_comm || ig_netns_skipped(netns))
+			return;
+	}
+	__u32 zero = 0;
+	struct tcp_event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return;
+	__builtin_memset(e, 0, sizeof(*e));
+	if (!ig_sock_read_ends(sk, &e->ends))
+		return;
+	if (o && o->known) {
+		e->hdr = o->hdr;
+		e->owner = 1;
+	}
+	e->hdr.timestamp = now;
+	e->netns = netns;
+	e->op = op;
+	e->error = error;
+	if (o && op == IG_TCP_CONNECT)
+		e->latency_ns = now - o->start_ns;
+	if (closing) {
+		if (o)
+			e->duration_ns = now - o->start_ns;
+		payload(sk, closing_from, &e->sent, &e->received);
+	}
+	ig_submit(e, sizeof(*e));
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (BPF_CORE_READ(ctx, protocol) != IG_IPPROTO_TCP)
+		return 0;
+	struct sock *sk = (struct sock *)BPF_CORE_READ(ctx, skaddr);
+	int from = BPF_CORE_READ(ctx, oldstate), to = BPF_CORE_READ(ctx, newstate);
+	__u64 key = (__u64)sk, now = bpf_ktime_get_boot_ns();
+
+	if (to == TCP_SYN_SENT) { /* connect(2), in the connecting process */
+		ig_sock_own(sk, now);
+		return 0;
+	}
+	if (from == TCP_LISTEN && to == TCP_SYN_RECV) {
+		/* A child socket for a handshake: its owner is known at
+		 * accept; its life starts now. */
+		struct ig_sock_owner fresh = {.start_ns = now};
+		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
+		return 0;
+	}
+	struct ig_sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
+	if (from == TCP_SYN_SENT && to == TCP_ESTABLISHED) {
+		emit(sk, IG_TCP_CONNECT, o, now, 0, false, 0);
+		return 0;
+	}
+	if (to != TCP_CLOSE)
+		return 0;
+	if (from == TCP_SYN_SENT) {
+		/* The connect failed: sk_err says why (ECONNREFUSED on a
+		 * reset, ETIMEDOUT...). */
+		int err = BPF_CORE_READ(sk, sk_err);
+		emit(sk, IG_TCP_CONNECT, o, now, err ? err : 104 /* ECONNRESET */, false, 0);
+	} else if (from != TCP_LISTEN && from != TCP_SYN_RECV) {
+		emit(sk, IG_TCP_CLOSE, o, now, 0, true, from);
+	}
+	bpf_map_delete_elem(&sock_owners, &key);
+	return 0;
+}
+
+static __always_inline void accepted(long fd)
+{
+	if (fd < 0)
+		return;
+	struct file *f = ig_fd_file(fd);
+	struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk || !ig_sock_is_tcp(sk))
+		return;
+	__u16 family = ig_sock_family(sk);
+	if (family != IG_AF_INET && family != IG_AF_INET6)
+		return;
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct ig_sock_owner *o = ig_sock_own(sk, now);
+	emit(sk, IG_TCP_ACCEPT, o, now, 0, false, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}

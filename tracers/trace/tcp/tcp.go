@@ -1,0 +1,107 @@
+// Package tcp is the trace tcp gadget: TCP connects with their outcome,
+// accepts and closes, each with its process and container, and at close
+// the connection's duration and bytes.
+package tcp
+
+import (
+	"context"
+	"errors"
+	"unsafe"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// Event is one connect, accept or close. JSON names follow Inspektor
+// Gadget's trace tcp; error, latency, duration, sent and received are ig's.
+type Event struct {
+	tracers.Event
+	Operation  string             `json:"operation" column:"op,width:7" desc:"connect (its outcome: established or failed), accept, or close"`
+	IPVersion  uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
+	Src        tracers.L4Endpoint `json:"src" desc:"the local end"`
+	Dst        tracers.L4Endpoint `json:"dst" desc:"the remote end"`
+	SrcText    string             `json:"-" column:"src,width:24" desc:"the local address and port"`
+	DstText    string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
+	NetNsID    uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
+	Err        int32              `json:"err" column:"errno,width:5,right" desc:"connect: the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 otherwise"`
+	Error      string             `json:"error" column:"error,width:12" desc:"the errno's name; empty when none"`
+	Latency    uint64             `json:"latency" desc:"connect: nanoseconds from the connect call to its outcome (the handshake); 0 for the others"`
+	LatencyUs  uint64             `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
+	Duration   uint64             `json:"duration" desc:"close: nanoseconds since the connect or the handshake began; 0 when ig did not see it begin"`
+	DurationMs uint64             `json:"-" column:"dur(ms),width:8,right" desc:"the duration, in milliseconds"`
+	Sent       uint64             `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life"`
+	Received   uint64             `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life"`
+}
+
+var schema = output.NewSchema[Event]()
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "trace",
+		Name:        "tcp",
+		Description: "Trace TCP connects (established or failed, with the errno), accepts and closes (with duration and bytes)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "connect-only", Usage: "only connects"},
+			&cli.BoolFlag{Name: "accept-only", Usage: "only accepts"},
+			&cli.BoolFlag{Name: "failure-only", Usage: "only failed connects"},
+		},
+		Schema:  schema,
+		Columns: tracers.Fixed("container", "pid", "comm", "op", "ip", "src", "dst", "error"),
+		Run:     run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	connectOnly, acceptOnly, failureOnly := env.Args.Bool("connect-only"), env.Args.Bool("accept-only"), env.Args.Bool("failure-only")
+	if connectOnly && acceptOnly {
+		return errors.New("--connect-only and --accept-only: one or the other")
+	}
+	if acceptOnly && failureOnly {
+		return errors.New("--accept-only and --failure-only: only connects fail")
+	}
+	spec, err := loadTcp()
+	if err != nil {
+		return err
+	}
+	d := &decoder{clock: tracers.NewClock()}
+	return tracers.RunStream[Event](ctx, env, spec, map[string]any{
+		"connect_only": connectOnly, "accept_only": acceptOnly, "failure_only": failureOnly,
+	}, tracers.StreamSpec[Event]{Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID }})
+}
+
+type decoder struct {
+	clock   tracers.Clock
+	strings tracers.Interner
+}
+
+var operations = [...]string{"connect", "accept", "close"}
+
+const ipprotoTCP = 6
+
+func (d *decoder) decode(raw []byte, ev *Event) bool {
+	e, _, ok := tracers.View[tcpTcpEvent](raw, unsafe.Sizeof(tcpTcpEvent{}))
+	if !ok || int(e.Op) >= len(operations) {
+		return false
+	}
+	if e.Owner != 0 {
+		if !d.clock.DecodeHeader(raw, &ev.Event, &d.strings) {
+			return false
+		}
+	} else {
+		ev.Timestamp = d.clock.Wall(e.Hdr.Timestamp) // no process: only the time
+	}
+	ev.Operation = operations[e.Op]
+	ends := &e.Ends
+	ev.IPVersion = tracers.IPVersion(ends.Family)
+	ev.Src = tracers.L4Endpoint{Addr: tracers.SockAddr(ends.Family, ends.Saddr), Version: ev.IPVersion, Port: ends.Lport, Proto: ipprotoTCP}
+	ev.Dst = tracers.L4Endpoint{Addr: tracers.SockAddr(ends.Family, ends.Daddr), Version: ev.IPVersion, Port: ends.Dport, Proto: ipprotoTCP}
+	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
+	ev.NetNsID = e.Netns
+	ev.Err, ev.Error = tracers.Errno(-int64(e.Error))
+	ev.Latency, ev.LatencyUs = e.LatencyNs, e.LatencyNs/1000
+	ev.Duration, ev.DurationMs = e.DurationNs, e.DurationNs/1000000
+	ev.Sent, ev.Received = e.Sent, e.Received
+	return true
+}
