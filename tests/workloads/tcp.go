@@ -19,6 +19,7 @@ import (
 func init() {
 	Table["top tcp"] = topTCP
 	Table["profile tcprtt"] = profileTCPRTT
+	Table["trace tcp"] = traceTCP
 }
 
 // LoopbackUp brings lo up (the kernel guests' busybox init leaves it
@@ -298,4 +299,97 @@ func profileTCPRTT(r *Run, h Host) (string, error) {
 		return "", fmt.Errorf("--variant tracepoint: %v", err)
 	}
 	return detail + "; --variant tracepoint: " + d, nil
+}
+
+// TCPEvent has the fields of trace tcp the workloads check.
+type TCPEvent struct {
+	Pid       int         `json:"pid"`
+	Comm      string      `json:"comm"`
+	Operation string      `json:"operation"`
+	IPVersion int         `json:"ipversion"`
+	Src       TCPEndpoint `json:"src"`
+	Dst       TCPEndpoint `json:"dst"`
+	Error     string      `json:"error"`
+	Latency   uint64      `json:"latency"`
+	Sent      uint64      `json:"sent"`
+	Received  uint64      `json:"received"`
+}
+
+// trace tcp, filtered to this process: a transfer over 127.0.0.1 shows as
+// the client's connect, the server's accept and both closes with the exact
+// bytes; a connect to a closed port as ECONNREFUSED.
+func traceTCP(r *Run, h Host) (string, error) {
+	if err := LoopbackUp(); err != nil {
+		return "", err
+	}
+	self := os.Getpid()
+	if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
+		return "", err
+	}
+	var marker Transfer
+	if _, err := r.Await("a connect of this process", r.AttachTimeout, func() { marker, _ = TCPTransfer("127.0.0.1", 1) },
+		func(e Event) bool {
+			var t TCPEvent
+			return e.DecodeRaw(&t) == nil && t.Operation == "connect" && t.Src.Port == marker.ClientPort
+		}); err != nil {
+		return "", err
+	}
+	const size = 12345
+	t, err := TCPTransfer("127.0.0.1", size)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(closed)); err == nil {
+		c.Close()
+		return "", fmt.Errorf("connect to closed port %d succeeded", closed)
+	}
+	if _, err := r.Await("the refused connect", r.EventTimeout, nil, func(e Event) bool {
+		var t TCPEvent
+		return e.DecodeRaw(&t) == nil && t.Dst.Port == closed
+	}); err != nil {
+		return "", err
+	}
+	if err := r.StopClean(); err != nil {
+		return "", err
+	}
+	evs, err := streamEvents[TCPEvent](r)
+	if err != nil {
+		return "", err
+	}
+	var p Problems
+	find := func(what string, match func(*TCPEvent) bool) *TCPEvent {
+		for i := range evs {
+			if match(&evs[i]) {
+				p.Check(what+": pid", evs[i].Pid, self)
+				p.Check(what+": comm", evs[i].Comm, h.Comm)
+				return &evs[i]
+			}
+		}
+		p = append(p, "no "+what)
+		return &TCPEvent{}
+	}
+	conn := find("connect", func(e *TCPEvent) bool {
+		return e.Operation == "connect" && e.Src.Port == t.ClientPort && e.Dst.Port == t.ServerPort
+	})
+	p.Check("connect: error", conn.Error, "")
+	p.Check("connect: latency above 0", conn.Latency > 0, true)
+	find("accept", func(e *TCPEvent) bool {
+		return e.Operation == "accept" && e.Src.Port == t.ServerPort && e.Dst.Port == t.ClientPort
+	})
+	cl := find("client's close", func(e *TCPEvent) bool { return e.Operation == "close" && e.Src.Port == t.ClientPort })
+	p.Check("client's close: sent", cl.Sent, uint64(size))
+	sv := find("server's close", func(e *TCPEvent) bool { return e.Operation == "close" && e.Src.Port == t.ServerPort })
+	p.Check("server's close: received", sv.Received, uint64(size))
+	bad := find("refused connect", func(e *TCPEvent) bool { return e.Operation == "connect" && e.Dst.Port == closed })
+	p.Check("refused connect: error", bad.Error, "ECONNREFUSED")
+	if len(p) > 0 {
+		return "", errors.New(strings.Join(p, "; "))
+	}
+	return fmt.Sprintf("connect (%d us), accept, the closes with the %d bytes sent and received, and ECONNREFUSED", conn.Latency/1000, size), nil
 }
