@@ -308,12 +308,13 @@ func TestTraceTCPContainer(t *testing.T) {
 	}
 }
 
-// waitAttachedTCP makes connections until ig shows one of this process's.
+// waitAttachedTCP makes connections until ig (trace tcp or tcpconnect,
+// whose events have no operation) shows one of this process's connects.
 func (p *proc) waitAttachedTCP(t *testing.T) {
 	t.Helper()
-	var port int
-	p.waitUntil("a connect of this process", func() { port, _ = exchange(t, "127.0.0.1", 1, 1) },
-		streamMatcher(func(e *tcpEvent) bool { return e.Operation == "connect" && e.Src.Port == port }))
+	ports := map[int]bool{}
+	p.waitUntil("a connect of this process", func() { port, _ := exchange(t, "127.0.0.1", 1, 1); ports[port] = true },
+		streamMatcher(func(e *tcpEvent) bool { return (e.Operation == "connect" || e.Operation == "") && ports[e.Src.Port] }))
 }
 
 // TestTraceTCPDetach: trace tcp lets go of every eBPF object.

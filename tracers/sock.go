@@ -65,3 +65,31 @@ func (e L4Endpoint) String() string {
 	}
 	return fmt.Sprintf("%s:%d", e.Addr, e.Port)
 }
+
+// IPProtoTCP is TCP's protocol number, as L4Endpoint.Proto shows it.
+const IPProtoTCP = 6
+
+// SockEndpoints turns struct ig_sock_ends of bpf/sock.h (the bpf2go
+// copy's fields) into the IP version and the local and remote endpoints
+// of a TCP socket.
+func SockEndpoints(family uint16, saddr, daddr [16]byte, lport, dport uint16) (version uint8, src, dst L4Endpoint) {
+	version = IPVersion(family)
+	src = L4Endpoint{Addr: SockAddr(family, saddr), Version: version, Port: lport, Proto: IPProtoTCP}
+	dst = L4Endpoint{Addr: SockAddr(family, daddr), Version: version, Port: dport, Proto: IPProtoTCP}
+	return version, src, dst
+}
+
+// DecodeSockHeader decodes the header of an event about a socket: the
+// process's when the socket's owner was known (bpf/sock.h
+// ig_sock_header), else only the time, with no process and mount
+// namespace 0, so that the stream attributes it by network namespace.
+func (c Clock) DecodeSockHeader(raw []byte, owned bool, ev *Event, names *Interner) bool {
+	if owned {
+		return c.DecodeHeader(raw, ev, names)
+	}
+	h, _, ok := View[RawHeader](raw, uintptr(HeaderSize))
+	if ok {
+		ev.Timestamp = c.Wall(h.Timestamp)
+	}
+	return ok
+}

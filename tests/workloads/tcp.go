@@ -20,6 +20,7 @@ func init() {
 	Table["top tcp"] = topTCP
 	Table["profile tcprtt"] = profileTCPRTT
 	Table["trace tcp"] = traceTCP
+	Table["trace tcpconnect"] = traceTCPConnect
 }
 
 // LoopbackUp brings lo up (the kernel guests' busybox init leaves it
@@ -392,4 +393,76 @@ func traceTCP(r *Run, h Host) (string, error) {
 		return "", errors.New(strings.Join(p, "; "))
 	}
 	return fmt.Sprintf("connect (%d us), accept, the closes with the %d bytes sent and received, and ECONNREFUSED", conn.Latency/1000, size), nil
+}
+
+// trace tcpconnect --latency, filtered to this process: a connect to a
+// listener on 127.0.0.1 with a latency above zero, and one to a closed
+// port with ECONNREFUSED.
+func traceTCPConnect(r *Run, h Host) (string, error) {
+	if err := LoopbackUp(); err != nil {
+		return "", err
+	}
+	self := os.Getpid()
+	if err := r.Start(true, "--pid", strconv.Itoa(self), "--latency"); err != nil {
+		return "", err
+	}
+	ports := map[int]bool{}
+	if _, err := r.Await("a connect of this process", r.AttachTimeout, func() {
+		if t, err := TCPTransfer("127.0.0.1", 1); err == nil {
+			ports[t.ClientPort] = true
+		}
+	}, func(e Event) bool {
+		var t TCPEvent
+		return e.DecodeRaw(&t) == nil && ports[t.Src.Port]
+	}); err != nil {
+		return "", err
+	}
+	t, err := TCPTransfer("127.0.0.1", 10)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	closed := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(closed))
+	if _, err := r.Await("the refused connect", r.EventTimeout, nil, func(e Event) bool {
+		var t TCPEvent
+		return e.DecodeRaw(&t) == nil && t.Dst.Port == closed
+	}); err != nil {
+		return "", err
+	}
+	if err := r.StopClean(); err != nil {
+		return "", err
+	}
+	evs, err := streamEvents[TCPEvent](r)
+	if err != nil {
+		return "", err
+	}
+	var p Problems
+	var good, bad *TCPEvent
+	for i := range evs {
+		switch e := &evs[i]; {
+		case e.Src.Port == t.ClientPort && e.Dst.Port == t.ServerPort:
+			good = e
+		case e.Dst.Port == closed:
+			bad = e
+		}
+	}
+	if good == nil || bad == nil {
+		return "", fmt.Errorf("connect to the listener seen: %v, to the closed port: %v, in %d events", good != nil, bad != nil, len(evs))
+	}
+	for _, e := range []*TCPEvent{good, bad} {
+		p.Check("pid", e.Pid, self)
+		p.Check("comm", e.Comm, h.Comm)
+		p.Check("latency above 0", e.Latency > 0, true)
+	}
+	p.Check("established connect: error", good.Error, "")
+	p.Check("refused connect: error", bad.Error, "ECONNREFUSED")
+	if len(p) > 0 {
+		return "", errors.New(strings.Join(p, "; "))
+	}
+	return fmt.Sprintf("a connect in %d us, and ECONNREFUSED in %d us", good.Latency/1000, bad.Latency/1000), nil
 }

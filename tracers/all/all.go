@@ -19,4 +19,5 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/open"
 	_ "github.com/ig-tracer/ig/tracers/trace/signal"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcp"
+	_ "github.com/ig-tracer/ig/tracers/trace/tcpconnect"
 )

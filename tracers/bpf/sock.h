@@ -127,4 +127,29 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 	return o;
 }
 
+/* ig_sock_reported says whether an event of sk, whose owner is o (NULL
+ * when none is recorded), passes the filters: an owner's were decided
+ * when it was recorded; without one, only the container filters apply,
+ * by network namespace, and --pid and --comm cannot match. */
+static __always_inline bool ig_sock_reported(struct ig_sock_owner *o, __u64 netns)
+{
+	if (o && o->skip)
+		return false;
+	if (o && o->known)
+		return true;
+	return !filter_pid && !filter_by_comm && !ig_netns_skipped(netns);
+}
+
+/* ig_sock_header fills an event's header for work on a socket: the
+ * owner's process, or only the time when none is known; it returns
+ * whether the process is known. */
+static __always_inline bool ig_sock_header(struct event_header *h, struct ig_sock_owner *o, __u64 now)
+{
+	bool known = o && o->known;
+	if (known)
+		*h = o->hdr;
+	h->timestamp = now;
+	return known;
+}
+
 #endif

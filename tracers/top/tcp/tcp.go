@@ -62,17 +62,14 @@ type decoder struct {
 	strings tracers.Interner
 }
 
-const ipprotoTCP = 6
-
 func (d *decoder) row(k *tcpConnKey, v *tcpConnStats, row *Stats) bool {
 	hdr := unsafe.Slice((*byte)(unsafe.Pointer(&v.Hdr)), unsafe.Sizeof(v.Hdr))
 	if !d.clock.DecodeHeader(hdr, &row.Event, &d.strings) {
 		return false
 	}
 	e := &k.Ends
-	row.IPVersion, row.IP = e.Family, tracers.IPVersion(e.Family)
-	row.Src = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Saddr), Version: row.IP, Port: e.Lport, Proto: ipprotoTCP}
-	row.Dst = tracers.L4Endpoint{Addr: tracers.SockAddr(e.Family, e.Daddr), Version: row.IP, Port: e.Dport, Proto: ipprotoTCP}
+	row.IPVersion = e.Family
+	row.IP, row.Src, row.Dst = tracers.SockEndpoints(e.Family, e.Saddr, e.Daddr, e.Lport, e.Dport)
 	row.SrcText, row.DstText = row.Src.String(), row.Dst.String()
 	row.Sent, row.Received = v.Sent, v.Received
 	return true

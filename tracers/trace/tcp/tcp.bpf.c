@@ -82,15 +82,9 @@ static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner 
 {
 	if (!wanted(op, error))
 		return;
-	if (o && o->skip)
-		return;
 	__u64 netns = ig_sock_netns(sk);
-	if (!o || !o->known) {
-		/* No process to go by: only the container filters apply,
-		 * by network namespace; --pid and --comm cannot match. */
-		if (filter_pid || filter_by_comm || ig_netns_skipped(netns))
-			return;
-	}
+	if (!ig_sock_reported(o, netns))
+		return;
 	__u32 zero = 0;
 	struct tcp_event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
@@ -98,11 +92,7 @@ static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner 
 	__builtin_memset(e, 0, sizeof(*e));
 	if (!ig_sock_read_ends(sk, &e->ends))
 		return;
-	if (o && o->known) {
-		e->hdr = o->hdr;
-		e->owner = 1;
-	}
-	e->hdr.timestamp = now;
+	e->owner = ig_sock_header(&e->hdr, o, now);
 	e->netns = netns;
 	e->op = op;
 	e->error = error;

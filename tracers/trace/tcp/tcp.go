@@ -78,25 +78,17 @@ type decoder struct {
 
 var operations = [...]string{"connect", "accept", "close"}
 
-const ipprotoTCP = 6
-
 func (d *decoder) decode(raw []byte, ev *Event) bool {
 	e, _, ok := tracers.View[tcpTcpEvent](raw, unsafe.Sizeof(tcpTcpEvent{}))
 	if !ok || int(e.Op) >= len(operations) {
 		return false
 	}
-	if e.Owner != 0 {
-		if !d.clock.DecodeHeader(raw, &ev.Event, &d.strings) {
-			return false
-		}
-	} else {
-		ev.Timestamp = d.clock.Wall(e.Hdr.Timestamp) // no process: only the time
+	if !d.clock.DecodeSockHeader(raw, e.Owner != 0, &ev.Event, &d.strings) {
+		return false
 	}
 	ev.Operation = operations[e.Op]
 	ends := &e.Ends
-	ev.IPVersion = tracers.IPVersion(ends.Family)
-	ev.Src = tracers.L4Endpoint{Addr: tracers.SockAddr(ends.Family, ends.Saddr), Version: ev.IPVersion, Port: ends.Lport, Proto: ipprotoTCP}
-	ev.Dst = tracers.L4Endpoint{Addr: tracers.SockAddr(ends.Family, ends.Daddr), Version: ev.IPVersion, Port: ends.Dport, Proto: ipprotoTCP}
+	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
 	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
 	ev.NetNsID = e.Netns
 	ev.Err, ev.Error = tracers.Errno(-int64(e.Error))

@@ -1,0 +1,3 @@
+package tcpconnect
+
+//go:generate go tool bpf2go -type connect_event -target bpfel tcpconnect tcpconnect.bpf.c
