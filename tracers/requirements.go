@@ -85,6 +85,9 @@ func sysExits(names ...string) []string {
 
 // blockRequests are the raw block tracepoints bpf/block.h times requests
 // with (block_rq_merge came in 5.9).
+// tcpRetransTracepoints: retransmissions, and the sockets' owners (connect, accept).
+var tcpRetransTracepoints = append([]string{"tcp/tcp_retransmit_skb", "sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)
+
 var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
 func syscalls(names ...string) []string {
@@ -205,8 +208,13 @@ var Table = []Requirements{
 		Note: "an attempt is reported at its outcome: the source port is chosen after the tracepoint fires for the attempt"},
 	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"skb/kfree_skb"}}}},
-	{Gadget: "trace tcpretrans", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"tcp/tcp_retransmit_skb"}}}},
+	{Gadget: "trace tcpretrans", Variants: []Variant{
+		{Name: "kprobe", MinKernel: "5.8", Configs: append(slices.Clone(syscallConfigs), "CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"),
+			ProgramTypes: []ebpf.ProgramType{ebpf.TracePoint, ebpf.Kprobe}, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+			Tracepoints: tcpRetransTracepoints, KernelFuncs: []string{"tcp_send_loss_probe"}},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+			Tracepoints: tcpRetransTracepoints}},
+		Note: "tail-loss probes (type LOSS) have no tracepoint: only the kprobe variant sees them"},
 	{Gadget: "script", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer}},
 		Note: "bpftrace-like scripts; kprobes where the script asks for them"},

@@ -3,6 +3,8 @@ package tracers
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
+	"strings"
 )
 
 // Address families, as the kernel numbers them.
@@ -92,4 +94,43 @@ func (c Clock) DecodeSockHeader(raw []byte, owned bool, ev *Event, names *Intern
 		ev.Timestamp = c.Wall(h.Timestamp)
 	}
 	return ok
+}
+
+// tcpStates are the kernel's TCP states (include/net/tcp_states.h), by
+// number, named as Inspektor Gadget names them.
+var tcpStates = [...]string{"", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+	"CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV", "BOUND_INACTIVE"}
+
+// TCPState names a TCP state; its number when the kernel has a new one.
+func TCPState(s uint8) string {
+	if int(s) < len(tcpStates) && tcpStates[s] != "" {
+		return tcpStates[s]
+	}
+	return strconv.Itoa(int(s))
+}
+
+// tcpFlagBits are the TCP header flags, lowest bit first.
+var tcpFlagBits = []NamedBits{
+	{Bits: 0x01, Name: "FIN"}, {Bits: 0x02, Name: "SYN"}, {Bits: 0x04, Name: "RST"}, {Bits: 0x08, Name: "PSH"},
+	{Bits: 0x10, Name: "ACK"}, {Bits: 0x20, Name: "URG"}, {Bits: 0x40, Name: "ECE"}, {Bits: 0x80, Name: "CWR"},
+}
+
+// TCPFlags names TCP header flags as Inspektor Gadget does ("PSH|ACK"),
+// memoized: one per decoder, which is not safe for concurrent use.
+type TCPFlags struct {
+	bits  BitNames
+	names map[uint16]string
+}
+
+// Name is flags' names joined by "|".
+func (t *TCPFlags) Name(flags uint16) string {
+	if s, ok := t.names[flags]; ok {
+		return s
+	}
+	if t.names == nil || len(t.names) > 256 {
+		t.names, t.bits.Names = map[uint16]string{}, tcpFlagBits
+	}
+	s := strings.Join(t.bits.Of(uint64(flags)), "|")
+	t.names[flags] = s
+	return s
 }

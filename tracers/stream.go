@@ -101,6 +101,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		received  uint64
 		malformed uint64
 		held      heldEvents
+		leftOut   = map[uint64]bool{} // network namespaces the kernel let by and ig left out (-v)
 	)
 	// emit decodes, enriches and prints one record. It returns false, and
 	// prints nothing, when the event's container is not known yet and it
@@ -119,6 +120,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			e.Runtime, e.K8s = rt, k8s
 			if accepted {
 				printer.Print(&ev)
+			} else if netns := s.NetNs(&ev); env.Verbose && !leftOut[netns] && len(leftOut) < 1024 {
+				leftOut[netns] = true
+				env.Logf("network namespace %d: not selected; its events are left out", netns)
 			}
 			return true
 		}

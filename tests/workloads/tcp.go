@@ -21,6 +21,7 @@ func init() {
 	Table["profile tcprtt"] = profileTCPRTT
 	Table["trace tcp"] = traceTCP
 	Table["trace tcpconnect"] = traceTCPConnect
+	Table["trace tcpretrans"] = traceTCPRetrans
 }
 
 // LoopbackUp brings lo up (the kernel guests' busybox init leaves it
@@ -465,4 +466,114 @@ func traceTCPConnect(r *Run, h Host) (string, error) {
 		return "", errors.New(strings.Join(p, "; "))
 	}
 	return fmt.Sprintf("a connect in %d us, and ECONNREFUSED in %d us", good.Latency/1000, bad.Latency/1000), nil
+}
+
+// RetransmittedSYN connects to a listener on 127.0.0.1 whose accept queue
+// is full (backlog 0, and one connection never accepted): the kernel drops
+// the new SYN, and the client sends it again after a second. No netfilter
+// needed. It returns the retrying client's port once the connect has
+// waited wait; the caller's ig should have seen the retransmission.
+func RetransmittedSYN(wait time.Duration) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return 0, err
+	}
+	if err := unix.Listen(fd, 0); err != nil {
+		return 0, err
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return 0, err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(sa.(*unix.SockaddrInet4).Port)
+	var first []net.Conn
+	defer func() {
+		for _, c := range first {
+			c.Close()
+		}
+	}()
+	for range 2 { // fill the queue
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			first = append(first, c)
+		}
+	}
+	// The next connect's SYN is dropped: a non-blocking connect, left
+	// waiting for wait.
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(c)
+	if err := unix.Connect(c, sa); err != nil && err != unix.EINPROGRESS {
+		return 0, err
+	}
+	local, err := unix.Getsockname(c)
+	if err != nil {
+		return 0, err
+	}
+	time.Sleep(wait)
+	return local.(*unix.SockaddrInet4).Port, nil
+}
+
+// RetransEvent has the fields of trace tcpretrans the workloads check.
+type RetransEvent struct {
+	Pid      int         `json:"pid"`
+	Comm     string      `json:"comm"`
+	Src      TCPEndpoint `json:"src"`
+	State    string      `json:"state"`
+	TCPFlags string      `json:"tcpflags"`
+	Type     string      `json:"type"`
+}
+
+// trace tcpretrans, filtered to this process: a SYN dropped by a full
+// accept queue is retransmitted, with this process, SYN_SENT and SYN.
+func traceTCPRetrans(r *Run, h Host) (string, error) {
+	if err := LoopbackUp(); err != nil {
+		return "", err
+	}
+	return AlsoVariant(r, "tracepoint", false, func(r *Run) (string, error) {
+		self := os.Getpid()
+		if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
+			return "", err
+		}
+		ports := map[int]bool{}
+		var failed error
+		ev, err := r.Await("a retransmitted SYN of this process", r.AttachTimeout+r.EventTimeout, func() {
+			port, err := RetransmittedSYN(1200 * time.Millisecond)
+			if err != nil {
+				failed = err
+			}
+			ports[port] = true
+		}, func(e Event) bool {
+			var re RetransEvent
+			return e.DecodeRaw(&re) == nil && ports[re.Src.Port]
+		})
+		if failed != nil {
+			return "", failed
+		}
+		if err != nil {
+			return "", err
+		}
+		if err := r.StopClean(); err != nil {
+			return "", err
+		}
+		var re RetransEvent
+		if err := ev.DecodeRaw(&re); err != nil {
+			return "", err
+		}
+		var p Problems
+		p.Check("pid", re.Pid, self)
+		p.Check("comm", re.Comm, h.Comm)
+		p.Check("state", re.State, "SYN_SENT")
+		p.Check("tcpflags", re.TCPFlags, "SYN")
+		p.Check("type", re.Type, "RETRANS")
+		if len(p) > 0 {
+			return "", errors.New(strings.Join(p, "; "))
+		}
+		return fmt.Sprintf("a SYN retransmitted from port %d, SYN_SENT", re.Src.Port), nil
+	})
 }

@@ -20,4 +20,5 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/signal"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcp"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpconnect"
+	_ "github.com/ig-tracer/ig/tracers/trace/tcpretrans"
 )

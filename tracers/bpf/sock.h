@@ -127,6 +127,80 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 	return o;
 }
 
+/* ig_sock_track_start records the start of a connection on a state
+ * change (sock/inet_sock_set_state): a connect (-> SYN_SENT, in the
+ * connecting process, its owner), or a server-side handshake (LISTEN ->
+ * SYN_RECV, a new child socket whose owner is known at accept). It
+ * returns whether the change was one of those. */
+static __always_inline bool ig_sock_track_start(struct sock *sk, int from, int to, __u64 now)
+{
+	if (to == TCP_SYN_SENT) {
+		ig_sock_own(sk, now);
+		return true;
+	}
+	if (from == TCP_LISTEN && to == TCP_SYN_RECV) {
+		__u64 key = (__u64)sk;
+		struct ig_sock_owner fresh = {.start_ns = now};
+		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
+		return true;
+	}
+	return false;
+}
+
+/* ig_sock_accepted records the current task as the owner of the TCP
+ * socket behind fd, which accept(2) returned, and returns the socket
+ * (NULL for none) and its owner entry. */
+static __always_inline struct sock *ig_sock_accepted(long fd, __u64 now, struct ig_sock_owner **o)
+{
+	if (fd < 0)
+		return NULL;
+	struct file *f = ig_fd_file(fd);
+	struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
+	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
+	if (!sk || !ig_sock_is_tcp(sk))
+		return NULL;
+	__u16 family = ig_sock_family(sk);
+	if (family != IG_AF_INET && family != IG_AF_INET6)
+		return NULL;
+	*o = ig_sock_own(sk, now);
+	return sk;
+}
+
+/* IG_SOCK_OWNER_ACCEPTS declares the programs that record accepted
+ * sockets' owners, at the exit of accept(2) and accept4(2); on_accept(sk,
+ * owner, now) is called for each (a no-op for gadgets that only need the
+ * owners). */
+#define IG_SOCK_OWNER_ACCEPTS(on_accept)                                         \
+	SEC("tracepoint/syscalls/sys_exit_accept4")                              \
+	int exit_accept4(struct trace_event_raw_sys_exit *ctx)                   \
+	{                                                                        \
+		struct ig_sock_owner *o = NULL;                                  \
+		__u64 now = bpf_ktime_get_boot_ns();                             \
+		struct sock *sk = ig_sock_accepted(ctx->ret, now, &o);           \
+		if (sk)                                                          \
+			on_accept(sk, o, now);                                   \
+		return 0;                                                        \
+	}                                                                        \
+	SEC("tracepoint/syscalls/sys_exit_accept")                               \
+	int exit_accept(struct trace_event_raw_sys_exit *ctx)                    \
+	{                                                                        \
+		struct ig_sock_owner *o = NULL;                                  \
+		__u64 now = bpf_ktime_get_boot_ns();                             \
+		struct sock *sk = ig_sock_accepted(ctx->ret, now, &o);           \
+		if (sk)                                                          \
+			on_accept(sk, o, now);                                   \
+		return 0;                                                        \
+	}
+
+/* ig_sock_connect_error is the errno of a connect that failed (SYN_SENT
+ * -> CLOSE): the socket's error (ECONNREFUSED on a reset, ETIMEDOUT),
+ * ECONNRESET when it has none. */
+static __always_inline __s32 ig_sock_connect_error(struct sock *sk)
+{
+	int err = BPF_CORE_READ(sk, sk_err);
+	return err ? err : 104; /* ECONNRESET */
+}
+
 /* ig_sock_reported says whether an event of sk, whose owner is o (NULL
  * when none is recorded), passes the filters: an owner's were decided
  * when it was recorded; without one, only the container filters apply,

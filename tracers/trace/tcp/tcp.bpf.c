@@ -115,17 +115,8 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	int from = BPF_CORE_READ(ctx, oldstate), to = BPF_CORE_READ(ctx, newstate);
 	__u64 key = (__u64)sk, now = bpf_ktime_get_boot_ns();
 
-	if (to == TCP_SYN_SENT) { /* connect(2), in the connecting process */
-		ig_sock_own(sk, now);
+	if (ig_sock_track_start(sk, from, to, now))
 		return 0;
-	}
-	if (from == TCP_LISTEN && to == TCP_SYN_RECV) {
-		/* A child socket for a handshake: its owner is known at
-		 * accept; its life starts now. */
-		struct ig_sock_owner fresh = {.start_ns = now};
-		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
-		return 0;
-	}
 	struct ig_sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
 	if (from == TCP_SYN_SENT && to == TCP_ESTABLISHED) {
 		emit(sk, IG_TCP_CONNECT, o, now, 0, false, 0);
@@ -134,10 +125,7 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (to != TCP_CLOSE)
 		return 0;
 	if (from == TCP_SYN_SENT) {
-		/* The connect failed: sk_err says why (ECONNREFUSED on a
-		 * reset, ETIMEDOUT...). */
-		int err = BPF_CORE_READ(sk, sk_err);
-		emit(sk, IG_TCP_CONNECT, o, now, err ? err : 104 /* ECONNRESET */, false, 0);
+		emit(sk, IG_TCP_CONNECT, o, now, ig_sock_connect_error(sk), false, 0);
 	} else if (from != TCP_LISTEN && from != TCP_SYN_RECV) {
 		emit(sk, IG_TCP_CLOSE, o, now, 0, true, from);
 	}
@@ -145,33 +133,9 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-static __always_inline void accepted(long fd)
+static __always_inline void accepted(struct sock *sk, struct ig_sock_owner *o, __u64 now)
 {
-	if (fd < 0)
-		return;
-	struct file *f = ig_fd_file(fd);
-	struct socket *sock = f ? BPF_CORE_READ(f, private_data) : NULL;
-	struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;
-	if (!sk || !ig_sock_is_tcp(sk))
-		return;
-	__u16 family = ig_sock_family(sk);
-	if (family != IG_AF_INET && family != IG_AF_INET6)
-		return;
-	__u64 now = bpf_ktime_get_boot_ns();
-	struct ig_sock_owner *o = ig_sock_own(sk, now);
 	emit(sk, IG_TCP_ACCEPT, o, now, 0, false, 0);
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int exit_accept4(struct trace_event_raw_sys_exit *ctx)
-{
-	accepted(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	accepted(ctx->ret);
-	return 0;
-}
+IG_SOCK_OWNER_ACCEPTS(accepted)

@@ -48,10 +48,8 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		e.latency_ns = now - o->start_ns;
 	if (e.latency_ns < min_latency_ns)
 		goto out;
-	if (to == TCP_CLOSE) {
-		int err = BPF_CORE_READ(sk, sk_err);
-		e.error = err ? err : 104; /* ECONNRESET */
-	}
+	if (to == TCP_CLOSE)
+		e.error = ig_sock_connect_error(sk);
 	ig_submit(&e, sizeof(e));
 out:
 	bpf_map_delete_elem(&sock_owners, &key);
