@@ -40,7 +40,8 @@ static __always_inline void emit(struct sock *sk, struct sk_buff *skb, __u8 type
 	if (skb) {
 		/* TCP_SKB_CB(skb): the control block in skb->cb. */
 		struct tcp_skb_cb *cb = (void *)skb + bpf_core_field_offset(struct sk_buff, cb);
-		e.tcpflags = BPF_CORE_READ(cb, tcp_flags);
+		/* A __u8 until 6.17, a __u16 since (AccECN): read at its size. */
+		e.tcpflags = BPF_CORE_READ_BITFIELD_PROBED(cb, tcp_flags);
 	}
 	ig_submit(&e, sizeof(e));
 }
