@@ -355,6 +355,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	}
 	env.Enrich = tracers.Enricher(coll)
 	env.LookupNet = coll.LookupNet
+	env.Containers = coll.Containers
 	env.Phases.Mark("runtimes")
 
 	ctx, cancel := signalContext(timeout)

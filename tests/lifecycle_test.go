@@ -69,6 +69,7 @@ func TestLifecycle(t *testing.T) {
 		{"trace open --variant tracepoint SIGINT", append(slices.Clone(openArgs), "--variant", "tracepoint"), openTracepointProgs, attachedOpen, sigINT},
 		{"trace exec SIGINT", execArgs, execProgs, attachedExec, sigINT},
 		{"snapshot process", []string{"snapshot", "process", "-o", "json"}, snapshotProgs, nil, nil},
+		{"snapshot socket", []string{"snapshot", "socket", "-o", "json"}, []string{"snapshot_tcp", "snapshot_udp", "socket_owners"}, nil, nil},
 		{"profile cpu SIGINT", []string{"profile", "cpu", "--pid", pid, "--interval", "1"}, profileProgs, attachedProfile, sigINT},
 	} {
 		t.Run(g.name, func(t *testing.T) { checkLifecycle(t, g) })

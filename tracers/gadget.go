@@ -138,6 +138,10 @@ type Env struct {
 	// (Containers.LookupNet); nil when no runtime is in use. Gadgets ask
 	// NetContainer.
 	LookupNet func(netns uint64) ([]*runtimes.Container, bool)
+	// Containers lists the running containers (Containers.Containers);
+	// nil when no runtime is in use. Snapshots of network namespaces
+	// visit theirs.
+	Containers func() []runtimes.Container
 
 	acceptNet   func([]*runtimes.Container) bool // Accept for network namespaces (SelectContainers)
 	hostNetwork []string                         // selected containers on the host's network

@@ -132,7 +132,8 @@ var Table = []Requirements{
 		{Name: "/proc", NoBPF: true}},
 		Note: "without task iterators it reads /proc"},
 	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
-		ProgramTypes: iter, Iterators: []string{"tcp", "udp"}, KernelBTF: true}}},
+		ProgramTypes: iter, Iterators: []string{"tcp", "udp", "task_file"}, KernelBTF: true}},
+		Note: "unix sockets from /proc/net/unix, per network namespace"},
 	{Gadget: "top file", Variants: []Variant{
 		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: topMaps,
 			KernelBTF: true, BTFTracepoints: []string{"sys_exit"}},

@@ -7,6 +7,7 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/profile/cpu"
 	_ "github.com/ig-tracer/ig/tracers/profile/tcprtt"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
+	_ "github.com/ig-tracer/ig/tracers/snapshot/socket"
 	_ "github.com/ig-tracer/ig/tracers/top/block-io"
 	_ "github.com/ig-tracer/ig/tracers/top/file"
 	_ "github.com/ig-tracer/ig/tracers/top/tcp"
