@@ -33,18 +33,37 @@ type tcpRetransEvent struct {
 // until the test ends: their sender must retransmit them.
 func dropTo(t *testing.T, port int) {
 	t.Helper()
+	nftRule(t, 0, "input", "tcp", "dport", strconv.Itoa(port), "drop")
+}
+
+// nftRule adds an nftables rule on hook (input, output) in the network
+// namespace of pid (0: this one), in a table of its own that the test's
+// cleanup deletes.
+func nftRule(t *testing.T, pid int, hook string, rule ...string) {
+	t.Helper()
 	nft := requireTool(t, "nft")
 	table := "igtest_" + unique("")[1:9]
+	run := func(args ...string) error {
+		cmd := exec.Command(nft, args...)
+		if pid != 0 {
+			cmd = exec.Command("nsenter", append([]string{fmt.Sprintf("--net=/proc/%d/ns/net", pid), nft}, args...)...)
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
 	for _, args := range [][]string{
 		{"add", "table", "inet", table},
-		{"add", "chain", "inet", table, "in", "{ type filter hook input priority 0; }"},
-		{"add", "rule", "inet", table, "in", "tcp", "dport", strconv.Itoa(port), "drop"},
+		{"add", "chain", "inet", table, "c", "{ type filter hook " + hook + " priority 0; }"},
+		append([]string{"add", "rule", "inet", table, "c"}, rule...),
 	} {
-		if out, err := exec.Command(nft, args...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+		if err := run(args...); err != nil {
+			t.Fatal(err)
 		}
 	}
-	t.Cleanup(func() { _ = exec.Command(nft, "delete", "table", "inet", table).Run() })
+	t.Cleanup(func() { _ = run("delete", "table", "inet", table) })
 }
 
 // listenDiscard is a listener on 127.0.0.1 that reads every connection to
@@ -150,7 +169,6 @@ func TestTraceTCPRetransDetach(t *testing.T) {
 // network namespace). Under -c the host's retransmissions are not shown.
 func TestTraceTCPRetransContainer(t *testing.T) {
 	runtimesUp(t)
-	nft := requireTool(t, "nft")
 	name, pid := container(t, "docker")
 	var early net.Conn
 	var port, earlyPort int
@@ -167,16 +185,7 @@ func TestTraceTCPRetransContainer(t *testing.T) {
 		earlyPort = early.LocalAddr().(*net.TCPAddr).Port
 	})
 	defer early.Close()
-	netns := fmt.Sprintf("--net=/proc/%d/ns/net", pid)
-	for _, args := range [][]string{
-		{"add", "table", "inet", "igtest"},
-		{"add", "chain", "inet", "igtest", "in", "{ type filter hook input priority 0; }"},
-		{"add", "rule", "inet", "igtest", "in", "tcp", "dport", strconv.Itoa(port), "drop"},
-	} {
-		if out, err := exec.Command("nsenter", append([]string{netns, nft}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("nft %s in the container's network namespace: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
+	nftRule(t, pid, "input", "tcp", "dport", strconv.Itoa(port), "drop")
 	// The host's own retransmissions, which -c must leave out.
 	_, hostPort := listenDiscard(t)
 	hostConn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(hostPort))

@@ -85,8 +85,11 @@ func sysExits(names ...string) []string {
 
 // blockRequests are the raw block tracepoints bpf/block.h times requests
 // with (block_rq_merge came in 5.9).
-// tcpRetransTracepoints: retransmissions, and the sockets' owners (connect, accept).
-var tcpRetransTracepoints = append([]string{"tcp/tcp_retransmit_skb", "sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)
+// tcpOwnerTracepoints keep the sockets' owners (bpf/sock.h): connect, accept.
+var tcpOwnerTracepoints = append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)
+
+// tcpRetransTracepoints: retransmissions, and the sockets' owners.
+var tcpRetransTracepoints = append([]string{"tcp/tcp_retransmit_skb"}, tcpOwnerTracepoints...)
 
 var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
@@ -208,7 +211,9 @@ var Table = []Requirements{
 		Tracepoints: []string{"sock/inet_sock_set_state"}}},
 		Note: "an attempt is reported at its outcome: the source port is chosen after the tracepoint fires for the attempt"},
 	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer, Tracepoints: []string{"skb/kfree_skb"}}}},
+		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+		Tracepoints: append([]string{"skb/kfree_skb"}, tcpOwnerTracepoints...), KernelBTF: true}},
+		Note: "kfree_skb has the drop reason since 5.17; only packets with a socket are reported"},
 	{Gadget: "trace tcpretrans", Variants: []Variant{
 		{Name: "kprobe", MinKernel: "5.8", Configs: append(slices.Clone(syscallConfigs), "CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"),
 			ProgramTypes: []ebpf.ProgramType{ebpf.TracePoint, ebpf.Kprobe}, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},

@@ -21,5 +21,6 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/signal"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcp"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpconnect"
+	_ "github.com/ig-tracer/ig/tracers/trace/tcpdrop"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpretrans"
 )

@@ -147,6 +147,16 @@ static __always_inline bool ig_sock_track_start(struct sock *sk, int from, int t
 	return false;
 }
 
+/* ig_sock_track keeps the owners current for a gadget that only needs
+ * them: starts recorded, the socket forgotten at close. */
+static __always_inline void ig_sock_track(struct sock *sk, int from, int to)
+{
+	if (!ig_sock_track_start(sk, from, to, bpf_ktime_get_boot_ns()) && to == TCP_CLOSE) {
+		__u64 key = (__u64)sk;
+		bpf_map_delete_elem(&sock_owners, &key);
+	}
+}
+
 /* ig_sock_accepted records the current task as the owner of the TCP
  * socket behind fd, which accept(2) returned, and returns the socket
  * (NULL for none) and its owner entry. */
@@ -200,6 +210,23 @@ static __always_inline __s32 ig_sock_connect_error(struct sock *sk)
 	int err = BPF_CORE_READ(sk, sk_err);
 	return err ? err : 104; /* ECONNRESET */
 }
+
+static __always_inline void ig_sock_no_accept_event(struct sock *sk, struct ig_sock_owner *o, __u64 now) {}
+
+/* IG_SOCK_OWNER_PROGRAMS declares the programs that keep sock_owners
+ * current for a gadget whose events come from elsewhere (a retransmit, a
+ * drop): state changes and accepts. */
+#define IG_SOCK_OWNER_PROGRAMS                                                   \
+	SEC("tracepoint/sock/inet_sock_set_state")                               \
+	int set_state(struct trace_event_raw_inet_sock_set_state *ctx)           \
+	{                                                                        \
+		if (BPF_CORE_READ(ctx, protocol) != IG_IPPROTO_TCP)              \
+			return 0;                                                \
+		ig_sock_track((struct sock *)BPF_CORE_READ(ctx, skaddr),         \
+			      BPF_CORE_READ(ctx, oldstate), BPF_CORE_READ(ctx, newstate)); \
+		return 0;                                                        \
+	}                                                                        \
+	IG_SOCK_OWNER_ACCEPTS(ig_sock_no_accept_event)
 
 /* ig_sock_reported says whether an event of sk, whose owner is o (NULL
  * when none is recorded), passes the filters: an owner's were decided

@@ -69,20 +69,4 @@ int BPF_KPROBE(loss_probe, struct sock *sk)
 }
 
 /* The owners: recorded at connect and accept, forgotten at close. */
-SEC("tracepoint/sock/inet_sock_set_state")
-int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
-{
-	if (BPF_CORE_READ(ctx, protocol) != IG_IPPROTO_TCP)
-		return 0;
-	struct sock *sk = (struct sock *)BPF_CORE_READ(ctx, skaddr);
-	int from = BPF_CORE_READ(ctx, oldstate), to = BPF_CORE_READ(ctx, newstate);
-	if (!ig_sock_track_start(sk, from, to, bpf_ktime_get_boot_ns()) && to == TCP_CLOSE) {
-		__u64 key = (__u64)sk;
-		bpf_map_delete_elem(&sock_owners, &key);
-	}
-	return 0;
-}
-
-static __always_inline void no_event(struct sock *sk, struct ig_sock_owner *o, __u64 now) {}
-
-IG_SOCK_OWNER_ACCEPTS(no_event)
+IG_SOCK_OWNER_PROGRAMS

@@ -1,0 +1,107 @@
+// Package tcpdrop is the trace tcpdrop gadget: TCP packets the kernel
+// dropped, with its reason, the connection and its process.
+package tcpdrop
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/tracers"
+)
+
+// Event is one dropped packet. JSON names follow Inspektor Gadget's trace
+// tcpdrop.
+type Event struct {
+	tracers.Event
+	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
+	Src       tracers.L4Endpoint `json:"src" desc:"the socket's local end"`
+	Dst       tracers.L4Endpoint `json:"dst" desc:"the socket's remote end"`
+	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
+	DstText   string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
+	NetNsID   uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
+	State     string             `json:"state" column:"state,width:11" desc:"the socket's TCP state"`
+	TCPFlags  string             `json:"tcpflags" column:"tcpflags,width:12" desc:"the dropped segment's TCP flags; empty when its TCP header was not built yet"`
+	Reason    string             `json:"reason" column:"reason,width:22" desc:"why the kernel dropped it: its skb_drop_reason, named from this kernel's BTF (NETFILTER_DROP, TCP_CSUM...)"`
+}
+
+var schema = output.NewSchema[Event]()
+
+func init() {
+	tracers.Register(&tracers.Gadget{
+		Category:    "trace",
+		Name:        "tcpdrop",
+		Description: "Trace TCP packets the kernel drops, with its reason",
+		Schema:      schema,
+		Columns:     tracers.Fixed("container", "pid", "comm", "ip", "src", "dst", "state", "tcpflags", "reason"),
+		Run:         run,
+	})
+}
+
+func run(ctx context.Context, env *tracers.Env) error {
+	reasons, err := dropReasons(env.KernelTypes)
+	if err != nil {
+		return err
+	}
+	spec, err := loadTcpdrop()
+	if err != nil {
+		return err
+	}
+	d := &decoder{clock: tracers.NewClock(), reasons: reasons}
+	return tracers.RunStream[Event](ctx, env, spec, nil,
+		tracers.StreamSpec[Event]{Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID }})
+}
+
+// dropReasons names the kernel's drop reasons, which differ from one
+// kernel to the next: the values of its enum skb_drop_reason, without
+// the SKB_DROP_REASON_ prefix.
+func dropReasons(kernel *btf.Spec) (map[uint32]string, error) {
+	if kernel == nil {
+		var err error
+		if kernel, err = btf.LoadKernelSpec(); err != nil {
+			return nil, err
+		}
+	}
+	var enum *btf.Enum
+	if err := kernel.TypeByName("skb_drop_reason", &enum); err != nil {
+		return nil, errors.New("this kernel's BTF has no enum skb_drop_reason: drop reasons need kernel 5.17 or later")
+	}
+	names := make(map[uint32]string, len(enum.Values))
+	for _, v := range enum.Values {
+		names[uint32(v.Value)] = strings.TrimPrefix(v.Name, "SKB_DROP_REASON_")
+	}
+	return names, nil
+}
+
+type decoder struct {
+	clock   tracers.Clock
+	strings tracers.Interner
+	flags   tracers.TCPFlags
+	reasons map[uint32]string
+}
+
+func (d *decoder) decode(raw []byte, ev *Event) bool {
+	e, _, ok := tracers.View[tcpdropDropEvent](raw, unsafe.Sizeof(tcpdropDropEvent{}))
+	if !ok || !d.clock.DecodeSockHeader(raw, e.Owner != 0, &ev.Event, &d.strings) {
+		return false
+	}
+	ends := &e.Ends
+	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
+	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
+	ev.NetNsID = e.Netns
+	ev.State = tracers.TCPState(e.State)
+	if e.Tcpflags != 0 {
+		ev.TCPFlags = d.flags.Name(e.Tcpflags)
+	}
+	if name, ok := d.reasons[e.Reason]; ok {
+		ev.Reason = name
+	} else {
+		ev.Reason = strconv.FormatUint(uint64(e.Reason), 10)
+	}
+	return true
+}
