@@ -79,6 +79,12 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 		}
 	}
 	keepVariantPrograms(spec, env)
+	if _, ok := spec.Programs[seedOwners]; ok && !kernelHasBTF() {
+		// Iterators attach by the kernel's own BTF: without it the
+		// gadget runs, and connections made before ig have no process.
+		delete(spec.Programs, seedOwners)
+		env.Logf("no kernel BTF (/sys/kernel/btf/vmlinux): sockets already open will have no process")
+	}
 	if m, ok := spec.Maps["events"]; ok {
 		m.MaxEntries = RingBufferSize
 	}
@@ -138,6 +144,9 @@ func (e *AttachError) Unwrap() error { return e.Err }
 // attached.
 func keepVariantPrograms(spec *ebpf.CollectionSpec, env *Env) {
 	for name, ps := range spec.Programs {
+		if name == seedOwners {
+			continue // run once at start, by every variant (tracers.start)
+		}
 		other := env.VariantReq != nil && !env.VariantReq.Attaches(ps.SectionName)
 		if other || slices.Contains(env.Skipped, strings.TrimPrefix(ps.SectionName, "tracepoint/")) {
 			delete(spec.Programs, name)
@@ -342,4 +351,11 @@ func (p *Program) Detach() {
 func (p *Program) Close() {
 	p.Detach()
 	p.Coll.Close()
+}
+
+// kernelHasBTF says whether the kernel exposes its own BTF, which
+// iterator programs attach by.
+func kernelHasBTF() bool {
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	return err == nil
 }

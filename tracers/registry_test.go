@@ -133,7 +133,7 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 			for _, tp := range v.Tracepoints {
 				inTable["tracepoint/"+tp] = true
 			}
-			for _, it := range v.Iterators {
+			for _, it := range append(slices.Clone(v.Iterators), v.SeedIterators...) {
 				inTable["iter/"+it] = true
 			}
 			for _, tp := range v.BTFTracepoints {

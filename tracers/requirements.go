@@ -33,9 +33,12 @@ type Variant struct {
 	// sections): Tracing programs, probed by loading one, not by fentry.
 	BTFTracepoints []string
 	Iterators      []string // bpf_iter_<name>
-	PerfEvents     []string // perf events its perf_event programs sample (cpu-clock)
-	KernelBTF      bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
-	NoBPF          bool     // a fallback that loads nothing (e.g. reads /proc)
+	// SeedIterators are iterators run once at start where the kernel has
+	// its BTF (bpf/sock.h's seed of socket owners): used, never required.
+	SeedIterators []string
+	PerfEvents    []string // perf events its perf_event programs sample (cpu-clock)
+	KernelBTF     bool     // needs /sys/kernel/btf/vmlinux itself (attach by BTF id)
+	NoBPF         bool     // a fallback that loads nothing (e.g. reads /proc)
 }
 
 // Requirements is one row of the requirements table.
@@ -69,6 +72,8 @@ var (
 	kp                = []ebpf.ProgramType{ebpf.Kprobe}
 	// Iterators (SEC("iter/...")) are tracing programs attached to bpf_iter_<name>.
 	iter = []ebpf.ProgramType{ebpf.Tracing}
+	// Tracepoints, and the socket owners' seed (an iterator: Tracing).
+	tpSeed = []ebpf.ProgramType{ebpf.TracePoint, ebpf.Tracing}
 	// tp_btf programs (raw tracepoints with BTF) are Tracing programs too.
 	tracing = []ebpf.ProgramType{ebpf.Tracing}
 )
@@ -85,6 +90,9 @@ func sysExits(names ...string) []string {
 
 // blockRequests are the raw block tracepoints bpf/block.h times requests
 // with (block_rq_merge came in 5.9).
+// seedIterators: the socket owners' seed (bpf/sock.h IG_SOCK_OWNER_SEED).
+var seedIterators = []string{"task_file"}
+
 // tcpOwnerTracepoints keep the sockets' owners (bpf/sock.h): connect, accept.
 var tcpOwnerTracepoints = append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)
 
@@ -203,23 +211,23 @@ var Table = []Requirements{
 	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
 		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
 	{Gadget: "trace tcp", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: socketOwners,
-		Tracepoints: append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...)}},
-		Note: "the process of a connection made before ig started is unknown: its close is attributed by network namespace"},
+		Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: socketOwners,
+		Tracepoints: append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...), SeedIterators: seedIterators}},
+		Note: "sockets open before ig started get their processes from a task-file iterator where the kernel has BTF"},
 	{Gadget: "trace tcpconnect", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
 		Tracepoints: []string{"sock/inet_sock_set_state"}}},
 		Note: "an attempt is reported at its outcome: the source port is chosen after the tracepoint fires for the attempt"},
 	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",
-		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
-		Tracepoints: append([]string{"skb/kfree_skb"}, tcpOwnerTracepoints...), KernelBTF: true}},
+		Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+		Tracepoints: append([]string{"skb/kfree_skb"}, tcpOwnerTracepoints...), SeedIterators: seedIterators, KernelBTF: true}},
 		Note: "kfree_skb has the drop reason since 5.17; only packets with a socket are reported"},
 	{Gadget: "trace tcpretrans", Variants: []Variant{
 		{Name: "kprobe", MinKernel: "5.8", Configs: append(slices.Clone(syscallConfigs), "CONFIG_KPROBES", "CONFIG_KPROBE_EVENTS"),
-			ProgramTypes: []ebpf.ProgramType{ebpf.TracePoint, ebpf.Kprobe}, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
-			Tracepoints: tcpRetransTracepoints, KernelFuncs: []string{"tcp_send_loss_probe"}},
-		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
-			Tracepoints: tcpRetransTracepoints}},
+			ProgramTypes: []ebpf.ProgramType{ebpf.TracePoint, ebpf.Kprobe, ebpf.Tracing}, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+			Tracepoints: tcpRetransTracepoints, KernelFuncs: []string{"tcp_send_loss_probe"}, SeedIterators: seedIterators},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+			Tracepoints: tcpRetransTracepoints, SeedIterators: seedIterators}},
 		Note: "tail-loss probes (type LOSS) have no tracepoint: only the kprobe variant sees them"},
 	{Gadget: "script", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer}},
@@ -290,11 +298,12 @@ func (v Variant) MarshalJSON() ([]byte, error) {
 		Fentry       []string `json:"fentry"`
 		BTFTps       []string `json:"btfTracepoints"`
 		Iterators    []string `json:"iterators"`
+		Seed         []string `json:"seedIterators"`
 		PerfEvents   []string `json:"perfEvents"`
 		KernelBTF    bool     `json:"kernelBTF"`
 		NoBPF        bool     `json:"noBPF"`
 	}{v.Name, v.MinKernelOrAny(), v.Configs, v.ProgramTypeNames(), typeNames(v.MapTypes),
-		v.Tracepoints, v.Optional, v.KernelFuncs, v.Fentry, v.BTFTracepoints, v.Iterators, v.PerfEvents, v.KernelBTF, v.NoBPF})
+		v.Tracepoints, v.Optional, v.KernelFuncs, v.Fentry, v.BTFTracepoints, v.Iterators, v.SeedIterators, v.PerfEvents, v.KernelBTF, v.NoBPF})
 }
 
 // MinKernel is the oldest kernel any variant runs on: major.minor, or AnyKernel.
@@ -435,7 +444,7 @@ func (h *Host) missing(v *Variant) []string {
 		return out
 	}
 	for _, t := range v.ProgramTypes {
-		if t == ebpf.Tracing && len(v.Iterators)+len(v.BTFTracepoints)+len(v.Fentry) > 0 {
+		if t == ebpf.Tracing && len(v.Iterators)+len(v.SeedIterators)+len(v.BTFTracepoints)+len(v.Fentry) > 0 {
 			// cilium/ebpf probes Tracing with an fentry program on a function of
 			// its choice, which a kernel may refuse while its iterators and BTF
 			// tracepoints work (this CI host does): the checks below probe

@@ -16,7 +16,7 @@ func (v *Variant) Attaches(section string) bool {
 	case "tracepoint", "tp":
 		return slices.Contains(v.Tracepoints, target)
 	case "iter":
-		return slices.Contains(v.Iterators, target)
+		return slices.Contains(v.Iterators, target) || slices.Contains(v.SeedIterators, target)
 	case "tp_btf":
 		return slices.Contains(v.BTFTracepoints, target)
 	case "kprobe", "kretprobe":
@@ -49,6 +49,9 @@ func (v *Variant) Hooks() string {
 	}
 	for _, it := range v.Iterators {
 		h = append(h, "iter/"+it)
+	}
+	for _, it := range v.SeedIterators {
+		h = append(h, "iter/"+it+" once at start, where the kernel has BTF")
 	}
 	for _, pe := range v.PerfEvents {
 		h = append(h, "perf event "+pe+" on every CPU")

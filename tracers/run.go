@@ -28,6 +28,16 @@ func start(ctx context.Context, env *Env, spec *ebpf.CollectionSpec, consts map[
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if seed := p.Coll.Programs[seedOwners]; seed != nil {
+		// Before attaching: sockets opened from now on are recorded
+		// by the gadget's own programs. Run once, it goes.
+		if _, err := p.RunIterator(seedOwners); err != nil {
+			env.Logf("sockets already open get no process: %v", err)
+		}
+		seed.Close()
+		delete(p.Coll.Programs, seedOwners)
+		delete(p.spec.Programs, seedOwners)
+	}
 	following, stopFollowing := context.WithCancel(ctx)
 	go p.FollowNs(following, env)
 	done = func() {
@@ -45,3 +55,7 @@ func start(ctx context.Context, env *Env, spec *ebpf.CollectionSpec, consts map[
 	env.LoadedAll()
 	return p, following, done, nil
 }
+
+// seedOwners is the iterator (IG_SOCK_OWNER_SEED of bpf/sock.h) that gives
+// the TCP sockets open before ig started their processes.
+const seedOwners = "seed_owners"

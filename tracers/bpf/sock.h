@@ -127,6 +127,41 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 	return o;
 }
 
+/* IG_SOCK_OWNER_SEED declares the iterator ig runs once before it
+ * attaches (tracers.start): every TCP socket already open gets the first
+ * process found holding it as its owner, so that a connection made
+ * before ig started still has its process. Its start is unknown (0): no
+ * duration or latency is computed from it. */
+#define IG_S_IFMT 00170000
+#define IG_S_IFSOCK 0140000
+#define IG_SOCK_OWNER_SEED                                                       \
+	SEC("iter/task_file")                                                    \
+	int seed_owners(struct bpf_iter__task_file *ctx)                         \
+	{                                                                        \
+		struct file *f = ctx->file;                                      \
+		struct task_struct *task = ctx->task;                            \
+		if (!f || !task)                                                 \
+			return 0;                                                \
+		if ((BPF_CORE_READ(f, f_inode, i_mode) & IG_S_IFMT) != IG_S_IFSOCK) \
+			return 0;                                                \
+		struct socket *sock = BPF_CORE_READ(f, private_data);            \
+		struct sock *sk = sock ? BPF_CORE_READ(sock, sk) : NULL;         \
+		if (!sk || !ig_sock_is_tcp(sk))                                  \
+			return 0;                                                \
+		__u16 family = ig_sock_family(sk);                               \
+		if (family != IG_AF_INET && family != IG_AF_INET6)               \
+			return 0;                                                \
+		__u64 key = (__u64)sk;                                           \
+		struct ig_sock_owner o = {};                                     \
+		o.skip = ig_skip_task(task);                                     \
+		if (!o.skip) {                                                   \
+			ig_header_task(&o.hdr, task);                            \
+			o.known = 1;                                             \
+		}                                                                \
+		bpf_map_update_elem(&sock_owners, &key, &o, BPF_NOEXIST);        \
+		return 0;                                                        \
+	}
+
 /* ig_sock_track_start records the start of a connection on a state
  * change (sock/inet_sock_set_state): a connect (-> SYN_SENT, in the
  * connecting process, its owner), or a server-side handshake (LISTEN ->
@@ -226,7 +261,8 @@ static __always_inline void ig_sock_no_accept_event(struct sock *sk, struct ig_s
 			      BPF_CORE_READ(ctx, oldstate), BPF_CORE_READ(ctx, newstate)); \
 		return 0;                                                        \
 	}                                                                        \
-	IG_SOCK_OWNER_ACCEPTS(ig_sock_no_accept_event)
+	IG_SOCK_OWNER_ACCEPTS(ig_sock_no_accept_event)                          \
+	IG_SOCK_OWNER_SEED
 
 /* ig_sock_reported says whether an event of sk, whose owner is o (NULL
  * when none is recorded), passes the filters: an owner's were decided

@@ -11,8 +11,6 @@
 #include "sock.h"
 
 #define IG_IPPROTO_UDP 17
-#define IG_S_IFMT 00170000
-#define IG_S_IFSOCK 0140000
 
 struct socket_record {
 	struct ig_sock_ends ends;

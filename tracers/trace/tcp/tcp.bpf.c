@@ -96,10 +96,10 @@ static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner 
 	e->netns = netns;
 	e->op = op;
 	e->error = error;
-	if (o && op == IG_TCP_CONNECT)
+	if (o && o->start_ns && op == IG_TCP_CONNECT)
 		e->latency_ns = now - o->start_ns;
 	if (closing) {
-		if (o)
+		if (o && o->start_ns)
 			e->duration_ns = now - o->start_ns;
 		payload(sk, closing_from, &e->sent, &e->received);
 	}
@@ -139,3 +139,4 @@ static __always_inline void accepted(struct sock *sk, struct ig_sock_owner *o, _
 }
 
 IG_SOCK_OWNER_ACCEPTS(accepted)
+IG_SOCK_OWNER_SEED

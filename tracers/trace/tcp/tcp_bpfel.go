@@ -86,6 +86,7 @@ const (
 	tcpMapSockOwners      = "sock_owners"
 	tcpProgExitAccept     = "exit_accept"
 	tcpProgExitAccept4    = "exit_accept4"
+	tcpProgSeedOwners     = "seed_owners"
 	tcpProgSetState       = "set_state"
 	tcpVarAcceptOnly      = "accept_only"
 	tcpVarConnectOnly     = "connect_only"
@@ -141,6 +142,7 @@ type tcpSpecs struct {
 type tcpProgramSpecs struct {
 	ExitAccept  *ebpf.ProgramSpec `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.ProgramSpec `ebpf:"exit_accept4"`
+	SeedOwners  *ebpf.ProgramSpec `ebpf:"seed_owners"`
 	SetState    *ebpf.ProgramSpec `ebpf:"set_state"`
 }
 
@@ -229,6 +231,7 @@ type tcpVariables struct {
 type tcpPrograms struct {
 	ExitAccept  *ebpf.Program `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.Program `ebpf:"exit_accept4"`
+	SeedOwners  *ebpf.Program `ebpf:"seed_owners"`
 	SetState    *ebpf.Program `ebpf:"set_state"`
 }
 
@@ -236,6 +239,7 @@ func (p *tcpPrograms) Close() error {
 	return _TcpClose(
 		p.ExitAccept,
 		p.ExitAccept4,
+		p.SeedOwners,
 		p.SetState,
 	)
 }

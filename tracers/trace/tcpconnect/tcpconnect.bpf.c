@@ -44,7 +44,7 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!ig_sock_reported(o, e.netns) || !ig_sock_read_ends(sk, &e.ends))
 		goto out;
 	e.owner = ig_sock_header(&e.hdr, o, now);
-	if (o)
+	if (o && o->start_ns)
 		e.latency_ns = now - o->start_ns;
 	if (e.latency_ns < min_latency_ns)
 		goto out;

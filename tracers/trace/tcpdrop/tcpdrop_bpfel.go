@@ -82,6 +82,7 @@ const (
 	tcpdropProgExitAccept     = "exit_accept"
 	tcpdropProgExitAccept4    = "exit_accept4"
 	tcpdropProgKfreeSkb       = "kfree_skb"
+	tcpdropProgSeedOwners     = "seed_owners"
 	tcpdropProgSetState       = "set_state"
 	tcpdropVarDropEventType   = "drop_event_type"
 	tcpdropVarFilterByComm    = "filter_by_comm"
@@ -135,6 +136,7 @@ type tcpdropProgramSpecs struct {
 	ExitAccept  *ebpf.ProgramSpec `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.ProgramSpec `ebpf:"exit_accept4"`
 	KfreeSkb    *ebpf.ProgramSpec `ebpf:"kfree_skb"`
+	SeedOwners  *ebpf.ProgramSpec `ebpf:"seed_owners"`
 	SetState    *ebpf.ProgramSpec `ebpf:"set_state"`
 }
 
@@ -215,6 +217,7 @@ type tcpdropPrograms struct {
 	ExitAccept  *ebpf.Program `ebpf:"exit_accept"`
 	ExitAccept4 *ebpf.Program `ebpf:"exit_accept4"`
 	KfreeSkb    *ebpf.Program `ebpf:"kfree_skb"`
+	SeedOwners  *ebpf.Program `ebpf:"seed_owners"`
 	SetState    *ebpf.Program `ebpf:"set_state"`
 }
 
@@ -223,6 +226,7 @@ func (p *tcpdropPrograms) Close() error {
 		p.ExitAccept,
 		p.ExitAccept4,
 		p.KfreeSkb,
+		p.SeedOwners,
 		p.SetState,
 	)
 }

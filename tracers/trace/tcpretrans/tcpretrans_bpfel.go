@@ -84,6 +84,7 @@ const (
 	tcpretransProgExitAccept4     = "exit_accept4"
 	tcpretransProgLossProbe       = "loss_probe"
 	tcpretransProgRetransmit      = "retransmit"
+	tcpretransProgSeedOwners      = "seed_owners"
 	tcpretransProgSetState        = "set_state"
 	tcpretransVarFilterByComm     = "filter_by_comm"
 	tcpretransVarFilterComm       = "filter_comm"
@@ -138,6 +139,7 @@ type tcpretransProgramSpecs struct {
 	ExitAccept4 *ebpf.ProgramSpec `ebpf:"exit_accept4"`
 	LossProbe   *ebpf.ProgramSpec `ebpf:"loss_probe"`
 	Retransmit  *ebpf.ProgramSpec `ebpf:"retransmit"`
+	SeedOwners  *ebpf.ProgramSpec `ebpf:"seed_owners"`
 	SetState    *ebpf.ProgramSpec `ebpf:"set_state"`
 }
 
@@ -219,6 +221,7 @@ type tcpretransPrograms struct {
 	ExitAccept4 *ebpf.Program `ebpf:"exit_accept4"`
 	LossProbe   *ebpf.Program `ebpf:"loss_probe"`
 	Retransmit  *ebpf.Program `ebpf:"retransmit"`
+	SeedOwners  *ebpf.Program `ebpf:"seed_owners"`
 	SetState    *ebpf.Program `ebpf:"set_state"`
 }
 
@@ -228,6 +231,7 @@ func (p *tcpretransPrograms) Close() error {
 		p.ExitAccept4,
 		p.LossProbe,
 		p.Retransmit,
+		p.SeedOwners,
 		p.SetState,
 	)
 }
