@@ -13,26 +13,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// endpoint and connFields are the connection fields of the TCP gadgets' events
+// (tracers.Connection), as JSON.
+type endpoint struct {
+	Addr string `json:"addr"`
+	Port int    `json:"port"`
+}
+
+type connFields struct {
+	IPVersion int      `json:"ipversion"`
+	Src       endpoint `json:"src"`
+	Dst       endpoint `json:"dst"`
+	NetNs     uint64   `json:"netns"`
+}
+
 // tcpEvent is a trace tcp event, as JSON.
 type tcpEvent struct {
 	commonEvent
+	connFields
 	Operation string `json:"operation"`
-	IPVersion int    `json:"ipversion"`
-	Src       struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"src"`
-	Dst struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"dst"`
-	NetNs    uint64 `json:"netns"`
-	Err      int    `json:"err"`
-	Error    string `json:"error"`
-	Latency  uint64 `json:"latency"`
-	Duration uint64 `json:"duration"`
-	Sent     uint64 `json:"sent"`
-	Received uint64 `json:"received"`
+	Err       int    `json:"err"`
+	Error     string `json:"error"`
+	Latency   uint64 `json:"latency"`
+	Duration  uint64 `json:"duration"`
+	Sent      uint64 `json:"sent"`
+	Received  uint64 `json:"received"`
 }
 
 func (e *tcpEvent) between(src, dst int) bool { return e.Src.Port == src && e.Dst.Port == dst }

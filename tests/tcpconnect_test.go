@@ -14,16 +14,7 @@ import (
 // tcpConnectEvent is a trace tcpconnect event, as JSON.
 type tcpConnectEvent struct {
 	commonEvent
-	IPVersion int `json:"ipversion"`
-	Src       struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"src"`
-	Dst struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"dst"`
-	NetNs   uint64 `json:"netns"`
+	connFields
 	Latency uint64 `json:"latency"`
 	Err     int    `json:"err"`
 	Error   string `json:"error"`

@@ -11,16 +11,7 @@ import (
 // tcpDropEvent is a trace tcpdrop event, as JSON.
 type tcpDropEvent struct {
 	commonEvent
-	IPVersion int `json:"ipversion"`
-	Src       struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"src"`
-	Dst struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"dst"`
-	NetNs    uint64 `json:"netns"`
+	connFields
 	State    string `json:"state"`
 	TCPFlags string `json:"tcpflags"`
 	Reason   string `json:"reason"`

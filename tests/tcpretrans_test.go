@@ -14,16 +14,7 @@ import (
 // tcpRetransEvent is a trace tcpretrans event, as JSON.
 type tcpRetransEvent struct {
 	commonEvent
-	IPVersion int `json:"ipversion"`
-	Src       struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"src"`
-	Dst struct {
-		Addr string `json:"addr"`
-		Port int    `json:"port"`
-	} `json:"dst"`
-	NetNs    uint64 `json:"netns"`
+	connFields
 	State    string `json:"state"`
 	TCPFlags string `json:"tcpflags"`
 	Type     string `json:"type"`

@@ -134,3 +134,22 @@ func (t *TCPFlags) Name(flags uint16) string {
 	t.names[flags] = s
 	return s
 }
+
+// Connection is what the TCP gadgets show of a socket: its ends and its
+// network namespace. JSON names are Inspektor Gadget's.
+type Connection struct {
+	IPVersion uint8      `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
+	Src       L4Endpoint `json:"src" desc:"the local end"`
+	Dst       L4Endpoint `json:"dst" desc:"the remote end"`
+	SrcText   string     `json:"-" column:"src,width:24" desc:"the local address and port"`
+	DstText   string     `json:"-" column:"dst,width:24" desc:"the remote address and port"`
+	NetNsID   uint64     `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
+}
+
+// SetConnection fills c from struct ig_sock_ends of bpf/sock.h (the bpf2go
+// copy's fields) and the socket's network namespace.
+func (c *Connection) SetConnection(family uint16, saddr, daddr [16]byte, lport, dport uint16, netns uint64) {
+	c.IPVersion, c.Src, c.Dst = SockEndpoints(family, saddr, daddr, lport, dport)
+	c.SrcText, c.DstText = c.Src.String(), c.Dst.String()
+	c.NetNsID = netns
+}

@@ -541,29 +541,10 @@ func traceTCPRetrans(r *Run, h Host) (string, error) {
 		if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
 			return "", err
 		}
-		ports := map[int]bool{}
-		var failed error
-		ev, err := r.Await("a retransmitted SYN of this process", r.AttachTimeout+r.EventTimeout, func() {
-			port, err := RetransmittedSYN(1200 * time.Millisecond)
-			if err != nil {
-				failed = err
-			}
-			ports[port] = true
-		}, func(e Event) bool {
-			var re RetransEvent
-			return e.DecodeRaw(&re) == nil && ports[re.Src.Port]
-		})
-		if failed != nil {
-			return "", failed
-		}
+		re, err := awaitPort(r, "a retransmitted SYN of this process",
+			func() (int, error) { return RetransmittedSYN(1200 * time.Millisecond) },
+			func(e *RetransEvent) int { return e.Src.Port })
 		if err != nil {
-			return "", err
-		}
-		if err := r.StopClean(); err != nil {
-			return "", err
-		}
-		var re RetransEvent
-		if err := ev.DecodeRaw(&re); err != nil {
 			return "", err
 		}
 		var p Problems
@@ -665,37 +646,20 @@ func traceTCPDrop(r *Run, h Host) (string, error) {
 		}
 		return "attached and stopped cleanly; drops at the receiving socket (SOCKET_FILTER) rightly not reported before 6.12 (no rx_sk)", nil
 	}
-	servers := map[int]bool{}
 	var closers []func()
 	defer func() {
 		for _, c := range closers {
 			c()
 		}
 	}()
-	var failed error
-	ev, err := r.Await("a dropped segment", r.AttachTimeout+r.EventTimeout, func() {
+	d, err := awaitPort(r, "a dropped segment", func() (int, error) {
 		server, _, closeAll, err := DropOnReceive(1000)
-		if err != nil {
-			failed = err
-			return
+		if err == nil {
+			closers = append(closers, closeAll)
 		}
-		closers = append(closers, closeAll)
-		servers[server] = true
-	}, func(e Event) bool {
-		var d DropEvent
-		return e.DecodeRaw(&d) == nil && servers[d.Src.Port]
-	})
-	if failed != nil {
-		return "", failed
-	}
+		return server, err
+	}, func(e *DropEvent) int { return e.Src.Port })
 	if err != nil {
-		return "", err
-	}
-	if err := r.StopClean(); err != nil {
-		return "", err
-	}
-	var d DropEvent
-	if err := ev.DecodeRaw(&d); err != nil {
 		return "", err
 	}
 	var p Problems
@@ -719,4 +683,38 @@ func kernelAtLeast(major, minor int) bool {
 	var ma, mi int
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
 	return ma > major || ma == major && mi >= minor
+}
+
+// awaitPort calls make (each try a new socket, whose port it returns)
+// until ig shows an event whose port (portOf) is one of those, then stops
+// ig and returns that event.
+func awaitPort[T any](r *Run, what string, make func() (int, error), portOf func(*T) int) (T, error) {
+	var zero T
+	ports := map[int]bool{}
+	var failed error
+	ev, err := r.Await(what, r.AttachTimeout+r.EventTimeout, func() {
+		port, err := make()
+		if err != nil {
+			failed = err
+			return
+		}
+		ports[port] = true
+	}, func(e Event) bool {
+		var t T
+		return e.DecodeRaw(&t) == nil && ports[portOf(&t)]
+	})
+	if failed != nil {
+		return zero, failed
+	}
+	if err != nil {
+		return zero, err
+	}
+	if err := r.StopClean(); err != nil {
+		return zero, err
+	}
+	var t T
+	if err := ev.DecodeRaw(&t); err != nil {
+		return zero, err
+	}
+	return t, nil
 }

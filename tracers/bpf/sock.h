@@ -215,19 +215,9 @@ static __always_inline struct sock *ig_sock_accepted(long fd, __u64 now, struct 
  * sockets' owners, at the exit of accept(2) and accept4(2); on_accept(sk,
  * owner, now) is called for each (a no-op for gadgets that only need the
  * owners). */
-#define IG_SOCK_OWNER_ACCEPTS(on_accept)                                         \
-	SEC("tracepoint/syscalls/sys_exit_accept4")                              \
-	int exit_accept4(struct trace_event_raw_sys_exit *ctx)                   \
-	{                                                                        \
-		struct ig_sock_owner *o = NULL;                                  \
-		__u64 now = bpf_ktime_get_boot_ns();                             \
-		struct sock *sk = ig_sock_accepted(ctx->ret, now, &o);           \
-		if (sk)                                                          \
-			on_accept(sk, o, now);                                   \
-		return 0;                                                        \
-	}                                                                        \
-	SEC("tracepoint/syscalls/sys_exit_accept")                               \
-	int exit_accept(struct trace_event_raw_sys_exit *ctx)                    \
+#define IG_SOCK_ACCEPT_EXIT(syscall, on_accept)                                 \
+	SEC("tracepoint/syscalls/sys_exit_" #syscall)                            \
+	int exit_##syscall(struct trace_event_raw_sys_exit *ctx)                 \
 	{                                                                        \
 		struct ig_sock_owner *o = NULL;                                  \
 		__u64 now = bpf_ktime_get_boot_ns();                             \
@@ -236,6 +226,9 @@ static __always_inline struct sock *ig_sock_accepted(long fd, __u64 now, struct 
 			on_accept(sk, o, now);                                   \
 		return 0;                                                        \
 	}
+#define IG_SOCK_OWNER_ACCEPTS(on_accept)                                         \
+	IG_SOCK_ACCEPT_EXIT(accept4, on_accept)                                  \
+	IG_SOCK_ACCEPT_EXIT(accept, on_accept)
 
 /* ig_sock_connect_error is the errno of a connect that failed (SYN_SENT
  * -> CLOSE): the socket's error (ECONNREFUSED on a reset, ETIMEDOUT),

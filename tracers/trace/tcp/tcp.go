@@ -18,21 +18,16 @@ import (
 // Gadget's trace tcp; error, latency, duration, sent and received are ig's.
 type Event struct {
 	tracers.Event
-	Operation  string             `json:"operation" column:"op,width:7" desc:"connect (its outcome: established or failed), accept, or close"`
-	IPVersion  uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
-	Src        tracers.L4Endpoint `json:"src" desc:"the local end"`
-	Dst        tracers.L4Endpoint `json:"dst" desc:"the remote end"`
-	SrcText    string             `json:"-" column:"src,width:24" desc:"the local address and port"`
-	DstText    string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	NetNsID    uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
-	Err        int32              `json:"err" column:"errno,width:5,right" desc:"connect: the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 otherwise"`
-	Error      string             `json:"error" column:"error,width:12" desc:"the errno's name; empty when none"`
-	Latency    uint64             `json:"latency" desc:"connect: nanoseconds from the connect call to its outcome (the handshake); 0 for the others"`
-	LatencyUs  uint64             `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
-	Duration   uint64             `json:"duration" desc:"close: nanoseconds since the connect or the handshake began; 0 when ig did not see it begin"`
-	DurationMs uint64             `json:"-" column:"dur(ms),width:8,right" desc:"the duration, in milliseconds"`
-	Sent       uint64             `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life"`
-	Received   uint64             `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life"`
+	tracers.Connection
+	Operation  string `json:"operation" column:"op,width:7" desc:"connect (its outcome: established or failed), accept, or close"`
+	Err        int32  `json:"err" column:"errno,width:5,right" desc:"connect: the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 otherwise"`
+	Error      string `json:"error" column:"error,width:12" desc:"the errno's name; empty when none"`
+	Latency    uint64 `json:"latency" desc:"connect: nanoseconds from the connect call to its outcome (the handshake); 0 for the others"`
+	LatencyUs  uint64 `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
+	Duration   uint64 `json:"duration" desc:"close: nanoseconds since the connect or the handshake began; 0 when ig did not see it begin"`
+	DurationMs uint64 `json:"-" column:"dur(ms),width:8,right" desc:"the duration, in milliseconds"`
+	Sent       uint64 `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life"`
+	Received   uint64 `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -88,9 +83,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	}
 	ev.Operation = operations[e.Op]
 	ends := &e.Ends
-	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
-	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
-	ev.NetNsID = e.Netns
+	ev.SetConnection(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport, e.Netns)
 	ev.Err, ev.Error = tracers.Errno(-int64(e.Error))
 	ev.Latency, ev.LatencyUs = e.LatencyNs, e.LatencyNs/1000
 	ev.Duration, ev.DurationMs = e.DurationNs, e.DurationNs/1000000

@@ -18,16 +18,11 @@ import (
 // tcpconnect; err, error and netns are ig's.
 type Event struct {
 	tracers.Event
-	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
-	Src       tracers.L4Endpoint `json:"src" desc:"the local end"`
-	Dst       tracers.L4Endpoint `json:"dst" desc:"the remote end"`
-	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
-	DstText   string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	NetNsID   uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
-	Latency   uint64             `json:"latency" desc:"nanoseconds from the connect call to the outcome: the handshake, or until it was refused or timed out"`
-	LatencyUs uint64             `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
-	Err       int32              `json:"err" column:"errno,width:5,right" desc:"the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 when established"`
-	Error     string             `json:"error" column:"error,width:12" desc:"the errno's name; empty when established"`
+	tracers.Connection
+	Latency   uint64 `json:"latency" desc:"nanoseconds from the connect call to the outcome: the handshake, or until it was refused or timed out"`
+	LatencyUs uint64 `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
+	Err       int32  `json:"err" column:"errno,width:5,right" desc:"the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 when established"`
+	Error     string `json:"error" column:"error,width:12" desc:"the errno's name; empty when established"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -91,9 +86,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ends := &e.Ends
-	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
-	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
-	ev.NetNsID = e.Netns
+	ev.SetConnection(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport, e.Netns)
 	ev.Latency, ev.LatencyUs = e.LatencyNs, e.LatencyNs/1000
 	ev.Err, ev.Error = tracers.Errno(-int64(e.Error))
 	return true

@@ -19,15 +19,10 @@ import (
 // tcpdrop.
 type Event struct {
 	tracers.Event
-	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
-	Src       tracers.L4Endpoint `json:"src" desc:"the socket's local end"`
-	Dst       tracers.L4Endpoint `json:"dst" desc:"the socket's remote end"`
-	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
-	DstText   string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	NetNsID   uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
-	State     string             `json:"state" column:"state,width:11" desc:"the socket's TCP state"`
-	TCPFlags  string             `json:"tcpflags" column:"tcpflags,width:12" desc:"the dropped segment's TCP flags; empty when its TCP header was not built yet"`
-	Reason    string             `json:"reason" column:"reason,width:22" desc:"why the kernel dropped it: its skb_drop_reason, named from this kernel's BTF (NETFILTER_DROP, TCP_CSUM...)"`
+	tracers.Connection
+	State    string `json:"state" column:"state,width:11" desc:"the socket's TCP state"`
+	TCPFlags string `json:"tcpflags" column:"tcpflags,width:12" desc:"the dropped segment's TCP flags; empty when its TCP header was not built yet"`
+	Reason   string `json:"reason" column:"reason,width:22" desc:"why the kernel dropped it: its skb_drop_reason, named from this kernel's BTF (NETFILTER_DROP, TCP_CSUM...)"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -91,9 +86,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ends := &e.Ends
-	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
-	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
-	ev.NetNsID = e.Netns
+	ev.SetConnection(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport, e.Netns)
 	ev.State = tracers.TCPState(e.State)
 	if e.Tcpflags != 0 {
 		ev.TCPFlags = d.flags.Name(e.Tcpflags)

@@ -14,15 +14,10 @@ import (
 // tcpretrans.
 type Event struct {
 	tracers.Event
-	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
-	Src       tracers.L4Endpoint `json:"src" desc:"the local end"`
-	Dst       tracers.L4Endpoint `json:"dst" desc:"the remote end"`
-	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
-	DstText   string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	NetNsID   uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
-	State     string             `json:"state" column:"state,width:11" desc:"the connection's TCP state (ESTABLISHED, SYN_SENT...)"`
-	TCPFlags  string             `json:"tcpflags" column:"tcpflags,width:12" desc:"the retransmitted segment's TCP flags (PSH|ACK); empty for a loss probe"`
-	Type      string             `json:"type" column:"type,width:7" desc:"RETRANS: a segment retransmitted; LOSS: a tail-loss probe (the kprobe variant only)"`
+	tracers.Connection
+	State    string `json:"state" column:"state,width:11" desc:"the connection's TCP state (ESTABLISHED, SYN_SENT...)"`
+	TCPFlags string `json:"tcpflags" column:"tcpflags,width:12" desc:"the retransmitted segment's TCP flags (PSH|ACK); empty for a loss probe"`
+	Type     string `json:"type" column:"type,width:7" desc:"RETRANS: a segment retransmitted; LOSS: a tail-loss probe (the kprobe variant only)"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -62,9 +57,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ends := &e.Ends
-	ev.IPVersion, ev.Src, ev.Dst = tracers.SockEndpoints(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport)
-	ev.SrcText, ev.DstText = ev.Src.String(), ev.Dst.String()
-	ev.NetNsID = e.Netns
+	ev.SetConnection(ends.Family, ends.Saddr, ends.Daddr, ends.Lport, ends.Dport, e.Netns)
 	ev.State = tracers.TCPState(e.State)
 	if e.Tcpflags != 0 {
 		ev.TCPFlags = d.flags.Name(e.Tcpflags)
