@@ -466,11 +466,14 @@ func (h *Host) missing(v *Variant) []string {
 		}
 	}
 	if len(v.KernelFuncs) > 0 && !h.Probes.Kprobes() {
+		// Said once; looking the functions up (in kallsyms, a fifth
+		// of a second) would change nothing.
 		out = append(out, "kprobes unavailable")
-	}
-	for _, fn := range v.KernelFuncs {
-		if !h.Probes.KernelFunc(fn) {
-			out = append(out, "no kernel function "+fn)
+	} else {
+		for _, fn := range v.KernelFuncs {
+			if !h.Probes.KernelFunc(fn) {
+				out = append(out, "no kernel function "+fn)
+			}
 		}
 	}
 	for _, fn := range v.Fentry {
