@@ -356,6 +356,7 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	env.Enrich = tracers.Enricher(coll)
 	env.LookupNet = coll.LookupNet
 	env.Containers = coll.Containers
+	env.OnContainers = coll.OnChange
 	env.Phases.Mark("runtimes")
 
 	ctx, cancel := signalContext(timeout)

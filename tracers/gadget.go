@@ -142,6 +142,9 @@ type Env struct {
 	// nil when no runtime is in use. Snapshots of network namespaces
 	// visit theirs.
 	Containers func() []runtimes.Container
+	// OnContainers registers f to be told of containers that start and
+	// stop (Containers.OnChange); nil when no runtime is in use.
+	OnContainers func(f func(added, removed []runtimes.Container))
 
 	acceptNet   func([]*runtimes.Container) bool // Accept for network namespaces (SelectContainers)
 	hostNetwork []string                         // selected containers on the host's network

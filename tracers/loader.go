@@ -32,6 +32,9 @@ type Program struct {
 
 	// PerfEvent is what perf_event programs sample (set before Attach).
 	PerfEvent *PerfEvent
+	// OnDetach, when set, detaches what the gadget attached itself (the
+	// packet sockets of a capture).
+	OnDetach func()
 
 	verdictMu   sync.Mutex
 	verdicts    map[uint64]mntNsVerdict // what mntns_filter holds, as far as ig wrote it
@@ -42,6 +45,23 @@ type Program struct {
 // `const volatile` variables in its C) on spec, sizes the ring buffer and
 // loads everything into the kernel, relocated against env.KernelTypes.
 func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program, error) {
+	return load(spec, env, consts, nil)
+}
+
+// LoadSibling loads spec as Load does, but with p's ring buffer and lost
+// counter instead of its own: one reader for several copies of a program
+// (one per network namespace, each with its own constants).
+func (p *Program) LoadSibling(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program, error) {
+	shared := map[string]*ebpf.Map{}
+	for _, name := range []string{"events", "lost_events"} {
+		if m := p.Coll.Maps[name]; m != nil {
+			shared[name] = m
+		}
+	}
+	return load(spec, env, consts, shared)
+}
+
+func load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any, shared map[string]*ebpf.Map) (*Program, error) {
 	set := func(name string, v any) error {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -104,8 +124,9 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	// stays as read, for the next object a gadget loads in this run (per
 	// namespace or per container): the same types, from whatever source.
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{
-		Programs: ebpf.ProgramOptions{KernelTypes: env.KernelTypes.Copy()},
-		Cache:    igbtf.KernelCache(), // attach targets (tp_btf, fentry) are looked up in it
+		Programs:        ebpf.ProgramOptions{KernelTypes: env.KernelTypes.Copy()},
+		Cache:           igbtf.KernelCache(), // attach targets (tp_btf, fentry) are looked up in it
+		MapReplacements: shared,
 	})
 	if err != nil {
 		return nil, loadError(err)
@@ -342,6 +363,9 @@ func (p *Program) Detach() {
 		}
 		for _, fd := range p.perfFDs {
 			unix.Close(fd)
+		}
+		if p.OnDetach != nil {
+			p.OnDetach()
 		}
 	})
 }

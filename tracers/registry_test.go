@@ -148,6 +148,9 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 			if len(v.PerfEvents) > 0 {
 				inTable["perf_event"] = true
 			}
+			if slices.Contains(v.ProgramTypes, ebpf.SocketFilter) {
+				inTable["socket"] = true
+			}
 			for _, m := range v.MapTypes {
 				mapTypes[m.String()] = true
 			}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/cilium/ebpf"
 )
 
 // Attaches says whether a program of the given ELF section belongs to the
@@ -25,6 +27,9 @@ func (v *Variant) Attaches(section string) bool {
 		return slices.Contains(v.Fentry, target)
 	case "perf_event":
 		return len(v.PerfEvents) > 0
+	case "socket":
+		// A socket filter: attached to the gadget's own sockets.
+		return slices.Contains(v.ProgramTypes, ebpf.SocketFilter)
 	}
 	return false
 }

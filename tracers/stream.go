@@ -41,6 +41,9 @@ func (d Decoder[T]) Into(raw []byte, ev *T) bool {
 // columns are the Gadget's, in Env).
 type StreamSpec[T any] struct {
 	Decode Decoder[T]
+	// Skip, when set, says that a decoded record makes no event of its
+	// own (a segment of a message that continues in the next).
+	Skip func(*T) bool
 	// NetNs, when set, gives the network namespace of an event that has no
 	// process (mount namespace 0: work done in softirq for a socket whose
 	// owner ig did not see): such an event is attributed, and filtered, by
@@ -109,6 +112,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	emit := func(raw []byte, last bool) bool {
 		if !s.Decode.Into(raw, &ev) {
 			malformed++
+			return true
+		}
+		if s.Skip != nil && s.Skip(&ev) {
 			return true
 		}
 		if s.NetNs != nil && PT(&ev).Common().MountNsID == 0 {

@@ -1,0 +1,249 @@
+package tracers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/runtimes"
+)
+
+// NetNsVisit is a network namespace to look into: entered through a
+// process in it (Pid 0: ig's own, the host's).
+type NetNsVisit struct {
+	NetNs uint64
+	Pid   int
+	What  string // for messages: "the host's network namespace", "container web's"
+}
+
+// NetNamespaces are the host's network namespace and each running
+// container's that the container filters take (Env.NetContainer), each once.
+func NetNamespaces(env *Env) []NetNsVisit {
+	return netNamespaces(env, true)
+}
+
+// netNamespaces is NetNamespaces, with a namespace shared by several
+// containers listed once each unless once.
+func netNamespaces(env *Env, once bool) []NetNsVisit {
+	var out []NetNsVisit
+	seen := map[uint64]bool{}
+	if host, err := runtimes.NetworkNamespace(os.Getpid()); err == nil {
+		seen[host] = true
+		if _, _, accepted, _ := env.NetContainer(host); accepted {
+			out = append(out, NetNsVisit{host, 0, "the host's network namespace"})
+		}
+	}
+	if env.Containers == nil {
+		return out
+	}
+	for _, ct := range env.Containers() {
+		if !once {
+			seen = map[uint64]bool{}
+		}
+		if v, ok := containerNetNs(env, ct, seen); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// containerNetNs is ct's network namespace to visit, unless seen already,
+// none, or not taken by the container filters.
+func containerNetNs(env *Env, ct runtimes.Container, seen map[uint64]bool) (NetNsVisit, bool) {
+	if ct.NetNsID == 0 || seen[ct.NetNsID] {
+		return NetNsVisit{}, false
+	}
+	seen[ct.NetNsID] = true
+	if _, _, accepted, _ := env.NetContainer(ct.NetNsID); !accepted {
+		return NetNsVisit{}, false
+	}
+	return NetNsVisit{ct.NetNsID, ct.Pid, "container " + ct.Name + "'s network namespace"}, true
+}
+
+// InNetns runs f on a thread in the network namespace of pid (0: ig's
+// own): sockets, iterators and /proc/thread-self/net made or opened there
+// are that namespace's.
+func InNetns(pid int, f func() error) error {
+	if pid == 0 {
+		return f()
+	}
+	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer self.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("enter: %w", err)
+	}
+	ferr := f()
+	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+		// The thread stays locked: Go ends it with this goroutine.
+		return fmt.Errorf("back to ig's network namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// CaptureSpec is what a packet gadget hands to RunCapture.
+type CaptureSpec[T any] struct {
+	Program string // its socket filter program (SEC("socket"))
+	Decode  Decoder[T]
+	Skip    func(*T) bool // see StreamSpec
+	// NetNs gives an event's network namespace (the program's
+	// netns_id constant, copied into the event).
+	NetNs func(*T) uint64
+}
+
+// RunCapture is the per-namespace capture runner: the gadget's socket
+// filter, loaded once per network namespace with the namespace in its
+// netns_id constant, is attached to a packet socket (AF_PACKET, every
+// protocol) opened in the host's network namespace and in each selected
+// container's, as containers come and go; all copies write to one ring
+// buffer, read as a stream. Ctrl-C, SIGTERM and --timeout close every
+// socket and unload every copy.
+func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf.CollectionSpec, consts map[string]any, s CaptureSpec[T]) error {
+	withNetNs := func(netns uint64) map[string]any {
+		c := map[string]any{"netns_id": netns}
+		for k, v := range consts {
+			c[k] = v
+		}
+		return c
+	}
+	first, err := Load(spec.Copy(), env, withNetNs(0))
+	if err != nil {
+		return err
+	}
+	defer first.Close()
+	env.LoadedAll()
+	c := &capture{env: env, spec: spec, consts: withNetNs, first: first, prog: s.Program, attached: map[uint64]*captureSocket{}}
+	first.OnDetach = c.closeAll
+	defer c.closeAll()
+	// Each container counts, so that a namespace shared by several is
+	// let go of with the last of them.
+	for _, v := range netNamespaces(env, false) {
+		if err := c.attach(v); err != nil {
+			return err
+		}
+	}
+	if env.OnContainers != nil {
+		env.OnContainers(c.follow)
+	}
+	env.Attached()
+	return Stream[T, PT](ctx, env, first, StreamSpec[T]{Decode: s.Decode, Skip: s.Skip, NetNs: s.NetNs})
+}
+
+// capture holds the packet sockets of a RunCapture, by network namespace.
+type capture struct {
+	env      *Env
+	spec     *ebpf.CollectionSpec
+	consts   func(netns uint64) map[string]any
+	first    *Program
+	prog     string
+	mu       sync.Mutex
+	closed   bool
+	attached map[uint64]*captureSocket
+}
+
+type captureSocket struct {
+	fd   int
+	copy *Program // the namespace's copy of the program
+	n    int      // containers in the namespace
+}
+
+// attach opens a packet socket in v's namespace and attaches a copy of
+// the program, made for that namespace.
+func (c *capture) attach(v NetNsVisit) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if cs := c.attached[v.NetNs]; cs != nil {
+		cs.n++
+		return nil
+	}
+	cp, err := c.first.LoadSibling(c.spec.Copy(), c.env, c.consts(v.NetNs))
+	if err != nil {
+		return err
+	}
+	prog := cp.Coll.Programs[c.prog]
+	if prog == nil {
+		cp.Close()
+		return fmt.Errorf("eBPF object has no program %s", c.prog)
+	}
+	fd := -1
+	err = InNetns(v.Pid, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+		return err
+	})
+	if err == nil {
+		err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ATTACH_BPF, prog.FD())
+	}
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		cp.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			c.env.Logf("%s: gone before ig could watch it", v.What)
+			return nil
+		}
+		return fmt.Errorf("capture packets in %s: %w", v.What, err)
+	}
+	c.attached[v.NetNs] = &captureSocket{fd: fd, copy: cp, n: 1}
+	c.env.Logf("capturing packets in %s (%d)", v.What, v.NetNs)
+	return nil
+}
+
+// follow watches the namespaces of containers that start, and lets go of
+// those of containers that stopped.
+func (c *capture) follow(added, removed []runtimes.Container) {
+	for _, ct := range removed {
+		c.mu.Lock()
+		if cs := c.attached[ct.NetNsID]; cs != nil && ct.NetNsID != 0 {
+			if cs.n--; cs.n == 0 {
+				unix.Close(cs.fd)
+				cs.copy.Close()
+				delete(c.attached, ct.NetNsID)
+			}
+		}
+		c.mu.Unlock()
+	}
+	for _, ct := range added {
+		if v, ok := containerNetNs(c.env, ct, map[uint64]bool{}); ok {
+			if err := c.attach(v); err != nil {
+				c.env.Warnf("%v", err)
+			}
+		}
+	}
+}
+
+// closeAll closes every socket and unloads every copy: nothing new comes
+// in after it.
+func (c *capture) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	for ns, cs := range c.attached {
+		unix.Close(cs.fd)
+		cs.copy.Close()
+		delete(c.attached, ns)
+	}
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
