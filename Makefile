@@ -8,7 +8,7 @@ BUILD     := $(CURDIR)/build
 LDFLAGS   := -s -w -X github.com/ig-tracer/ig/cli.version=$(VERSION) -X github.com/ig-tracer/ig/cli.commit=$(COMMIT)
 BPF_CFLAGS := -fdebug-prefix-map=$(CURDIR)=. -O2 -g -Wall -Werror -D__TARGET_ARCH_x86 -I$(CURDIR)/tracers/bpf -I$(BUILD) -I/usr/include/x86_64-linux-gnu
 
-.PHONY: all ig bpf vmlinux test test-unit integration bench btfgen kernels clean
+.PHONY: fuzz all ig bpf vmlinux test test-unit integration bench btfgen kernels clean
 
 all: ig
 
@@ -41,10 +41,16 @@ integration: ig
 # The whole suite, as CI runs it (as root). up.sh brings up the container runtimes the
 # integration tests use; when they are up already it only checks them (seconds).
 # gotest.sh runs go test -v and fails on any skipped test (IG_INTEGRATION is set).
-test: ig
+test: ig fuzz
 	bash scripts/deps.sh
 	bash tests/runtimes/up.sh
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./...
+
+# The packet parsers' fuzz targets, each for a bounded time from its committed seed
+# corpus (testdata/fuzz/): malformed or truncated packets must not panic.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./tracers/trace/dns
 
 # IG_REF=/path/to/another/ig measures it side by side (Inspektor Gadget's, built outside the repo).
 bench: ig

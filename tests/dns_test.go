@@ -1,0 +1,205 @@
+package tests
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// dnsEvent is a trace dns event, as JSON.
+type dnsEvent struct {
+	commonEvent
+	NetNs      uint64   `json:"netns"`
+	SrcIP      string   `json:"srcIP"`
+	DstIP      string   `json:"dstIP"`
+	SrcPort    int      `json:"srcPort"`
+	DstPort    int      `json:"dstPort"`
+	Protocol   string   `json:"protocol"`
+	ID         string   `json:"id"`
+	Qr         string   `json:"qr"`
+	Nameserver string   `json:"nameserver"`
+	PktType    string   `json:"pktType"`
+	QType      string   `json:"qtype"`
+	Name       string   `json:"name"`
+	Rcode      string   `json:"rcode"`
+	Latency    uint64   `json:"latency"`
+	NumAnswers int      `json:"numAnswers"`
+	Addresses  []string `json:"addresses"`
+}
+
+// dnsServer answers A queries for name with addr, and NXDOMAIN for any
+// other, over UDP and TCP on 127.0.0.1:53 of the current thread's network
+// namespace, until the test ends.
+func dnsServer(t *testing.T, name string, addr netip.Addr) {
+	t.Helper()
+	answer := func(q []byte) []byte {
+		var p dnsmessage.Parser
+		h, err := p.Start(q)
+		if err != nil {
+			return nil
+		}
+		question, err := p.Question()
+		if err != nil {
+			return nil
+		}
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true})
+		b.EnableCompression()
+		rh := dnsmessage.ResourceHeader{Name: question.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 60}
+		if question.Name.String() != name || question.Type != dnsmessage.TypeA {
+			b = dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RCode: dnsmessage.RCodeNameError})
+		}
+		b.StartQuestions()
+		b.Question(question)
+		if question.Name.String() == name && question.Type == dnsmessage.TypeA {
+			b.StartAnswers()
+			b.AResource(rh, dnsmessage.AResource{A: addr.As4()})
+		}
+		out, _ := b.Finish()
+		return out
+	}
+	udp, err := net.ListenPacket("udp", "127.0.0.1:53")
+	if err != nil {
+		t.Fatalf("DNS server: %v", err)
+	}
+	t.Cleanup(func() { udp.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			n, from, err := udp.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if a := answer(buf[:n]); a != nil {
+				udp.WriteTo(a, from)
+			}
+		}
+	}()
+	tcp, err := net.Listen("tcp", "127.0.0.1:53")
+	if err != nil {
+		t.Fatalf("DNS server: %v", err)
+	}
+	t.Cleanup(func() { tcp.Close() })
+	go func() {
+		for {
+			c, err := tcp.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var n uint16
+				if binary.Read(c, binary.BigEndian, &n) != nil {
+					return
+				}
+				q := make([]byte, n)
+				if _, err := io.ReadFull(c, q); err != nil {
+					return
+				}
+				a := answer(q)
+				c.Write(binary.BigEndian.AppendUint16(nil, uint16(len(a))))
+				c.Write(a)
+			}()
+		}
+	}()
+}
+
+// lookup asks 127.0.0.1:53 for name's IPv4 addresses over network (udp,
+// tcp), with Go's own resolver.
+func lookup(name, network string) ([]netip.Addr, error) {
+	r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:53")
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return r.LookupNetIP(ctx, "ip4", name)
+}
+
+// TestTraceDNS: queries for a name only this test knows, over UDP and over
+// TCP, to a DNS server the test runs, show as queries and responses with
+// the id, name, type, server, result, the address answered and the
+// response's latency.
+func TestTraceDNS(t *testing.T) {
+	igBinary(t)
+	name := unique("igt") + ".test."
+	addr := netip.MustParseAddr("192.0.2.7")
+	dnsServer(t, name, addr)
+	ig := startIG(t, "trace", "dns", "-o", "json")
+	ig.waitUntil("the UDP response", func() { lookup(name, "udp") }, streamMatcher(func(e *dnsEvent) bool {
+		return e.Name == name && e.Qr == "R" && e.Protocol == "UDP"
+	}))
+	ig.waitUntil("the TCP response", func() { lookup(name, "tcp") }, streamMatcher(func(e *dnsEvent) bool {
+		return e.Name == name && e.Qr == "R" && e.Protocol == "TCP"
+	}))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[dnsEvent](t, r.Stdout)
+	for _, proto := range []string{"UDP", "TCP"} {
+		var q, resp *dnsEvent
+		for i := range evs {
+			e := &evs[i]
+			if e.Name != name || e.Protocol != proto || e.QType != "A" {
+				continue
+			}
+			if e.Qr == "Q" && q == nil {
+				q = e
+			}
+			if e.Qr == "R" && resp == nil && q != nil && e.ID == q.ID {
+				resp = e
+			}
+		}
+		if q == nil || resp == nil {
+			t.Errorf("%s: query %v, response %v", proto, q != nil, resp != nil)
+			continue
+		}
+		if q.DstPort != 53 || q.Nameserver != "127.0.0.1" || q.PktType != "OUTGOING" || q.Rcode != "" || q.Pid != 0 {
+			t.Errorf("%s query: %+v", proto, q)
+		}
+		if resp.SrcPort != 53 || resp.DstPort != q.SrcPort || resp.Rcode != "NoError" || resp.NumAnswers != 1 ||
+			strings.Join(resp.Addresses, ",") != addr.String() || resp.Latency == 0 || resp.Nameserver != "127.0.0.1" {
+			t.Errorf("%s response: %+v", proto, resp)
+		}
+	}
+}
+
+// TestTraceDNSContainer: a query from nslookup in a docker container, to a
+// DNS server the test runs in the container's network namespace, is the
+// container's; under -c the host's queries are not shown.
+func TestTraceDNSContainer(t *testing.T) {
+	runtimesUp(t)
+	name := unique("igt") + ".test."
+	container1, pid := container(t, "docker")
+	inNetns(t, pid, func() { dnsServer(t, name, netip.MustParseAddr("192.0.2.8")) })
+	hostName := unique("igt-host") + ".test."
+	ig := startIG(t, "trace", "dns", "-o", "json", "-c", container1)
+	ig.waitUntil("the container's response", func() {
+		lookup(hostName, "udp") // nothing answers on the host: the query is enough
+		inContainer(t, "docker", container1, "sh", "-c", fmt.Sprintf("nslookup %s 127.0.0.1 >/dev/null 2>&1; true", strings.TrimSuffix(name, ".")))
+	}, streamMatcher(func(e *dnsEvent) bool { return e.Name == name && e.Qr == "R" }))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	for _, e := range eventsOf[dnsEvent](t, r.Stdout) {
+		if e.Runtime.ContainerName != container1 || e.Runtime.RuntimeName != "docker" || e.NetNs != netNsOf(t, pid) {
+			t.Errorf("-c %s: a message of %q (netns %d): %s %s", container1, e.Runtime.ContainerName, e.NetNs, e.Qr, e.Name)
+		}
+		if e.Name == name && e.Qr == "R" && e.QType == "A" && (e.Rcode != "NoError" || strings.Join(e.Addresses, ",") != "192.0.2.8") {
+			t.Errorf("the container's response: %+v", e)
+		}
+	}
+}
+
+// TestTraceDNSDetach: trace dns, run until --timeout while it captures,
+// leaves none of its programs (one per network namespace) loaded.
+func TestTraceDNSDetach(t *testing.T) {
+	igBinary(t)
+	requireTool(t, "bpftool")
+	checkLifecycle(t, lifecycleGadget{name: "trace dns -t", args: []string{"trace", "dns", "-o", "json", "-t", "2"},
+		progs: []string{"dns_filter"}})
+}
