@@ -91,10 +91,14 @@ int dns_filter(struct __sk_buff *skb)
 		len = MAX_CAPTURE;
 	if (len < 1)
 		return 0;
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, p->data, len) < 0)
+	/* Before 6.12 the helpers refuse a size that may be 0, and the
+	 * verifier forgets the check above once the compiler has moved len
+	 * around: n + 1 is in [1, 512] by construction. */
+	__u32 n = (len - 1) & (MAX_CAPTURE - 1);
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, p->data, n + 1) < 0)
 		return 0;
-	p->len = len;
+	p->len = n + 1;
 	/* Only what was captured goes to the ring buffer. */
-	ig_submit(p, offsetof(struct dns_packet, data) + (len & (MAX_CAPTURE - 1 | MAX_CAPTURE)));
+	ig_submit(p, offsetof(struct dns_packet, data) + n + 1);
 	return 0;
 }
