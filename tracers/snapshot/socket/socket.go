@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ig-tracer/ig/output"
-	"github.com/ig-tracer/ig/runtimes"
 	"github.com/ig-tracer/ig/tracers"
 )
 
@@ -93,16 +91,19 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	var rows []Socket
-	for _, ns := range namespaces(env) {
-		got, err := inNetns(ns.pid, func() ([]Socket, error) { return sockets(p, want) })
+	for _, ns := range tracers.NetNamespaces(env) {
+		err := tracers.InNetns(ns.Pid, func() error {
+			got, err := sockets(p, want)
+			rows = append(rows, got...)
+			return err
+		})
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
-				env.Logf("snapshot socket: %s: gone (%v)", ns.what, err)
+				env.Logf("snapshot socket: %s: gone (%v)", ns.What, err)
 				continue // a container that stopped meanwhile
 			}
-			return fmt.Errorf("%s: %w", ns.what, err)
+			return fmt.Errorf("%s: %w", ns.What, err)
 		}
-		rows = append(rows, got...)
 	}
 	clock := tracers.NewClock()
 	var names tracers.Interner
@@ -134,71 +135,6 @@ func cmpU64(a, b uint64) int {
 		return 1
 	}
 	return 0
-}
-
-// netnsVisit is a network namespace to list: entered through a process
-// in it (0: ig's own, the host's).
-type netnsVisit struct {
-	pid  int
-	what string
-}
-
-// namespaces are the host's network namespace and each container's that
-// the container filters take, each once.
-func namespaces(env *tracers.Env) []netnsVisit {
-	var out []netnsVisit
-	seen := map[uint64]bool{}
-	if host, err := runtimes.NetworkNamespace(os.Getpid()); err == nil {
-		seen[host] = true
-		if _, _, accepted, _ := env.NetContainer(host); accepted {
-			out = append(out, netnsVisit{0, "the host's network namespace"})
-		}
-	}
-	if env.Containers == nil {
-		return out
-	}
-	for _, ct := range env.Containers() {
-		if ct.NetNsID == 0 || seen[ct.NetNsID] {
-			continue
-		}
-		seen[ct.NetNsID] = true
-		if _, _, accepted, _ := env.NetContainer(ct.NetNsID); accepted {
-			out = append(out, netnsVisit{ct.Pid, "the network namespace of container " + ct.Name})
-		}
-	}
-	return out
-}
-
-// inNetns runs f on a thread in the network namespace of pid (0: this
-// one): iterators and /proc/thread-self/net list the namespace of the
-// thread that opens them.
-func inNetns(pid int, f func() ([]Socket, error)) ([]Socket, error) {
-	if pid == 0 {
-		return f()
-	}
-	target, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return nil, err
-	}
-	defer target.Close()
-	runtime.LockOSThread()
-	self, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return nil, err
-	}
-	defer self.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return nil, fmt.Errorf("enter: %w", err)
-	}
-	rows, ferr := f()
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked: Go ends it with this goroutine.
-		return nil, fmt.Errorf("back to ig's network namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return rows, ferr
 }
 
 // sockets lists the sockets of the current thread's network namespace.
