@@ -329,12 +329,7 @@ func traceTCP(r *Run, h Host) (string, error) {
 	if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
 		return "", err
 	}
-	var marker Transfer
-	if _, err := r.Await("a connect of this process", r.AttachTimeout, func() { marker, _ = TCPTransfer("127.0.0.1", 1) },
-		func(e Event) bool {
-			var t TCPEvent
-			return e.DecodeRaw(&t) == nil && t.Operation == "connect" && t.Src.Port == marker.ClientPort
-		}); err != nil {
+	if err := awaitConnect(r); err != nil {
 		return "", err
 	}
 	const size = 12345
@@ -408,15 +403,7 @@ func traceTCPConnect(r *Run, h Host) (string, error) {
 	if err := r.Start(true, "--pid", strconv.Itoa(self), "--latency"); err != nil {
 		return "", err
 	}
-	ports := map[int]bool{}
-	if _, err := r.Await("a connect of this process", r.AttachTimeout, func() {
-		if t, err := TCPTransfer("127.0.0.1", 1); err == nil {
-			ports[t.ClientPort] = true
-		}
-	}, func(e Event) bool {
-		var t TCPEvent
-		return e.DecodeRaw(&t) == nil && ports[t.Src.Port]
-	}); err != nil {
+	if err := awaitConnect(r); err != nil {
 		return "", err
 	}
 	t, err := TCPTransfer("127.0.0.1", 10)
@@ -717,4 +704,20 @@ func awaitPort[T any](r *Run, what string, make func() (int, error), portOf func
 		return zero, err
 	}
 	return t, nil
+}
+
+// awaitConnect makes connections until ig (trace tcp or tcpconnect, whose
+// events have no operation) shows one of them: it has attached. Every
+// port tried counts, since an event may come after the next try.
+func awaitConnect(r *Run) error {
+	ports := map[int]bool{}
+	_, err := r.Await("a connect of this process", r.AttachTimeout, func() {
+		if t, err := TCPTransfer("127.0.0.1", 1); err == nil {
+			ports[t.ClientPort] = true
+		}
+	}, func(e Event) bool {
+		var t TCPEvent
+		return e.DecodeRaw(&t) == nil && (t.Operation == "connect" || t.Operation == "") && ports[t.Src.Port]
+	})
+	return err
 }
