@@ -242,6 +242,13 @@ EOF
 chown "$RL_USER:" "$RL_HOME/.config/containers/containers.conf"
 [ -f "$LOG" ] || install -o "$RL_USER" -m 644 /dev/null "$LOG"
 start_rootless() {
+  # When every process of a previous run was killed at once (a machine whose processes
+  # were reset), podman's state still lists running containers and no pause process is
+  # left to join: every podman command then fails with "invalid internal status".
+  # `podman system migrate` marks them stopped and starts afresh.
+  if ! as_rl podman info >/dev/null 2>&1; then
+    as_rl podman system migrate >>"$LOG" 2>&1 || true
+  fi
   as_rl sh -c 'mkdir -p "$(dirname "$1")" || exit 1
     setsid nohup podman system service --time=0 "unix://$1" >>"$2" 2>&1 </dev/null & echo $!' \
     sh "$PODMAN_ROOTLESS_SOCK" "$LOG" >"$W/run/podman-rootless.pid"
