@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -159,8 +160,13 @@ func TestTraceDNS(t *testing.T) {
 			t.Errorf("%s: query %v, response %v", proto, q != nil, resp != nil)
 			continue
 		}
-		if q.DstPort != 53 || q.Nameserver != "127.0.0.1" || q.PktType != "OUTGOING" || q.Rcode != "" || q.Pid != 0 {
+		if q.DstPort != 53 || q.Nameserver != "127.0.0.1" || q.PktType != "OUTGOING" || q.Rcode != "" {
 			t.Errorf("%s query: %+v", proto, q)
+		}
+		for _, e := range []*dnsEvent{q, resp} {
+			if e.Pid != int64(os.Getpid()) || e.Comm != testComm(t) {
+				t.Errorf("%s %s: process %d %q, want this test's (%d %q)", proto, e.Qr, e.Pid, e.Comm, os.Getpid(), testComm(t))
+			}
 		}
 		if resp.SrcPort != 53 || resp.DstPort != q.SrcPort || resp.Rcode != "NoError" || resp.NumAnswers != 1 ||
 			strings.Join(resp.Addresses, ",") != addr.String() || resp.Latency == 0 || resp.Nameserver != "127.0.0.1" {
@@ -171,7 +177,9 @@ func TestTraceDNS(t *testing.T) {
 
 // TestTraceDNSContainer: a query from nslookup in a docker container, to a
 // DNS server the test runs in the container's network namespace, is the
-// container's; under -c the host's queries are not shown.
+// container's, and so is its response: both are nslookup's, the client's,
+// not the server's (this test process); under -c the host's queries are
+// not shown.
 func TestTraceDNSContainer(t *testing.T) {
 	runtimesUp(t)
 	name := unique("igt") + ".test."
@@ -192,6 +200,9 @@ func TestTraceDNSContainer(t *testing.T) {
 		if e.Name == name && e.Qr == "R" && e.QType == "A" && (e.Rcode != "NoError" || strings.Join(e.Addresses, ",") != "192.0.2.8") {
 			t.Errorf("the container's response: %+v", e)
 		}
+		if e.Name == name && (e.Comm != "nslookup" || e.Pid == 0 || e.Pid == int64(os.Getpid()) || e.MountNsID != mountNsOf(t, pid)) {
+			t.Errorf("%s %s: process %d %q in mount namespace %d, want nslookup's in the container's", e.Qr, e.Name, e.Pid, e.Comm, e.MountNsID)
+		}
 	}
 }
 
@@ -201,5 +212,5 @@ func TestTraceDNSDetach(t *testing.T) {
 	igBinary(t)
 	requireTool(t, "bpftool")
 	checkLifecycle(t, lifecycleGadget{name: "trace dns -t", args: []string{"trace", "dns", "-o", "json", "-t", "2"},
-		progs: []string{"dns_filter"}})
+		progs: []string{"dns_filter", "ig_port_owner"}})
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -98,13 +100,78 @@ func InNetns(pid int, f func() error) error {
 	return ferr
 }
 
+// PacketHeader mirrors bpf/capture.h's struct ig_packet, which every
+// captured packet starts with; the captured bytes follow it.
+type PacketHeader struct {
+	RawHeader        // the local socket's process when Owned, else only the time
+	NetNs     uint64 // the namespace the packet was seen in
+	Len       uint32 // bytes captured, from the IP header on
+	WireLen   uint32 // the packet's length from its IP header
+	PktType   uint8  // PACKET_HOST (0), PACKET_OUTGOING (4)...
+	Owned     uint8
+	_         [6]byte
+}
+
+// PacketHeaderSize is the size of struct ig_packet.
+const PacketHeaderSize = int(unsafe.Sizeof(PacketHeader{}))
+
+// DecodePacket reads a captured packet's header into ev (the process when
+// the kernel knew it, else only the time) and returns it with the
+// captured bytes, from the IP header on.
+func (c Clock) DecodePacket(raw []byte, ev *Event, names *Interner) (*PacketHeader, []byte, bool) {
+	h, data, ok := View[PacketHeader](raw, uintptr(PacketHeaderSize))
+	if !ok || int(h.Len) > len(data) {
+		return nil, nil, false
+	}
+	if h.Owned != 0 {
+		c.FromHeader(&h.RawHeader, ev, names)
+	} else {
+		ev.Timestamp = c.Wall(h.Timestamp)
+	}
+	return h, data[:h.Len], true
+}
+
+// PacketTypeName names a packet's direction as the kernel names packet
+// types (and Inspektor Gadget's pktType field).
+func PacketTypeName(t uint8) string {
+	switch t {
+	case unix.PACKET_HOST:
+		return "HOST"
+	case unix.PACKET_BROADCAST:
+		return "BROADCAST"
+	case unix.PACKET_MULTICAST:
+		return "MULTICAST"
+	case unix.PACKET_OTHERHOST:
+		return "OTHERHOST"
+	case unix.PACKET_OUTGOING:
+		return "OUTGOING"
+	}
+	return strconv.Itoa(int(t))
+}
+
+// portOwners is bpf/capture.h's program that records the process behind
+// each local port; only the first copy of a capture has it.
+const portOwners = "ig_port_owner"
+
+// PacketProcesses refuses --pid and --comm for a capture variant that
+// cannot know the process behind a packet (without kernel BTF).
+func PacketProcesses(env *Env) error {
+	if f := env.Filter; f.Pid == 0 && f.Comm == "" {
+		return nil
+	}
+	if env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue") {
+		return nil
+	}
+	return fmt.Errorf("the %s variant sees packets, not processes: --pid and --comm cannot apply; -c and --containers can", env.Variant)
+}
+
 // CaptureSpec is what a packet gadget hands to RunCapture.
 type CaptureSpec[T any] struct {
 	Program string // its socket filter program (SEC("socket"))
 	Decode  Decoder[T]
 	Skip    func(*T) bool // see StreamSpec
 	// NetNs gives an event's network namespace (the program's
-	// netns_id constant, copied into the event).
+	// netns_id constant, copied into the event) for events with no process.
 	NetNs func(*T) uint64
 }
 
@@ -129,7 +196,18 @@ func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf
 	}
 	defer first.Close()
 	env.LoadedAll()
-	c := &capture{env: env, spec: spec, consts: withNetNs, first: first, prog: s.Program, attached: map[uint64]*captureSocket{}}
+	// The programs besides the filters (the process behind a port) run
+	// once, for every namespace: each namespace's copy is its filter alone.
+	if err := first.Attach(); err != nil {
+		return err
+	}
+	filterOnly := spec.Copy()
+	for name := range filterOnly.Programs {
+		if name != s.Program {
+			delete(filterOnly.Programs, name)
+		}
+	}
+	c := &capture{env: env, spec: filterOnly, consts: withNetNs, first: first, prog: s.Program, attached: map[uint64]*captureSocket{}}
 	first.OnDetach = c.closeAll
 	defer c.closeAll()
 	// Each container counts, so that a namespace shared by several is

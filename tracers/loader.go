@@ -48,12 +48,13 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 	return load(spec, env, consts, nil)
 }
 
-// LoadSibling loads spec as Load does, but with p's ring buffer and lost
-// counter instead of its own: one reader for several copies of a program
-// (one per network namespace, each with its own constants).
+// LoadSibling loads spec as Load does, but with p's ring buffer, lost
+// counter and port owners instead of its own: one reader for several
+// copies of a program (one per network namespace, each with its own
+// constants).
 func (p *Program) LoadSibling(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program, error) {
 	shared := map[string]*ebpf.Map{}
-	for _, name := range []string{"events", "lost_events"} {
+	for _, name := range []string{"events", "lost_events", "port_owners"} {
 		if m := p.Coll.Maps[name]; m != nil {
 			shared[name] = m
 		}
@@ -112,7 +113,7 @@ func load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any, shared map
 	// top or profile gadget adds up in its own maps (the ring buffer would
 	// be megabytes of nothing), and only gadgets that attribute by network
 	// namespace look at netns_filter, or own sockets.
-	for _, name := range []string{"events", "netns_filter", "sock_owners"} {
+	for _, name := range []string{"events", "netns_filter", "sock_owners", "port_owners"} {
 		if _, ok := spec.Maps[name]; ok && !referenced(spec, name) {
 			delete(spec.Maps, name)
 		}
@@ -316,8 +317,8 @@ func (p *Program) Attach() error {
 			l, err = link.Kprobe(target, prog, nil)
 		case "kretprobe":
 			l, err = link.Kretprobe(target, prog, nil)
-		case "iter":
-			continue
+		case "iter", "socket":
+			continue // run by a snapshot; attached to a socket by RunCapture
 		case "perf_event":
 			fds, links, err := attachPerfEvent(prog, p.PerfEvent)
 			if err != nil {

@@ -49,6 +49,17 @@ type Requirements struct {
 	Note        string    `json:"note,omitempty"`
 }
 
+// captureVariants are the packet gadgets' (tracers.RunCapture): a socket
+// filter per network namespace and, where the kernel has its BTF, the
+// tp_btf program that records the process behind each local port
+// (bpf/capture.h).
+var captureVariants = []Variant{
+	{Name: "socket-filter", MinKernel: "5.8", ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter, ebpf.Tracing},
+		MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.PerCPUArray, ebpf.LRUHash}, BTFTracepoints: []string{"net_dev_queue"}, KernelBTF: true},
+	{Name: "socket-filter-no-btf", MinKernel: "5.8", ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter},
+		MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.PerCPUArray, ebpf.LRUHash}},
+}
+
 // BaseConfigs are needed by every gadget that loads eBPF.
 var BaseConfigs = []string{"CONFIG_BPF", "CONFIG_BPF_SYSCALL"}
 
@@ -172,9 +183,9 @@ var Table = []Requirements{
 		{Name: "kprobe", MinKernel: "5.8", Configs: kretprobeConfigs, ProgramTypes: kp, MapTypes: ringBuffer,
 			KernelFuncs: []string{"cap_capable"}}},
 		Note: "the tracepoint does not carry the check's options: audit and insetid need the kprobe variant"},
-	{Gadget: "trace dns", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
-		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.PerCPUArray}}},
-		Note: "a packet socket per network namespace; messages have no process (pid 0), their container is the namespace's"},
+	{Gadget: "trace dns", Variants: captureVariants,
+		Note: "a packet socket per network namespace; the process is the client's, found by its local port, when it is on this host; " +
+			"without kernel BTF there is none (pid 0) and the container is the namespace's"},
 	{Gadget: "trace exec", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: syscalls("execve", "execveat")}}},
@@ -209,8 +220,8 @@ var Table = []Requirements{
 	{Gadget: "trace signal", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: append(syscalls("kill", "tkill", "tgkill"), "signal/signal_generate")}}},
-	{Gadget: "trace sni", Variants: []Variant{{Name: "socket-filter", MinKernel: "5.8",
-		ProgramTypes: []ebpf.ProgramType{ebpf.SocketFilter}, MapTypes: ringBuffer}}},
+	{Gadget: "trace sni", Variants: captureVariants,
+		Note: "a packet socket per network namespace; the process is the client's when it is on this host (without kernel BTF, none)"},
 	{Gadget: "trace tcp", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: socketOwners,
 		Tracepoints: append([]string{"sock/inet_sock_set_state"}, sysExits("accept", "accept4")...), SeedIterators: seedIterators}},

@@ -37,6 +37,9 @@ func (v *Variant) Attaches(section string) bool {
 // Hooks lists what a variant attaches to, for people.
 func (v *Variant) Hooks() string {
 	var h []string
+	if slices.Contains(v.ProgramTypes, ebpf.SocketFilter) {
+		h = append(h, "socket filter on a packet socket per network namespace")
+	}
 	if len(v.Tracepoints) > 0 {
 		h = append(h, "tracepoints "+compactTracepoints(v.Tracepoints))
 	}

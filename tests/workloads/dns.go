@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -77,6 +78,13 @@ func traceDNS(r *Run, h Host) (string, error) {
 		return "", err
 	}
 	defer stop()
+	// Without kernel BTF ig falls back to the variant that knows no process.
+	return AlsoVariant(r, "socket-filter-no-btf", false, checkDNS)
+}
+
+// checkDNS looks up a name of its own and checks the response: this
+// process's, but for the variant that knows no process (pid 0).
+func checkDNS(r *Run) (string, error) {
 	name := "ig-" + r.Tag + ".test."
 	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "udp", "127.0.0.1:53")
@@ -108,8 +116,13 @@ func traceDNS(r *Run, h Host) (string, error) {
 	p.Check("nameserver", d.Nameserver, "127.0.0.1")
 	p.Check("addresses", strings.Join(d.Addresses, ","), netip.AddrFrom4([4]byte{192, 0, 2, 53}).String())
 	p.Check("latency above 0", d.Latency > 0, true)
+	pid := os.Getpid()
+	if r.Variant() == "socket-filter-no-btf" {
+		pid = 0
+	}
+	p.Check("pid", ev.Pid, pid)
 	if len(p) > 0 {
 		return "", errors.New(strings.Join(p, "; "))
 	}
-	return fmt.Sprintf("the response for %s: %s, in %d us", name, d.Addresses[0], d.Latency/1000), nil
+	return fmt.Sprintf("the response for %s: %s, in %d us, pid %d", name, d.Addresses[0], d.Latency/1000, ev.Pid), nil
 }

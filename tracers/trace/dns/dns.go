@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
-	"unsafe"
 
 	"golang.org/x/net/dns/dnsmessage"
 
@@ -52,8 +51,8 @@ func init() {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
-	if f := env.Filter; f.Pid != 0 || f.Comm != "" {
-		return fmt.Errorf("trace dns sees packets, not processes: --pid and --comm cannot apply; -c and --containers can")
+	if err := tracers.PacketProcesses(env); err != nil {
+		return err
 	}
 	spec, err := loadDns()
 	if err != nil {
@@ -68,6 +67,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 
 type decoder struct {
 	clock   tracers.Clock
+	names   tracers.Interner
 	queries map[queryKey]uint64 // a query's time, until its response
 	flows   map[flowKey][]byte  // TCP: the bytes of a message not whole yet
 }
@@ -114,26 +114,25 @@ type queryKey struct {
 const maxPendingQueries = 4096
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
-	p, tail, ok := tracers.View[dnsDnsPacket](raw, unsafe.Offsetof(dnsDnsPacket{}.Data))
-	if !ok || int(p.Len) > len(tail) {
+	p, pkt, ok := d.clock.DecodePacket(raw, &ev.Event, &d.names)
+	if !ok {
 		return false
 	}
-	msg, flow, ok := parsePacket(tail[:p.Len], ev)
+	msg, flow, ok := parsePacket(pkt, ev)
 	if !ok {
 		return false
 	}
 	if ev.Protocol == "TCP" {
 		// A message over TCP follows its 2-byte length and may span
 		// segments: kept per connection until whole.
-		msg, ok = d.stream(p.Netns, flow, msg, p.WireLen > p.Len)
+		msg, ok = d.stream(p.NetNs, flow, msg, p.WireLen > p.Len)
 		if !ok {
 			ev.partial = true
 			return true
 		}
 	}
-	ev.Timestamp = d.clock.Wall(p.Timestamp)
-	ev.NetNsID = p.Netns
-	ev.PktType = pktType(p.PktType)
+	ev.NetNsID = p.NetNs
+	ev.PktType = tracers.PacketTypeName(p.PktType)
 	var h dnsmessage.Header
 	var parser dnsmessage.Parser
 	h, err := parser.Start(msg)
@@ -152,11 +151,11 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		if len(d.queries) >= maxPendingQueries {
 			clear(d.queries) // unanswered ones; at worst a latency is not known
 		}
-		d.queries[queryKey{p.Netns, h.ID, netip.AddrPortFrom(src, ev.SrcPort)}] = p.Timestamp
+		d.queries[queryKey{p.NetNs, h.ID, netip.AddrPortFrom(src, ev.SrcPort)}] = p.Timestamp
 		return true
 	}
 	ev.Qr, ev.Nameserver, ev.Rcode = "R", ev.SrcIP, rcodeName(h.RCode)
-	key := queryKey{p.Netns, h.ID, netip.AddrPortFrom(dst, ev.DstPort)}
+	key := queryKey{p.NetNs, h.ID, netip.AddrPortFrom(dst, ev.DstPort)}
 	if t, ok := d.queries[key]; ok {
 		ev.Latency = p.Timestamp - t
 		delete(d.queries, key)
@@ -236,16 +235,6 @@ func parsePacket(pkt []byte, ev *Event) (payload []byte, flow flowKey, ok bool) 
 		return rest[off:], flow, true
 	}
 	return nil, flow, false
-}
-
-func pktType(t uint8) string {
-	switch t {
-	case 0:
-		return "HOST"
-	case 4:
-		return "OUTGOING"
-	}
-	return fmt.Sprint(t)
 }
 
 // typeName is the query type without dnsmessage's "Type" prefix.

@@ -14,14 +14,56 @@ import (
 )
 
 type dnsDnsPacket struct {
-	_         structs.HostLayout
-	Timestamp uint64
-	Netns     uint64
-	Len       uint32
-	WireLen   uint32
-	PktType   uint8
-	Pad       [7]uint8
-	Data      [512]uint8
+	_ structs.HostLayout
+	P struct {
+		_   structs.HostLayout
+		Hdr struct {
+			_           structs.HostLayout
+			Timestamp   uint64
+			MntnsId     uint64
+			Pid         uint32
+			Tid         uint32
+			Ppid        uint32
+			Uid         uint32
+			Gid         uint32
+			Comm        [16]uint8
+			MntnsSerial uint32
+		}
+		Netns   uint64
+		Len     uint32
+		WireLen uint32
+		PktType uint8
+		Owned   uint8
+		Pad     [6]uint8
+	}
+	Data [512]uint8
+}
+
+type dnsIgPortKey struct {
+	_     structs.HostLayout
+	Netns uint64
+	Port  uint16
+	Rport uint16
+	Proto uint8
+	Pad   [3]uint8
+}
+
+type dnsIgPortOwner struct {
+	_   structs.HostLayout
+	Hdr struct {
+		_           structs.HostLayout
+		Timestamp   uint64
+		MntnsId     uint64
+		Pid         uint32
+		Tid         uint32
+		Ppid        uint32
+		Uid         uint32
+		Gid         uint32
+		Comm        [16]uint8
+		MntnsSerial uint32
+	}
+	Skip uint8
+	Pad  [7]uint8
 }
 
 type dnsMntnsVerdict struct {
@@ -38,8 +80,10 @@ const (
 	dnsMapEvents          = "events"
 	dnsMapLostEvents      = "lost_events"
 	dnsMapMntnsFilter     = "mntns_filter"
+	dnsMapPortOwners      = "port_owners"
 	dnsMapScratch         = "scratch"
 	dnsProgDnsFilter      = "dns_filter"
+	dnsProgIgPortOwner    = "ig_port_owner"
 	dnsVarDnsPacketType   = "dns_packet_type"
 	dnsVarFilterByComm    = "filter_by_comm"
 	dnsVarFilterComm      = "filter_comm"
@@ -90,7 +134,8 @@ type dnsSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type dnsProgramSpecs struct {
-	DnsFilter *ebpf.ProgramSpec `ebpf:"dns_filter"`
+	DnsFilter   *ebpf.ProgramSpec `ebpf:"dns_filter"`
+	IgPortOwner *ebpf.ProgramSpec `ebpf:"ig_port_owner"`
 }
 
 // dnsMapSpecs contains maps before they are loaded into the kernel.
@@ -100,6 +145,7 @@ type dnsMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
+	PortOwners  *ebpf.MapSpec `ebpf:"port_owners"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 }
 
@@ -138,6 +184,7 @@ type dnsMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
+	PortOwners  *ebpf.Map `ebpf:"port_owners"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
 }
 
@@ -146,6 +193,7 @@ func (m *dnsMaps) Close() error {
 		m.Events,
 		m.LostEvents,
 		m.MntnsFilter,
+		m.PortOwners,
 		m.Scratch,
 	)
 }
@@ -166,12 +214,14 @@ type dnsVariables struct {
 //
 // It can be passed to loadDnsObjects or ebpf.CollectionSpec.LoadAndAssign.
 type dnsPrograms struct {
-	DnsFilter *ebpf.Program `ebpf:"dns_filter"`
+	DnsFilter   *ebpf.Program `ebpf:"dns_filter"`
+	IgPortOwner *ebpf.Program `ebpf:"ig_port_owner"`
 }
 
 func (p *dnsPrograms) Close() error {
 	return _DnsClose(
 		p.DnsFilter,
+		p.IgPortOwner,
 	)
 }
 

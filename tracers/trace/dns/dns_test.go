@@ -7,6 +7,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/ig-tracer/ig/tracers"
 )
 
 // message builds a DNS query (or its response, with one A answer).
@@ -59,10 +61,41 @@ func ipv4(payload []byte, udp bool, sport, dport uint16) []byte {
 // record is what the socket filter writes: struct dns_packet's fixed part
 // and the packet.
 func record(pkt []byte, netns uint64, ts uint64) []byte {
+	var p tracers.PacketHeader
+	p.Timestamp, p.NetNs, p.Len, p.WireLen, p.PktType = ts, netns, uint32(len(pkt)), uint32(len(pkt)), 4
+	raw := unsafe.Slice((*byte)(unsafe.Pointer(&p)), tracers.PacketHeaderSize)
+	// Ring-buffer records are 8-byte aligned; so is a fresh slice of this size.
+	out := make([]byte, 0, len(raw)+len(pkt)+8)
+	return append(append(out, raw...), pkt...)
+}
+
+// The Go mirror of struct ig_packet is the size and shape bpf2go saw.
+func TestPacketHeaderLayout(t *testing.T) {
 	var p dnsDnsPacket
-	p.Timestamp, p.Netns, p.Len, p.WireLen, p.PktType = ts, netns, uint32(len(pkt)), uint32(len(pkt)), 4
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&p)), unsafe.Offsetof(p.Data))
-	return append(append([]byte(nil), raw...), pkt...)
+	if got := unsafe.Offsetof(p.Data); got != uintptr(tracers.PacketHeaderSize) {
+		t.Fatalf("data at %d, tracers.PacketHeader is %d bytes", got, tracers.PacketHeaderSize)
+	}
+	if unsafe.Offsetof(p.P.Owned) != unsafe.Offsetof(tracers.PacketHeader{}.Owned) ||
+		unsafe.Offsetof(p.P.Netns) != unsafe.Offsetof(tracers.PacketHeader{}.NetNs) {
+		t.Fatal("struct ig_packet and tracers.PacketHeader differ")
+	}
+}
+
+// A packet whose local socket's process the kernel knew carries it.
+func TestDecodeOwned(t *testing.T) {
+	raw := record(ipv4(message(t, false), true, 40000, 53), 7, 1000)
+	h := (*tracers.PacketHeader)(unsafe.Pointer(&raw[0]))
+	h.Owned, h.Pid, h.Tid, h.Uid, h.MntnsID = 1, 4242, 4243, 1000, 99
+	copy(h.Comm[:], "resolver")
+	var ev Event
+	if !newDecoder().decode(raw, &ev) || ev.Pid != 4242 || ev.Tid != 4243 || ev.Comm != "resolver" || ev.Uid != 1000 || ev.MountNsID != 99 {
+		t.Fatalf("owned packet: %+v", ev.Event)
+	}
+	h.Owned = 0
+	ev = Event{}
+	if !newDecoder().decode(raw, &ev) || ev.Pid != 0 || ev.Comm != "" || ev.MountNsID != 0 {
+		t.Fatalf("a packet without process: %+v", ev.Event)
+	}
 }
 
 func newDecoder() *decoder {
