@@ -58,7 +58,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
-	d := &decoder{clock: tracers.NewClock(), queries: map[queryKey]uint64{}, flows: map[flowKey][]byte{}}
+	d := &decoder{clock: tracers.NewClock(), queries: map[queryKey]uint64{}}
 	return tracers.RunCapture[Event](ctx, env, spec, nil, tracers.CaptureSpec[Event]{
 		Program: "dns_filter", Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID },
 		Skip: func(ev *Event) bool { return ev.partial },
@@ -69,39 +69,15 @@ type decoder struct {
 	clock   tracers.Clock
 	names   tracers.Interner
 	queries map[queryKey]uint64 // a query's time, until its response
-	flows   map[flowKey][]byte  // TCP: the bytes of a message not whole yet
+	streams tracers.Streams     // TCP: the bytes of messages not whole yet
 }
 
-// flowKey is one direction of a TCP connection.
-type flowKey struct {
-	netns    uint64
-	src, dst netip.AddrPort
-}
-
-const maxFlows, maxMessage = 1024, 64 << 10
-
-// stream adds a TCP segment's payload to its flow and returns the first
-// whole message, if any. A segment the capture cut (truncated) ends the
-// flow: what it has of the message is all there will be.
-func (d *decoder) stream(netns uint64, f flowKey, payload []byte, truncated bool) ([]byte, bool) {
-	f.netns = netns
-	buf := append(d.flows[f], payload...)
-	if len(buf) >= 2 {
-		n := int(binary.BigEndian.Uint16(buf))
-		if len(buf) >= 2+n || truncated {
-			delete(d.flows, f)
-			return buf[2:min(len(buf), 2+n)], true
-		}
+// tcpMessage measures a DNS message over TCP: its 2-byte length first.
+func tcpMessage(buf []byte) int {
+	if len(buf) < 2 {
+		return 0
 	}
-	if len(buf) > maxMessage {
-		delete(d.flows, f)
-		return nil, false
-	}
-	if len(d.flows) >= maxFlows {
-		clear(d.flows)
-	}
-	d.flows[f] = buf
-	return nil, false
+	return 2 + int(binary.BigEndian.Uint16(buf))
 }
 
 // queryKey is what a response shares with its query.
@@ -118,18 +94,22 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	if !ok {
 		return false
 	}
-	msg, flow, ok := parsePacket(pkt, ev)
-	if !ok {
+	pk, ok := tracers.ParsePacket(pkt)
+	if !ok || (pk.Proto != tracers.IPProtoUDP && pk.Proto != tracers.IPProtoTCP) {
 		return false
 	}
-	if ev.Protocol == "TCP" {
+	setAddresses(ev, &pk)
+	msg := pk.Payload
+	if pk.Proto == tracers.IPProtoTCP {
 		// A message over TCP follows its 2-byte length and may span
 		// segments: kept per connection until whole.
-		msg, ok = d.stream(p.NetNs, flow, msg, p.WireLen > p.Len)
-		if !ok {
+		var done bool
+		msg, _, done = d.streams.Add(p.NetNs, &pk, p.WireLen > p.Len, tcpMessage)
+		if !done {
 			ev.partial = true
 			return true
 		}
+		msg = msg[min(2, len(msg)):]
 	}
 	ev.NetNsID = p.NetNs
 	ev.PktType = tracers.PacketTypeName(p.PktType)
@@ -144,18 +124,16 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	if err == nil {
 		ev.Name, ev.QType = q.Name.String(), typeName(q.Type)
 	}
-	src, _ := netip.ParseAddr(ev.SrcIP)
-	dst, _ := netip.ParseAddr(ev.DstIP)
 	if !h.Response {
 		ev.Qr, ev.Nameserver = "Q", ev.DstIP
 		if len(d.queries) >= maxPendingQueries {
 			clear(d.queries) // unanswered ones; at worst a latency is not known
 		}
-		d.queries[queryKey{p.NetNs, h.ID, netip.AddrPortFrom(src, ev.SrcPort)}] = p.Timestamp
+		d.queries[queryKey{p.NetNs, h.ID, pk.Src}] = p.Timestamp
 		return true
 	}
 	ev.Qr, ev.Nameserver, ev.Rcode = "R", ev.SrcIP, rcodeName(h.RCode)
-	key := queryKey{p.NetNs, h.ID, netip.AddrPortFrom(dst, ev.DstPort)}
+	key := queryKey{p.NetNs, h.ID, pk.Dst}
 	if t, ok := d.queries[key]; ok {
 		ev.Latency = p.Timestamp - t
 		delete(d.queries, key)
@@ -178,63 +156,11 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	return true
 }
 
-// parsePacket reads the IP and UDP or TCP headers of pkt into ev and
-// returns the payload: a DNS message over UDP; over TCP, bytes of the
-// connection's stream (flow), which frames messages by their length.
-func parsePacket(pkt []byte, ev *Event) (payload []byte, flow flowKey, ok bool) {
-	if len(pkt) < 1 {
-		return nil, flow, false
-	}
-	var l4 byte
-	var rest []byte
-	var src, dst netip.Addr
-	switch pkt[0] >> 4 {
-	case 4:
-		ihl := int(pkt[0]&0xf) * 4
-		if ihl < 20 || len(pkt) < ihl {
-			return nil, flow, false
-		}
-		l4 = pkt[9]
-		src, dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
-		rest = pkt[ihl:]
-		if total := int(binary.BigEndian.Uint16(pkt[2:])); total >= ihl && total-ihl < len(rest) {
-			rest = rest[:total-ihl] // no Ethernet padding
-		}
-	case 6:
-		if len(pkt) < 40 {
-			return nil, flow, false
-		}
-		l4 = pkt[6]
-		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
-		rest = pkt[40:]
-		if n := int(binary.BigEndian.Uint16(pkt[4:])); n < len(rest) {
-			rest = rest[:n]
-		}
-	default:
-		return nil, flow, false
-	}
-	ev.SrcIP, ev.DstIP = src.String(), dst.String()
-	if len(rest) < 8 {
-		return nil, flow, false
-	}
-	ev.SrcPort, ev.DstPort = binary.BigEndian.Uint16(rest[0:]), binary.BigEndian.Uint16(rest[2:])
-	flow = flowKey{src: netip.AddrPortFrom(src, ev.SrcPort), dst: netip.AddrPortFrom(dst, ev.DstPort)}
-	switch l4 {
-	case 17:
-		ev.Protocol = "UDP"
-		return rest[8:], flow, true
-	case 6:
-		if len(rest) < 20 {
-			return nil, flow, false
-		}
-		off := int(rest[12]>>4) * 4
-		if off < 20 || len(rest) < off {
-			return nil, flow, false
-		}
-		ev.Protocol = "TCP"
-		return rest[off:], flow, true
-	}
-	return nil, flow, false
+// setAddresses copies a packet's ends into ev.
+func setAddresses(ev *Event, p *tracers.Packet) {
+	ev.SrcIP, ev.DstIP = p.Src.Addr().String(), p.Dst.Addr().String()
+	ev.SrcPort, ev.DstPort = p.Src.Port(), p.Dst.Port()
+	ev.Protocol = p.Protocol()
 }
 
 // typeName is the query type without dnsmessage's "Type" prefix.

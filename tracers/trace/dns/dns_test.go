@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/ig-tracer/ig/tracers"
+	"github.com/ig-tracer/ig/tracers/packettest"
 )
 
 // message builds a DNS query (or its response, with one A answer).
@@ -31,43 +32,15 @@ func message(t testing.TB, response bool) []byte {
 }
 
 // ipv4 wraps payload in IPv4 and UDP (udp) or TCP headers, 127.0.0.1
-// port sport to port dport.
-func ipv4(payload []byte, udp bool, sport, dport uint16) []byte {
-	var l4 []byte
+// port sport to port dport; a TCP segment's sequence number is seq[0].
+func ipv4(payload []byte, udp bool, sport, dport uint16, seq ...uint32) []byte {
 	if udp {
-		l4 = binary.BigEndian.AppendUint16(nil, sport)
-		l4 = binary.BigEndian.AppendUint16(l4, dport)
-		l4 = binary.BigEndian.AppendUint16(l4, uint16(8+len(payload)))
-		l4 = append(l4, 0, 0)
-	} else {
-		l4 = make([]byte, 20)
-		binary.BigEndian.PutUint16(l4, sport)
-		binary.BigEndian.PutUint16(l4[2:], dport)
-		l4[12] = 5 << 4
+		return packettest.IPv4(payload, tracers.IPProtoUDP, sport, dport, 0)
 	}
-	l4 = append(l4, payload...)
-	ip := make([]byte, 20)
-	ip[0] = 0x45
-	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(l4)))
-	ip[9] = 17
-	if !udp {
-		ip[9] = 6
-	}
-	copy(ip[12:], []byte{127, 0, 0, 1})
-	copy(ip[16:], []byte{127, 0, 0, 1})
-	return append(ip, l4...)
+	return packettest.IPv4(payload, tracers.IPProtoTCP, sport, dport, append(seq, 0)[0])
 }
 
-// record is what the socket filter writes: struct dns_packet's fixed part
-// and the packet.
-func record(pkt []byte, netns uint64, ts uint64) []byte {
-	var p tracers.PacketHeader
-	p.Timestamp, p.NetNs, p.Len, p.WireLen, p.PktType = ts, netns, uint32(len(pkt)), uint32(len(pkt)), 4
-	raw := unsafe.Slice((*byte)(unsafe.Pointer(&p)), tracers.PacketHeaderSize)
-	// Ring-buffer records are 8-byte aligned; so is a fresh slice of this size.
-	out := make([]byte, 0, len(raw)+len(pkt)+8)
-	return append(append(out, raw...), pkt...)
-}
+var record = packettest.Record
 
 // The Go mirror of struct ig_packet is the size and shape bpf2go saw.
 func TestPacketHeaderLayout(t *testing.T) {
@@ -84,7 +57,7 @@ func TestPacketHeaderLayout(t *testing.T) {
 // A packet whose local socket's process the kernel knew carries it.
 func TestDecodeOwned(t *testing.T) {
 	raw := record(ipv4(message(t, false), true, 40000, 53), 7, 1000)
-	h := (*tracers.PacketHeader)(unsafe.Pointer(&raw[0]))
+	h := packettest.Header(raw)
 	h.Owned, h.Pid, h.Tid, h.Uid, h.MntnsID = 1, 4242, 4243, 1000, 99
 	copy(h.Comm[:], "resolver")
 	var ev Event
@@ -99,7 +72,7 @@ func TestDecodeOwned(t *testing.T) {
 }
 
 func newDecoder() *decoder {
-	return &decoder{queries: map[queryKey]uint64{}, flows: map[flowKey][]byte{}}
+	return &decoder{queries: map[queryKey]uint64{}}
 }
 
 // A query and its response over UDP, then over TCP with the response's
@@ -122,11 +95,11 @@ func TestDecode(t *testing.T) {
 	if !d.decode(record(ipv4(length, false, 53, 40001), 7, 2000), &part) || !part.partial {
 		t.Fatalf("TCP length alone: %+v", part)
 	}
-	if !d.decode(record(ipv4(resp, false, 53, 40001), 7, 2001), &whole) || whole.partial || whole.Protocol != "TCP" ||
+	if !d.decode(record(ipv4(resp, false, 53, 40001, 2), 7, 2001), &whole) || whole.partial || whole.Protocol != "TCP" ||
 		whole.Name != "fuzz.test." || whole.NumAnswers != 1 {
 		t.Fatalf("TCP message after its length: %+v", whole)
 	}
-	if _, _, ok := parsePacket([]byte{0x45}, &Event{}); ok {
+	if _, ok := tracers.ParsePacket([]byte{0x45}); ok {
 		t.Error("a packet of one byte parsed")
 	}
 	if a := netip.MustParseAddr(r.SrcIP); !a.IsLoopback() {
