@@ -214,3 +214,59 @@ func TestTraceDNSDetach(t *testing.T) {
 	checkLifecycle(t, lifecycleGadget{name: "trace dns -t", args: []string{"trace", "dns", "-o", "json", "-t", "2"},
 		progs: []string{"dns_filter", "ig_port_owner"}})
 }
+
+// TestTraceDNSUnanswered: a query to an address where no DNS server
+// listens is shown again, as Unanswered, once --dns-timeout has passed,
+// with this process and the time waited; an answered query is not.
+func TestTraceDNSUnanswered(t *testing.T) {
+	igBinary(t)
+	answered := unique("igt-answered") + ".test."
+	dnsServer(t, answered, netip.MustParseAddr("192.0.2.9"))
+	lost := unique("igt-lost") + ".test."
+	query := func(name string) []byte {
+		b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: 0x4321, RecursionDesired: true})
+		b.StartQuestions()
+		b.Question(dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET})
+		m, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	c, err := net.Dial("udp", "127.0.0.2:53") // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ig := startIG(t, "trace", "dns", "-o", "json", "--dns-timeout", "500ms")
+	ig.waitUntil("the answered query's response", func() { lookup(answered, "udp") }, streamMatcher(func(e *dnsEvent) bool {
+		return e.Name == answered && e.Qr == "R"
+	}))
+	sent := time.Now()
+	c.Write(query(lost))
+	ig.waitUntil("the unanswered query", nil, streamMatcher(func(e *dnsEvent) bool {
+		return e.Name == lost && e.Rcode == "Unanswered"
+	}))
+	waited := time.Since(sent)
+	time.Sleep(700 * time.Millisecond) // past the answered query's timeout too
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	var queries, unanswered int
+	for _, e := range eventsOf[dnsEvent](t, r.Stdout) {
+		switch {
+		case e.Name == answered && e.Rcode == "Unanswered":
+			t.Errorf("an answered query reported unanswered: %+v", e)
+		case e.Name == lost && e.Rcode == "":
+			queries++
+		case e.Name == lost && e.Rcode == "Unanswered":
+			unanswered++
+			if e.Qr != "Q" || e.Nameserver != "127.0.0.2" || e.Pid != int64(os.Getpid()) || e.Comm != testComm(t) ||
+				e.Latency < uint64(500*time.Millisecond) || e.Latency > uint64(waited+time.Second) {
+				t.Errorf("the unanswered query: %+v (waited %v)", e, waited)
+			}
+		}
+	}
+	if queries != 1 || unanswered != 1 {
+		t.Errorf("the lost query: shown %d times as sent, %d as unanswered; want 1 and 1", queries, unanswered)
+	}
+}

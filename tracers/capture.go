@@ -170,6 +170,7 @@ type CaptureSpec[T any] struct {
 	Program string // its socket filter program (SEC("socket"))
 	Decode  Decoder[T]
 	Skip    func(*T) bool // see StreamSpec
+	Expired func(*T) bool // see StreamSpec
 	// NetNs gives an event's network namespace (the program's
 	// netns_id constant, copied into the event) for events with no process.
 	NetNs func(*T) uint64
@@ -221,7 +222,7 @@ func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf
 		env.OnContainers(c.follow)
 	}
 	env.Attached()
-	return Stream[T, PT](ctx, env, first, StreamSpec[T]{Decode: s.Decode, Skip: s.Skip, NetNs: s.NetNs})
+	return Stream[T, PT](ctx, env, first, StreamSpec[T]{Decode: s.Decode, Skip: s.Skip, NetNs: s.NetNs, Expired: s.Expired})
 }
 
 // capture holds the packet sockets of a RunCapture, by network namespace.

@@ -60,6 +60,14 @@ const HeaderSize = int(unsafe.Sizeof(RawHeader{}))
 // Clock turns the kernel's boot-time timestamps into wall-clock time.
 type Clock struct{ offset int64 }
 
+// BootTime is now on CLOCK_BOOTTIME, the kernel's clock of event
+// timestamps (bpf_ktime_get_boot_ns), in nanoseconds.
+func BootTime() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}
+
 // NewClock measures the distance between CLOCK_REALTIME and CLOCK_BOOTTIME once.
 func NewClock() Clock {
 	var boot, real unix.Timespec

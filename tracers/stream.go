@@ -49,6 +49,11 @@ type StreamSpec[T any] struct {
 	// owner ig did not see): such an event is attributed, and filtered, by
 	// it (Env.NetContainer).
 	NetNs func(*T) uint64
+	// Expired, when set, is asked at each pause of the ring buffer (at
+	// least every pollInterval while idle) for events of the gadget's own
+	// making, which no record brings: a query whose answer has not come in
+	// time. It fills ev with one and returns true while there are some.
+	Expired func(ev *T) bool
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
@@ -106,6 +111,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		held      heldEvents
 		leftOut   = map[uint64]bool{} // network namespaces the kernel let by and ig left out (-v)
 	)
+	var show func(last bool) bool
 	// emit decodes, enriches and prints one record. It returns false, and
 	// prints nothing, when the event's container is not known yet and it
 	// may still wait (last is false).
@@ -117,6 +123,10 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 		if s.Skip != nil && s.Skip(&ev) {
 			return true
 		}
+		return show(last)
+	}
+	// show attributes, filters and prints ev, as emit says.
+	show = func(last bool) bool {
 		if s.NetNs != nil && PT(&ev).Common().MountNsID == 0 {
 			e := PT(&ev).Common()
 			rt, k8s, accepted, settled := env.NetContainer(s.NetNs(&ev))
@@ -176,6 +186,13 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			stopped := ctx.Err() != nil && (errors.Is(err, ringbuf.ErrFlushed) || errors.Is(err, os.ErrDeadlineExceeded))
 			if stopped {
 				held.release(time.Now(), true, emit)
+			}
+			for s.Expired != nil {
+				var zero T
+				if ev = zero; !s.Expired(&ev) {
+					break
+				}
+				show(true)
 			}
 			if err := printer.Flush(); err != nil {
 				return outputError(err)

@@ -7,6 +7,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"golang.org/x/net/dns/dnsmessage"
 
@@ -29,8 +32,8 @@ type Event struct {
 	PktType    string   `json:"pktType" column:"type,width:8" desc:"HOST: received; OUTGOING: sent (as the kernel names packet types)"`
 	QType      string   `json:"qtype" column:"qtype,width:5" desc:"the question's type: A, AAAA, MX..."`
 	Name       string   `json:"name" column:"name,width:30" desc:"the name asked about, with its final dot"`
-	Rcode      string   `json:"rcode" column:"rcode,width:8" desc:"a response's result: NoError, NXDomain, ServFail...; empty for a query"`
-	Latency    uint64   `json:"latency" desc:"a response: nanoseconds since its query was seen; 0 when it was not"`
+	Rcode      string   `json:"rcode" column:"rcode,width:10" desc:"a response's result: NoError, NXDomain, ServFail...; empty for a query; Unanswered for a query shown again because no response came within --dns-timeout"`
+	Latency    uint64   `json:"latency" desc:"a response: nanoseconds since its query was seen (0 when it was not); an unanswered query: how long ig waited"`
 	NumAnswers int      `json:"numAnswers" column:"answers,width:7,right" desc:"the answers in a response"`
 	Addresses  []string `json:"addresses" desc:"the IPv4 and IPv6 addresses among the answers"`
 
@@ -44,9 +47,12 @@ func init() {
 		Category:    "trace",
 		Name:        "dns",
 		Description: "Trace DNS queries and responses (UDP and TCP port 53) in the host's and the containers' network namespaces",
-		Schema:      schema,
-		Columns:     tracers.Fixed("container", "proto", "id", "qr", "type", "nameserver", "qtype", "name", "rcode", "answers"),
-		Run:         run,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "dns-timeout", Value: "5s", Usage: "show a query again, as Unanswered, when no response has come after `DURATION` (0: never)"},
+		},
+		Schema:  schema,
+		Columns: tracers.Fixed("container", "proto", "id", "qr", "type", "nameserver", "qtype", "name", "rcode", "answers"),
+		Run:     run,
 	})
 }
 
@@ -58,18 +64,32 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
-	d := &decoder{clock: tracers.NewClock(), queries: map[queryKey]uint64{}}
-	return tracers.RunCapture[Event](ctx, env, spec, nil, tracers.CaptureSpec[Event]{
+	timeout, err := time.ParseDuration(env.Args.String("dns-timeout"))
+	if err != nil || timeout < 0 {
+		return fmt.Errorf("--dns-timeout %s: not a duration (500ms, 5s; 0 to report none)", env.Args.String("dns-timeout"))
+	}
+	d := newDecoder(tracers.NewClock(), timeout)
+	err = tracers.RunCapture[Event](ctx, env, spec, nil, tracers.CaptureSpec[Event]{
 		Program: "dns_filter", Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID },
-		Skip: func(ev *Event) bool { return ev.partial },
+		Skip: func(ev *Event) bool { return ev.partial }, Expired: d.expired,
 	})
+	if d.unfollowed > 0 {
+		env.Warnf("%d queries were not followed to their answer: more than %d were waiting at once", d.unfollowed, maxPendingQueries)
+	}
+	return err
 }
 
 type decoder struct {
-	clock   tracers.Clock
-	names   tracers.Interner
-	queries map[queryKey]uint64 // a query's time, until its response
-	streams tracers.Streams     // TCP: the bytes of messages not whole yet
+	clock tracers.Clock
+	names tracers.Interner
+	// Queries waiting for their response, and the order they came in,
+	// for those not answered within timeout (0: none is reported).
+	queries    map[queryKey]pendingQuery
+	order      []sent
+	timeout    time.Duration
+	unfollowed uint64 // queries let go unanswered because too many were waiting
+	serial     uint64
+	streams    tracers.Streams // TCP: the bytes of messages not whole yet
 }
 
 // tcpMessage measures a DNS message over TCP: its 2-byte length first.
@@ -88,6 +108,70 @@ type queryKey struct {
 }
 
 const maxPendingQueries = 4096
+
+// pendingQuery is a query seen, as it was shown.
+type pendingQuery struct {
+	serial uint64 // which of the sends of one query key this is
+	time   uint64 // kernel boot time
+	ev     Event
+}
+
+func newDecoder(clock tracers.Clock, timeout time.Duration) *decoder {
+	return &decoder{clock: clock, queries: map[queryKey]pendingQuery{}, timeout: timeout}
+}
+
+// sent is one send of a query, in the order they came in.
+type sent struct {
+	key    queryKey
+	serial uint64
+}
+
+// pending notes query ev, seen at boot time t, until its response.
+func (d *decoder) pending(k queryKey, t uint64, ev *Event) {
+	if len(d.queries) >= maxPendingQueries {
+		if k, _, ok := d.oldest(); ok {
+			delete(d.queries, k)
+			d.unfollowed++
+		}
+	}
+	d.serial++
+	d.queries[k] = pendingQuery{serial: d.serial, time: t, ev: *ev}
+	d.order = append(d.order, sent{k, d.serial})
+}
+
+// oldest is the query waiting longest. Sends answered since, or sent
+// again since (a retry, waiting from then), are passed over in the order.
+func (d *decoder) oldest() (queryKey, pendingQuery, bool) {
+	for len(d.order) > 0 {
+		s := d.order[0]
+		if q, ok := d.queries[s.key]; ok && q.serial == s.serial {
+			return s.key, q, true
+		}
+		d.order = d.order[1:]
+	}
+	return queryKey{}, pendingQuery{}, false
+}
+
+// expired fills ev with a query that has waited longer than the timeout
+// for its response: shown again, with rcode Unanswered and the time
+// waited as its latency.
+func (d *decoder) expired(ev *Event) bool {
+	if d.timeout == 0 {
+		return false
+	}
+	now := tracers.BootTime()
+	k, q, ok := d.oldest()
+	if !ok || now < q.time+uint64(d.timeout) {
+		return false
+	}
+	delete(d.queries, k)
+	*ev = q.ev
+	ev.Rcode, ev.Latency, ev.Timestamp = unanswered, now-q.time, d.clock.Wall(now)
+	return true
+}
+
+// unanswered is the rcode of a query reported for want of a response.
+const unanswered = "Unanswered"
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
 	p, pkt, ok := d.clock.DecodePacket(raw, &ev.Event, &d.names)
@@ -126,16 +210,13 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	}
 	if !h.Response {
 		ev.Qr, ev.Nameserver = "Q", ev.DstIP
-		if len(d.queries) >= maxPendingQueries {
-			clear(d.queries) // unanswered ones; at worst a latency is not known
-		}
-		d.queries[queryKey{p.NetNs, h.ID, pk.Src}] = p.Timestamp
+		d.pending(queryKey{p.NetNs, h.ID, pk.Src}, p.Timestamp, ev)
 		return true
 	}
 	ev.Qr, ev.Nameserver, ev.Rcode = "R", ev.SrcIP, rcodeName(h.RCode)
 	key := queryKey{p.NetNs, h.ID, pk.Dst}
-	if t, ok := d.queries[key]; ok {
-		ev.Latency = p.Timestamp - t
+	if q, ok := d.queries[key]; ok {
+		ev.Latency = p.Timestamp - q.time
 		delete(d.queries, key)
 	}
 	_ = parser.SkipAllQuestions()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -61,24 +62,22 @@ func TestDecodeOwned(t *testing.T) {
 	h.Owned, h.Pid, h.Tid, h.Uid, h.MntnsID = 1, 4242, 4243, 1000, 99
 	copy(h.Comm[:], "resolver")
 	var ev Event
-	if !newDecoder().decode(raw, &ev) || ev.Pid != 4242 || ev.Tid != 4243 || ev.Comm != "resolver" || ev.Uid != 1000 || ev.MountNsID != 99 {
+	if !testDecoder().decode(raw, &ev) || ev.Pid != 4242 || ev.Tid != 4243 || ev.Comm != "resolver" || ev.Uid != 1000 || ev.MountNsID != 99 {
 		t.Fatalf("owned packet: %+v", ev.Event)
 	}
 	h.Owned = 0
 	ev = Event{}
-	if !newDecoder().decode(raw, &ev) || ev.Pid != 0 || ev.Comm != "" || ev.MountNsID != 0 {
+	if !testDecoder().decode(raw, &ev) || ev.Pid != 0 || ev.Comm != "" || ev.MountNsID != 0 {
 		t.Fatalf("a packet without process: %+v", ev.Event)
 	}
 }
 
-func newDecoder() *decoder {
-	return &decoder{queries: map[queryKey]uint64{}}
-}
+func testDecoder() *decoder { return newDecoder(tracers.Clock{}, 0) }
 
 // A query and its response over UDP, then over TCP with the response's
 // length in a segment of its own: ids, names, results, answers, latency.
 func TestDecode(t *testing.T) {
-	d := newDecoder()
+	d := testDecoder()
 	var q, r Event
 	if !d.decode(record(ipv4(message(t, false), true, 40000, 53), 7, 1000), &q) || q.Qr != "Q" || q.Name != "fuzz.test." ||
 		q.QType != "A" || q.ID != "1234" || q.Nameserver != "127.0.0.1" || q.Protocol != "UDP" || q.PktType != "OUTGOING" {
@@ -119,9 +118,39 @@ func FuzzDecode(f *testing.F) {
 		if len(pkt) > 512 {
 			pkt = pkt[:512]
 		}
-		d := newDecoder()
+		d := testDecoder()
 		var ev Event
 		d.decode(record(pkt, 1, 1), &ev)
 		d.decode(record(pkt, 1, 2), &ev) // a second time: the state the first left
 	})
+}
+
+// A query without a response is shown again once its --dns-timeout has
+// passed, as Unanswered, with its process and name; an answered one and a
+// retry's first send are not; with no timeout, nothing is.
+func TestUnanswered(t *testing.T) {
+	for _, timeout := range []time.Duration{0, time.Nanosecond} {
+		d := newDecoder(tracers.Clock{}, timeout)
+		var ev Event
+		q := record(ipv4(message(t, false), true, 40000, 53), 7, 1) // boot time 1: long ago
+		packettest.Header(q).Owned, packettest.Header(q).Pid = 1, 77
+		d.decode(q, &ev)
+		d.decode(q, &ev) // sent again: still one query
+		d.decode(record(ipv4(message(t, false), true, 40002, 53), 7, 1), &ev)
+		d.decode(record(ipv4(message(t, true), true, 53, 40002), 7, 2), &ev)
+		var got []Event
+		for ev = (Event{}); d.expired(&ev); ev = (Event{}) {
+			got = append(got, ev)
+		}
+		if timeout == 0 {
+			if len(got) != 0 {
+				t.Errorf("no timeout: %d unanswered", len(got))
+			}
+			continue
+		}
+		if len(got) != 1 || got[0].Rcode != "Unanswered" || got[0].Qr != "Q" || got[0].Name != "fuzz.test." ||
+			got[0].SrcPort != 40000 || got[0].Pid != 77 || got[0].Latency == 0 {
+			t.Fatalf("unanswered: %+v", got)
+		}
+	}
 }
