@@ -51,6 +51,7 @@ test: ig fuzz
 FUZZTIME ?= 15s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./tracers/trace/dns
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./tracers/trace/sni
 
 # IG_REF=/path/to/another/ig measures it side by side (Inspektor Gadget's, built outside the repo).
 bench: ig

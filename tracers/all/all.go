@@ -14,6 +14,7 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/bind"
 	_ "github.com/ig-tracer/ig/tracers/trace/capabilities"
 	_ "github.com/ig-tracer/ig/tracers/trace/dns"
+	_ "github.com/ig-tracer/ig/tracers/trace/sni"
 	_ "github.com/ig-tracer/ig/tracers/trace/exec"
 	_ "github.com/ig-tracer/ig/tracers/trace/fsslower"
 	_ "github.com/ig-tracer/ig/tracers/trace/mount"

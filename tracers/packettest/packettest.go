@@ -51,3 +51,38 @@ func Record(pkt []byte, netns uint64, ts uint64) []byte {
 func Header(record []byte) *tracers.PacketHeader {
 	return (*tracers.PacketHeader)(unsafe.Pointer(&record[0]))
 }
+
+// ClientHello is a TLS 1.3 ClientHello record asking for server name,
+// with extra extensions of no meaning (types 0xfe00 + i)
+// before the server_name extension when nameLast, else after it, and
+// keyShare bytes of key share (a post-quantum one is over 1,000).
+func ClientHello(name string, extra int, nameLast bool, keyShare int) []byte {
+	u16 := func(b []byte, v int) []byte { return binary.BigEndian.AppendUint16(b, uint16(v)) }
+	ext := func(b []byte, typ int, data []byte) []byte {
+		return append(u16(u16(b, typ), len(data)), data...)
+	}
+	sni := u16(nil, 3+len(name))
+	sni = append(sni, 0)
+	sni = append(u16(sni, len(name)), name...)
+	var exts []byte
+	if !nameLast {
+		exts = ext(exts, 0, sni)
+	}
+	for i := 0; i < extra; i++ {
+		exts = ext(exts, 0xfe00+i, []byte{byte(i)})
+	}
+	exts = ext(exts, 43, []byte{2, 3, 4}) // supported_versions: TLS 1.3
+	share := u16(u16(u16(nil, 4+keyShare), 0x11ec), keyShare)
+	exts = ext(exts, 51, append(share, make([]byte, keyShare)...))
+	if nameLast {
+		exts = ext(exts, 0, sni)
+	}
+	body := []byte{3, 3}                     // legacy version
+	body = append(body, make([]byte, 32)...) // random
+	body = append(body, 0)                   // no session id
+	body = append(u16(body, 2), 0x13, 0x01)  // TLS_AES_128_GCM_SHA256
+	body = append(body, 1, 0)                // null compression
+	body = append(u16(body, len(exts)), exts...)
+	hs := append([]byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+	return append(u16([]byte{0x16, 3, 1}, len(hs)), hs...)
+}
