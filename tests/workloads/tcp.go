@@ -523,7 +523,7 @@ func traceTCPRetrans(r *Run, h Host) (string, error) {
 	if err := LoopbackUp(); err != nil {
 		return "", err
 	}
-	return AlsoVariant(r, "tracepoint", false, func(r *Run) (string, error) {
+	syn, err := AlsoVariant(r, "tracepoint", false, func(r *Run) (string, error) {
 		self := os.Getpid()
 		if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
 			return "", err
@@ -545,6 +545,53 @@ func traceTCPRetrans(r *Run, h Host) (string, error) {
 		}
 		return fmt.Sprintf("a SYN retransmitted from port %d, SYN_SENT", re.Src.Port), nil
 	})
+	if err != nil {
+		return "", err
+	}
+	loss, err := WithVariantCheck(r, "kprobe", true, tailLossProbe)
+	if err != nil {
+		return "", err
+	}
+	return syn + "; " + loss, nil
+}
+
+// tailLossProbe: data sent to a receiver that drops every segment is not
+// acknowledged, so the sender probes the tail (TLP, tcp_send_loss_probe)
+// before its retransmission timer fires: a LOSS event of this process,
+// ESTABLISHED. Only the kprobe variant sees tail-loss probes.
+func tailLossProbe(r *Run) (string, error) {
+	self := os.Getpid()
+	if err := r.Start(true, "--pid", strconv.Itoa(self)); err != nil {
+		return "", err
+	}
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	re, err := awaitPort(r, "a tail-loss probe of this process", func() (int, error) {
+		_, client, closeAll, err := DropOnReceive(1000)
+		if err == nil {
+			closers = append(closers, closeAll)
+		}
+		return client, err
+	}, func(e *RetransEvent) int {
+		if e.Type != "LOSS" {
+			return 0
+		}
+		return e.Src.Port
+	})
+	if err != nil {
+		return "", err
+	}
+	var p Problems
+	p.Check("pid", re.Pid, self)
+	p.Check("state", re.State, "ESTABLISHED")
+	if len(p) > 0 {
+		return "", errors.New(strings.Join(p, "; "))
+	}
+	return fmt.Sprintf("a tail-loss probe (LOSS) from port %d, %s", re.Src.Port, re.TCPFlags), nil
 }
 
 // DropOnReceive makes a connection over 127.0.0.1 whose receiving end has

@@ -363,16 +363,26 @@ func AlsoVariant(r *Run, variant string, mayRefuse bool, check func(*Run) (strin
 	if err != nil {
 		return "", err
 	}
+	vd, err := WithVariantCheck(r, variant, mayRefuse, check)
+	if err != nil {
+		return "", err
+	}
+	return detail + "; " + vd, nil
+}
+
+// WithVariantCheck runs check with --variant variant; where mayRefuse, a
+// kernel that cannot run it may refuse it, as AlsoVariant says.
+func WithVariantCheck(r *Run, variant string, mayRefuse bool, check func(*Run) (string, error)) (string, error) {
 	v := r.WithVariant(variant)
 	defer v.Stop()
 	vd, err := check(v)
 	if err != nil {
 		if line := refusal(v.Stderr(), variant); mayRefuse && line != "" && v.HasExited() && v.Err() != nil {
-			return detail + "; --variant " + variant + " refused: " + line, nil
+			return "--variant " + variant + " refused: " + line, nil
 		}
 		return "", fmt.Errorf("--variant %s: %v", variant, err)
 	}
-	return detail + "; --variant " + variant + ": " + vd, nil
+	return "--variant " + variant + ": " + vd, nil
 }
 
 // WithVariant is a new run of r's gadget and arguments with --variant variant.
