@@ -3,13 +3,13 @@ package tests
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ig-tracer/ig/tests/workloads"
 	"github.com/ig-tracer/ig/tracers/packettest"
 )
 
@@ -23,29 +23,15 @@ type sniEvent struct {
 	Name      string   `json:"name"`
 }
 
-// helloSink listens on addr (tcp4 or tcp6, port 0) and reads what each
-// client sends until it closes, or for a second: a ClientHello needs no
-// answer to be seen. It returns the port.
+// helloSink is a workloads.HelloSink on addr until the test ends; it
+// returns the port.
 func helloSink(t *testing.T, network, addr string) int {
 	t.Helper()
-	ln, err := net.Listen(network, addr)
+	ln, err := workloads.HelloSink(network, addr)
 	if err != nil {
 		t.Fatalf("listen %s: %v", addr, err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(time.Second))
-				io.Copy(io.Discard, c)
-			}()
-		}
-	}()
 	return ln.Addr().(*net.TCPAddr).Port
 }
 

@@ -30,11 +30,24 @@ func traceSNI(r *Run, h Host) (string, error) {
 	if err := LoopbackUp(); err != nil {
 		return "", err
 	}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	ln, err := HelloSink("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
 	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	// Without kernel BTF ig falls back to the variant that knows no process.
+	return AlsoVariant(r, "socket-filter-no-btf", false, func(r *Run) (string, error) { return checkSNI(r, port) })
+}
+
+// HelloSink listens on addr and reads what each client sends until it
+// closes, or for a second: a ClientHello needs no answer to be seen, and
+// a client that waits for one (nc) is let go. The caller closes it.
+func HelloSink(network, addr string) (net.Listener, error) {
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, err
+	}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -48,9 +61,7 @@ func traceSNI(r *Run, h Host) (string, error) {
 			}()
 		}
 	}()
-	port := ln.Addr().(*net.TCPAddr).Port
-	// Without kernel BTF ig falls back to the variant that knows no process.
-	return AlsoVariant(r, "socket-filter-no-btf", false, func(r *Run) (string, error) { return checkSNI(r, port) })
+	return ln, nil
 }
 
 func checkSNI(r *Run, port int) (string, error) {

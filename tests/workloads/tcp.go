@@ -591,7 +591,7 @@ func tailLossProbe(r *Run) (string, error) {
 	if len(p) > 0 {
 		return "", errors.New(strings.Join(p, "; "))
 	}
-	return fmt.Sprintf("a tail-loss probe (LOSS) from port %d, %s", re.Src.Port, re.TCPFlags), nil
+	return fmt.Sprintf("a tail-loss probe (LOSS) from port %d, ESTABLISHED", re.Src.Port), nil
 }
 
 // DropOnReceive makes a connection over 127.0.0.1 whose receiving end has

@@ -42,6 +42,23 @@ struct ig_packet {
 	__u8 pad[6];
 };
 
+/* IG_PACKET_TYPE declares a gadget's packet, struct name: the header,
+ * then up to max bytes (a power of two) from the IP header on; a per-CPU
+ * scratch copy to build it in (too big for the stack); and a reference
+ * for bpf2go to generate its Go type. */
+#define IG_PACKET_TYPE(name, max)                                               \
+	struct name {                                                            \
+		struct ig_packet p;                                              \
+		__u8 data[max];                                                  \
+	};                                                                       \
+	struct {                                                                 \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);                         \
+		__uint(max_entries, 1);                                          \
+		__type(key, __u32);                                              \
+		__type(value, struct name);                                      \
+	} scratch SEC(".maps");                                                  \
+	const struct name *const name##_type __attribute__((unused)) = 0
+
 /* A local port in a network namespace. TCP keys name the remote port too:
  * one listening port serves many processes' connections. */
 struct ig_port_key {

@@ -11,19 +11,7 @@
 #define DNS_PORT 53
 #define MAX_CAPTURE 512
 
-struct dns_packet {
-	struct ig_packet p;
-	__u8 data[MAX_CAPTURE];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct dns_packet);
-} scratch SEC(".maps");
-
-const struct dns_packet *const dns_packet_type __attribute__((unused)) = 0;
+IG_PACKET_TYPE(dns_packet, MAX_CAPTURE);
 
 IG_PORT_OWNER_PROGRAM
 

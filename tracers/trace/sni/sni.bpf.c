@@ -12,17 +12,7 @@
 #define TLS_HANDSHAKE 0x16
 #define TLS_CLIENT_HELLO 0x01
 
-struct sni_packet {
-	struct ig_packet p;
-	__u8 data[MAX_CAPTURE];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct sni_packet);
-} scratch SEC(".maps");
+IG_PACKET_TYPE(sni_packet, MAX_CAPTURE);
 
 /* One direction of a connection. */
 struct sni_flow {
@@ -42,8 +32,6 @@ struct {
 	__type(key, struct sni_flow);
 	__type(value, __u32);
 } sni_flows SEC(".maps");
-
-const struct sni_packet *const sni_packet_type __attribute__((unused)) = 0;
 
 IG_PORT_OWNER_PROGRAM
 
