@@ -41,10 +41,11 @@ func snapshotSockets(t *testing.T, args ...string) []socketRow {
 // TestSnapshotSocket: this process's TCP listener (IPv4 and IPv6), a
 // connection with both its ends, an unconnected and a connected UDP
 // socket and a unix listener are listed with this process, their
-// addresses, states and inodes; --proto keeps one protocol.
+// addresses, states and inodes; --proto keeps one protocol. Both variants
+// (iterators; sock_diag and /proc) list the same.
 func TestSnapshotSocket(t *testing.T) {
 	igBinary(t)
-	pid, comm := os.Getpid(), testComm(t)
+	pid := os.Getpid()
 	ln4, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -82,8 +83,23 @@ func TestSnapshotSocket(t *testing.T) {
 	}
 	defer ul.Close()
 	hostNet := netNsOf(t, pid)
+	for _, variant := range socketVariants {
+		t.Run(variant, func(t *testing.T) {
+			checkSnapshotSockets(t, variant, ln4, ln6, client, udp, udpConn, path, hostNet)
+		})
+	}
+	if msg := checkFailure(t, runIG(t, "snapshot", "socket", "--proto", "sctp")); msg != "ig: --proto sctp: want tcp, udp, unix or all" {
+		t.Errorf("--proto sctp: %q", msg)
+	}
+}
 
-	rows := snapshotSockets(t)
+// socketVariants are snapshot socket's: the iterators, and sock_diag with
+// /proc (for kernels without them), which must list the same.
+var socketVariants = []string{"iter/tcp+udp", "netlink"}
+
+func checkSnapshotSockets(t *testing.T, variant string, ln4, ln6 net.Listener, client net.Conn, udp net.PacketConn, udpConn net.Conn, path string, hostNet uint64) {
+	pid, comm := os.Getpid(), testComm(t)
+	rows := snapshotSockets(t, "--variant", variant)
 	port := func(a net.Addr) int {
 		switch a := a.(type) {
 		case *net.TCPAddr:
@@ -119,14 +135,16 @@ func TestSnapshotSocket(t *testing.T) {
 	}
 
 	for _, proto := range []string{"tcp", "udp", "unix"} {
-		for _, r := range snapshotSockets(t, "--proto", proto) {
+		n := 0
+		for _, r := range snapshotSockets(t, "--proto", proto, "--variant", variant) {
+			n++
 			if r.Protocol != strings.ToUpper(proto) {
 				t.Errorf("--proto %s: a %s socket", proto, r.Protocol)
 			}
 		}
-	}
-	if msg := checkFailure(t, runIG(t, "snapshot", "socket", "--proto", "sctp")); msg != "ig: --proto sctp: want tcp, udp, unix or all" {
-		t.Errorf("--proto sctp: %q", msg)
+		if n == 0 {
+			t.Errorf("--proto %s: no socket", proto)
+		}
 	}
 }
 
@@ -141,26 +159,30 @@ func TestSnapshotSocketContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Wait()
-	var rows []socketRow
-	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
-		rows = snapshotSockets(t, "-c", name)
-		if countOf(rows, func(r *socketRow) bool { return r.Src.Port == 7777 }) > 0 {
-			break
-		}
-		if time.Since(start) > 10*time.Second {
-			t.Fatalf("nc's listener never listed: %+v", rows)
-		}
-	}
-	netns := netNsOf(t, pid)
-	r := findOne(t, rows, "nc's listener", func(r *socketRow) bool { return r.Src.Port == 7777 })
-	if r.Protocol != "TCP" || r.Status != "LISTEN" || r.Comm != "nc" || r.Pid == 0 || r.NetNs != netns ||
-		r.Runtime.ContainerName != name || r.Runtime.RuntimeName != "docker" {
-		t.Errorf("nc's listener: %+v", r)
-	}
-	for _, r := range rows {
-		if r.NetNs != netns && r.Runtime.ContainerName != name {
-			t.Errorf("-c %s: a socket of %q in netns %d: %+v", name, r.Runtime.ContainerName, r.NetNs, r)
-		}
+	for _, variant := range socketVariants {
+		t.Run(variant, func(t *testing.T) {
+			var rows []socketRow
+			for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+				rows = snapshotSockets(t, "-c", name, "--variant", variant)
+				if countOf(rows, func(r *socketRow) bool { return r.Src.Port == 7777 }) > 0 {
+					break
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Fatalf("nc's listener never listed: %+v", rows)
+				}
+			}
+			netns := netNsOf(t, pid)
+			r := findOne(t, rows, "nc's listener", func(r *socketRow) bool { return r.Src.Port == 7777 })
+			if r.Protocol != "TCP" || r.Status != "LISTEN" || r.Comm != "nc" || r.Pid == 0 || r.NetNs != netns ||
+				r.Runtime.ContainerName != name || r.Runtime.RuntimeName != "docker" {
+				t.Errorf("nc's listener: %+v", r)
+			}
+			for _, r := range rows {
+				if r.NetNs != netns && r.Runtime.ContainerName != name {
+					t.Errorf("-c %s: a socket of %q in netns %d: %+v", name, r.Runtime.ContainerName, r.NetNs, r)
+				}
+			}
+		})
 	}
 	inContainer(t, "docker", name, "sh", "-c", "echo | nc -w 1 127.0.0.1 7777; true")
 }

@@ -153,9 +153,10 @@ var Table = []Requirements{
 		{Name: "iter/task", MinKernel: "5.8", ProgramTypes: iter, Iterators: []string{"task"}, KernelBTF: true},
 		{Name: "/proc", NoBPF: true}},
 		Note: "without task iterators it reads /proc"},
-	{Gadget: "snapshot socket", Variants: []Variant{{Name: "iter/tcp+udp", MinKernel: "5.9",
-		ProgramTypes: iter, Iterators: []string{"tcp", "udp", "task_file"}, KernelBTF: true}},
-		Note: "unix sockets from /proc/net/unix, per network namespace"},
+	{Gadget: "snapshot socket", Variants: []Variant{
+		{Name: "iter/tcp+udp", MinKernel: "5.9", ProgramTypes: iter, Iterators: []string{"tcp", "udp", "task_file"}, KernelBTF: true},
+		{Name: "netlink", NoBPF: true, Configs: []string{"CONFIG_INET_DIAG", "CONFIG_INET_TCP_DIAG", "CONFIG_INET_UDP_DIAG"}}},
+		Note: "without socket iterators it asks netlink sock_diag, and /proc for the processes; unix sockets from /proc/net/unix, per network namespace"},
 	{Gadget: "top file", Variants: []Variant{
 		{Name: "tp_btf", MinKernel: "5.8", Configs: tracepointConfigs, ProgramTypes: tracing, MapTypes: topMaps,
 			KernelBTF: true, BTFTracepoints: []string{"sys_exit"}},

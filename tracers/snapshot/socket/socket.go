@@ -76,24 +76,38 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
-	spec, err := loadSocket()
-	if err != nil {
-		return err
-	}
-	p, err := tracers.Load(spec, env, nil)
-	env.LoadedAll()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	owners, err := socketOwners(p)
-	if err != nil {
-		return err
+	// Sockets and their processes: from iterators, or, without them,
+	// from sock_diag and /proc.
+	list := func(want protos) ([]Socket, error) { return diagSockets(want) }
+	var owners map[uint64]tracers.Event
+	if env.Variant == "netlink" {
+		env.Logf("snapshot socket: asking sock_diag, and /proc for the processes")
+		owners = procSocketOwners()
+	} else {
+		spec, err := loadSocket()
+		if err != nil {
+			return err
+		}
+		p, err := tracers.Load(spec, env, nil)
+		env.LoadedAll()
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		if owners, err = socketOwners(p); err != nil {
+			return err
+		}
+		list = func(want protos) ([]Socket, error) { return iterSockets(p, want) }
 	}
 	var rows []Socket
 	for _, ns := range tracers.NetNamespaces(env) {
 		err := tracers.InNetns(ns.Pid, func() error {
-			got, err := sockets(p, want)
+			got, err := list(want)
+			if err == nil && want.unix {
+				var us []Socket
+				us, err = unixSockets()
+				got = append(got, us...)
+			}
 			rows = append(rows, got...)
 			return err
 		})
@@ -105,12 +119,10 @@ func run(ctx context.Context, env *tracers.Env) error {
 			return fmt.Errorf("%s: %w", ns.What, err)
 		}
 	}
-	clock := tracers.NewClock()
-	var names tracers.Interner
 	now := time.Now().UnixNano()
 	for i := range rows {
 		if o, ok := owners[rows[i].Inode]; ok && rows[i].Inode != 0 {
-			clock.FromHeader(o, &rows[i].Event, &names)
+			rows[i].Event = o
 		} else {
 			rows[i].Timestamp = now // no process holds it: when it was listed
 		}
@@ -137,8 +149,9 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// sockets lists the sockets of the current thread's network namespace.
-func sockets(p *tracers.Program, want protos) ([]Socket, error) {
+// iterSockets lists the TCP and UDP sockets of the current thread's
+// network namespace with the iterators.
+func iterSockets(p *tracers.Program, want protos) ([]Socket, error) {
 	var rows []Socket
 	for _, it := range []struct {
 		on   bool
@@ -159,13 +172,6 @@ func sockets(p *tracers.Program, want protos) ([]Socket, error) {
 			r := (*socketSocketRecord)(unsafe.Pointer(&data[off]))
 			rows = append(rows, inetSocket(r))
 		}
-	}
-	if want.unix {
-		us, err := unixSockets()
-		if err != nil {
-			return nil, err
-		}
-		rows = append(rows, us...)
 	}
 	return rows, nil
 }
@@ -244,8 +250,9 @@ func threadNetns() (uint64, error) {
 	return st.Ino, nil
 }
 
-// socketOwners maps socket inodes to the first process found holding each.
-func socketOwners(p *tracers.Program) (map[uint64]*tracers.RawHeader, error) {
+// socketOwners maps socket inodes to the first process found holding
+// each, as the task-file iterator finds them.
+func socketOwners(p *tracers.Program) (map[uint64]tracers.Event, error) {
 	data, err := p.RunIterator("socket_owners")
 	if err != nil {
 		return nil, err
@@ -254,11 +261,15 @@ func socketOwners(p *tracers.Program) (map[uint64]*tracers.RawHeader, error) {
 	if len(data)%size != 0 {
 		return nil, fmt.Errorf("socket_owners wrote %d bytes, not a whole number of %d-byte records", len(data), size)
 	}
-	owners := map[uint64]*tracers.RawHeader{}
+	clock := tracers.NewClock()
+	var names tracers.Interner
+	owners := map[uint64]tracers.Event{}
 	for off := 0; off < len(data); off += size {
 		o := (*socketSocketOwner)(unsafe.Pointer(&data[off]))
 		if _, seen := owners[o.Inode]; !seen {
-			owners[o.Inode] = (*tracers.RawHeader)(unsafe.Pointer(&o.Hdr))
+			var ev tracers.Event
+			clock.FromHeader((*tracers.RawHeader)(unsafe.Pointer(&o.Hdr)), &ev, &names)
+			owners[o.Inode] = ev
 		}
 	}
 	return owners, nil
