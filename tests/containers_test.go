@@ -72,8 +72,17 @@ func runtimesUp(t *testing.T) map[string]string {
 // and the host pid its runtime reports; the test's cleanup removes it.
 func container(t *testing.T, kind string) (string, int) {
 	t.Helper()
+	return containerWith(t, kind, "")
+}
+
+// containerWith is container with more options for docker or podman run
+// (runOpts: "--security-opt seccomp=FILE").
+func containerWith(t *testing.T, kind, runOpts string) (string, int) {
+	t.Helper()
 	name := unique("igt-" + strings.ReplaceAll(kind, "-", ""))
-	out, err := exec.Command("runtimes/run.sh", "start", kind, name).Output()
+	cmd := exec.Command("runtimes/run.sh", "start", kind, name)
+	cmd.Env = append(os.Environ(), "RUN_OPTS="+runOpts)
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("start a %s container: %v\n%s", kind, err, stderrOf(err))
 	}

@@ -132,10 +132,13 @@ var Table = []Requirements{
 	{Gadget: "advise seccomp-profile", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint},
 		Tracepoints: []string{"raw_syscalls/sys_enter"}}}},
-	{Gadget: "audit seccomp", Variants: []Variant{{Name: "kprobe", MinKernel: "5.8",
-		Configs: append([]string{"CONFIG_AUDITSYSCALL", "CONFIG_SECCOMP"}, kprobeConfigs...), ProgramTypes: kp, MapTypes: ringBuffer,
-		KernelFuncs: []string{"audit_seccomp"}}},
-		Note: "no tracepoint reports seccomp verdicts; needs a kprobe"},
+	{Gadget: "audit seccomp", Variants: []Variant{
+		{Name: "kprobe", MinKernel: "5.8", Configs: append([]string{"CONFIG_AUDIT", "CONFIG_SECCOMP_FILTER"}, kprobeConfigs...),
+			ProgramTypes: kp, MapTypes: ringBuffer, KernelFuncs: []string{"audit_seccomp"}},
+		{Name: "audit-netlink", MinKernel: "5.8", Configs: append([]string{"CONFIG_AUDIT", "CONFIG_SECCOMP_FILTER"}, tracepointConfigs...),
+			ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.LRUHash}, Tracepoints: []string{"sched/sched_process_exit"}}},
+		Note: "no tracepoint reports seccomp actions: without kprobes, the kernel's own audit records (netlink read-log group, needs CAP_AUDIT_READ), " +
+			"with the exit tracepoint for the mount namespace of a process already gone"},
 	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
 		Configs: tracepointConfigs, ProgramTypes: tracing,
 		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},

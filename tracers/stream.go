@@ -54,6 +54,9 @@ type StreamSpec[T any] struct {
 	// making, which no record brings: a query whose answer has not come in
 	// time. It fills ev with one and returns true while there are some.
 	Expired func(ev *T) bool
+	// Source, when set, is where records come from instead of the
+	// program's ring buffer (the kernel's audit records, over netlink).
+	Source func(p *Program) (RecordSource, error)
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
@@ -72,9 +75,17 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	if err != nil {
 		return err
 	}
-	rd, err := ringbuf.NewReader(p.Coll.Maps["events"])
+	var rd RecordSource
+	if s.Source != nil {
+		rd, err = s.Source(p)
+	} else {
+		rd, err = ringbuf.NewReader(p.Coll.Maps["events"])
+		if err != nil {
+			err = fmt.Errorf("open ring buffer: %w", err)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("open ring buffer: %w", err)
+		return err
 	}
 	defer rd.Close()
 

@@ -1,0 +1,89 @@
+package workloads
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func init() { Table["audit seccomp"] = auditSeccomp }
+
+// seccompEvent has the fields of audit seccomp the workload checks.
+type seccompEvent struct {
+	Syscall string `json:"syscall"`
+	Code    string `json:"code"`
+}
+
+// LoggedGetppid calls getppid on a thread of its own whose seccomp
+// filter logs that call (SECCOMP_RET_LOG); the thread ends with it. It
+// returns the thread's id.
+func LoggedGetppid() (int, error) {
+	type result struct {
+		tid int
+		err error
+	}
+	done := make(chan result)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the filtered thread ends with this goroutine
+		filter := []unix.SockFilter{
+			{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+			{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_GETPPID},
+			{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_LOG},
+			{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+		}
+		prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			done <- result{err: err}
+			return
+		}
+		if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); errno != 0 {
+			done <- result{err: fmt.Errorf("seccomp: %w", errno)}
+			return
+		}
+		unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+		done <- result{tid: unix.Gettid()}
+	}()
+	r := <-done
+	return r.tid, r.err
+}
+
+// audit seccomp: getppid on a thread whose seccomp filter logs it shows as
+// this process's, with the syscall and the action.
+func auditSeccomp(r *Run, h Host) (string, error) {
+	return AlsoVariant(r, "audit-netlink", false, func(r *Run) (string, error) {
+		if err := r.Start(true); err != nil {
+			return "", err
+		}
+		var tids []int
+		ev, err := r.Await("a logged getppid", r.AttachTimeout, func() {
+			if tid, err := LoggedGetppid(); err == nil {
+				tids = append(tids, tid)
+			}
+		}, func(e Event) bool {
+			var s seccompEvent
+			return e.DecodeRaw(&s) == nil && s.Syscall == "getppid" && e.Pid == os.Getpid()
+		})
+		if err != nil {
+			return "", fmt.Errorf("%v (threads filtered: %d)", err, len(tids))
+		}
+		if err := r.StopClean(); err != nil {
+			return "", err
+		}
+		var s seccompEvent
+		if err := ev.DecodeRaw(&s); err != nil {
+			return "", err
+		}
+		var p Problems
+		p.Check("code", s.Code, "log")
+		p.Check("comm", ev.Comm, h.Comm)
+		if len(p) > 0 {
+			return "", errors.New(strings.Join(p, "; "))
+		}
+		return fmt.Sprintf("getppid logged by a seccomp filter, of this process (%s)", s.Code), nil
+	})
+}
