@@ -61,13 +61,19 @@ func Enricher(cs Containers) func(*Event) bool {
 			ev.Runtime, ev.K8s = Runtime{}, K8s{}
 			return true
 		}
-		ev.Runtime = Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
-		ev.K8s = K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
-		if ct.PodName != "" {
-			ev.K8s.ContainerName = ct.Name
-		}
+		ev.Runtime, ev.K8s = ContainerFields(ct)
 		return true
 	}
+}
+
+// ContainerFields are an event's container fields for ct.
+func ContainerFields(ct *runtimes.Container) (Runtime, K8s) {
+	r := Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
+	k := K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
+	if ct.PodName != "" {
+		k.ContainerName = ct.Name
+	}
+	return r, k
 }
 
 // Selection is which processes -c, --containers and --host ask for.

@@ -130,8 +130,9 @@ var Table = []Requirements{
 		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
 		Tracepoints: []string{"sock/inet_sock_set_state"}}}},
 	{Gadget: "advise seccomp-profile", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint},
-		Tracepoints: []string{"raw_syscalls/sys_enter"}}}},
+		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS", "CONFIG_SECCOMP_FILTER"}, ProgramTypes: tp, MapTypes: topMaps,
+		Tracepoints: []string{"raw_syscalls/sys_enter"}}},
+		Note: "the system calls each container's mount namespace made, one byte per number, in the kernel"},
 	{Gadget: "audit seccomp", Variants: []Variant{
 		{Name: "kprobe", MinKernel: "5.8", Configs: append([]string{"CONFIG_AUDIT", "CONFIG_SECCOMP_FILTER"}, kprobeConfigs...),
 			ProgramTypes: kp, MapTypes: ringBuffer, KernelFuncs: []string{"audit_seccomp"}},

@@ -1,0 +1,31 @@
+package workloads
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+func init() { Table["advise seccomp-profile"] = adviseSeccompProfile }
+
+// advise seccomp-profile writes profiles for containers, and a guest has
+// none: the run proves its program loads, attaches and is read on this
+// kernel (the host's processes are recorded and left out), and that it
+// says so.
+func adviseSeccompProfile(r *Run, h Host) (string, error) {
+	if err := r.Start(false, "--timeout", "1"); err != nil {
+		return "", err
+	}
+	select {
+	case <-r.exited:
+	case <-time.After(r.AttachTimeout + 5*time.Second):
+		return "", fmt.Errorf("ig advise seccomp-profile --timeout 1 did not end")
+	}
+	if r.err != nil {
+		return "", fmt.Errorf("ig advise seccomp-profile: %v: %s", r.err, r.Stderr())
+	}
+	if out := strings.TrimSpace(r.stdout.String()); out != "" {
+		return "", fmt.Errorf("a profile without a container: %s", out)
+	}
+	return "recorded for 1 s, ended cleanly: no container, no profile", nil
+}

@@ -1,0 +1,3 @@
+package seccompprofile
+
+//go:generate go tool bpf2go -target bpfel seccompprofile seccompprofile.bpf.c
