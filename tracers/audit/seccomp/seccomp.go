@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +15,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/ig-tracer/ig/output"
+	"github.com/ig-tracer/ig/runtimes"
 	"github.com/ig-tracer/ig/tracers"
 )
 
@@ -135,8 +134,7 @@ func (d *decoder) decodeRecord(raw []byte, ev *Event) bool {
 // mountNs is pid's mount namespace: from /proc while it runs, else as it
 // exited; 0 when neither knows (the host's, then, as events without one).
 func (d *decoder) mountNs(pid uint32) uint64 {
-	if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil {
-		n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "mnt:["), "]"), 10, 64)
+	if n, err := runtimes.MountNamespace(int(pid)); err == nil {
 		return n
 	}
 	var ns uint64
