@@ -8,6 +8,7 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/profile/block-io"
 	_ "github.com/ig-tracer/ig/tracers/profile/cpu"
 	_ "github.com/ig-tracer/ig/tracers/profile/tcprtt"
+	_ "github.com/ig-tracer/ig/tracers/script"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/process"
 	_ "github.com/ig-tracer/ig/tracers/snapshot/socket"
 	_ "github.com/ig-tracer/ig/tracers/top/block-io"
