@@ -27,8 +27,8 @@ import (
 type Line struct {
 	Runtime tracers.Runtime `json:"runtime" desc:"the container's, when the script is restricted to one"`
 	K8s     tracers.K8s     `json:"k8s" desc:"the pod's, when the script is restricted to one container of a pod"`
-	Type    string          `json:"type" desc:"bpftrace's kind of output: printf, map, hist, stats, time, join..."`
-	Output  string          `json:"output" desc:"a printf's text; empty otherwise"`
+	Type    string          `json:"type" column:"type,width:8" desc:"bpftrace's kind of output: printf, map, hist, stats, time, join..."`
+	Output  string          `json:"output" column:"output,width:60" desc:"a printf's text; empty otherwise"`
 	Data    rawJSON         `json:"data" desc:"bpftrace's data for it, as bpftrace -f json writes it"`
 }
 
