@@ -87,6 +87,7 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 			askAgain = time.After(askAgainAfter)
 		}
 	}
+	leftOut := map[uint64]bool{} // namespaces the kernel let by and ig left out (-v)
 	table := func() error {
 		var rows []T
 		fromKernel := 0
@@ -112,6 +113,10 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 					p.LearnVerdict(e.MountNsID, e.MountNsSerial, pass)
 				}
 				if !pass {
+					if env.Verbose && !leftOut[e.MountNsID] && len(leftOut) < 1024 {
+						leftOut[e.MountNsID] = true
+						env.Logf("mount namespace %d: not selected; its rows are left out", e.MountNsID)
+					}
 					return
 				}
 			}
