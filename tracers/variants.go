@@ -62,6 +62,9 @@ func (e *Env) useVariant(g *Gadget, r *Requirements, v Verdict) {
 			e.VariantReq = &r.Variants[i]
 		}
 	}
+	if e.VariantReq == nil && v.Variant != "" {
+		e.Logf("%s: the %s variant loads no eBPF of ig's", g.FullName(), v.Variant)
+	}
 	for _, tp := range v.Skipped {
 		e.Logf("%s: skipped tracepoint %s, which this kernel lacks (optional)", g.FullName(), tp)
 	}
