@@ -21,7 +21,7 @@ func script(r *Run, h Host) (string, error) {
 		if err := r.Start(false, "-e", "BEGIN { exit(); }"); err != nil {
 			return "", err
 		}
-		if err := waitExit(r); err == nil || !strings.Contains(r.Stderr(), "bpftrace not found on PATH: install it") {
+		if err := r.WaitEnd(r.AttachTimeout + 20*time.Second); err == nil || !strings.Contains(r.Stderr(), "bpftrace not found on PATH: install it") {
 			return "", fmt.Errorf("without bpftrace: %v: %q", err, r.Stderr())
 		}
 		return "no bpftrace here: ig says so and exits 1 (" + strings.TrimSpace(r.Stderr()) + ")", nil
@@ -39,8 +39,8 @@ func script(r *Run, h Host) (string, error) {
 		os.ReadFile("/proc/self/stat")
 	}
 	_ = r.cmd.Process.Signal(syscall.SIGINT) // bpftrace prints its map and ends
-	if err := waitExit(r); err != nil {
-		return "", fmt.Errorf("ig script: %v: %s", err, r.Stderr())
+	if err := r.WaitEnd(r.AttachTimeout + 20*time.Second); err != nil {
+		return "", err
 	}
 	var line struct {
 		Type string                     `json:"type"`
@@ -56,14 +56,4 @@ func script(r *Run, h Host) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no map in ig's output: %q", r.stdout.String())
-}
-
-// waitExit waits for ig to end by itself; its error.
-func waitExit(r *Run) error {
-	select {
-	case <-r.exited:
-		return r.err
-	case <-time.After(r.AttachTimeout + 20*time.Second):
-		return fmt.Errorf("ig did not end")
-	}
 }

@@ -16,13 +16,8 @@ func adviseSeccompProfile(r *Run, h Host) (string, error) {
 	if err := r.Start(false, "--timeout", "1"); err != nil {
 		return "", err
 	}
-	select {
-	case <-r.exited:
-	case <-time.After(r.AttachTimeout + 5*time.Second):
-		return "", fmt.Errorf("ig advise seccomp-profile --timeout 1 did not end")
-	}
-	if r.err != nil {
-		return "", fmt.Errorf("ig advise seccomp-profile: %v: %s", r.err, r.Stderr())
+	if err := r.WaitEnd(r.AttachTimeout + 5*time.Second); err != nil {
+		return "", err
 	}
 	if out := strings.TrimSpace(r.stdout.String()); out != "" {
 		return "", fmt.Errorf("a profile without a container: %s", out)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 func init() { Table["snapshot socket"] = snapshotSocket }
@@ -56,13 +55,8 @@ func checkSockets(r *Run, h Host, ln net.Listener, udp net.PacketConn, path stri
 	if err := r.Start(false); err != nil {
 		return "", err
 	}
-	select {
-	case <-r.exited:
-	case <-time.After(r.AttachTimeout):
-		return "", fmt.Errorf("ig snapshot socket did not finish within %s", r.AttachTimeout)
-	}
-	if r.err != nil {
-		return "", fmt.Errorf("ig snapshot socket: %v: %s", r.err, r.Stderr())
+	if err := r.WaitEnd(r.AttachTimeout); err != nil {
+		return "", err
 	}
 	var rows []socketRow
 	if err := json.Unmarshal(r.stdout.Bytes(), &rows); err != nil {

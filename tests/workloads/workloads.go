@@ -146,6 +146,20 @@ func (r *Run) Start(streaming bool, args ...string) error {
 	return nil
 }
 
+// WaitEnd waits up to within for ig to end by itself: an error when it
+// did not, or ended with one (its stderr included).
+func (r *Run) WaitEnd(within time.Duration) error {
+	select {
+	case <-r.exited:
+	case <-time.After(within):
+		return fmt.Errorf("ig %s did not end within %s", r.Gadget, within)
+	}
+	if r.err != nil {
+		return fmt.Errorf("ig %s: %v: %s", r.Gadget, r.err, r.Stderr())
+	}
+	return nil
+}
+
 func (r *Run) HasExited() bool {
 	select {
 	case <-r.exited:
