@@ -29,6 +29,10 @@ type Container struct {
 	// PodName and PodNamespace come from the CRI labels, for Kubernetes pods.
 	PodName      string
 	PodNamespace string
+	// PodLabels are the labels of a CRI container's pod, as the CRI has
+	// them in its sandbox's config (kubelet's io.kubernetes.* among them);
+	// nil for a container that is no CRI pod's.
+	PodLabels map[string]string
 	// OwnerUID is the user whose runtime runs it: 0 for root, the user's uid
 	// for rootless podman.
 	OwnerUID uint32

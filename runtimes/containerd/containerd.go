@@ -162,15 +162,21 @@ func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes
 			// The pod's own process (pause): its events are the pod's,
 			// not the host's, though it is no container of the pod.
 			ct.Sandbox, ct.Name = true, ""
-			if md, ok := pods[ci.ID]; ok && ct.PodName == "" {
-				ct.PodName = md.Metadata.Config.Metadata.Name
-				ct.PodNamespace = md.Metadata.Config.Metadata.Namespace
+			if md, ok := pods[ci.ID]; ok {
+				ct.PodLabels = md.Metadata.Config.Labels
+				if ct.PodName == "" {
+					ct.PodName = md.Metadata.Config.Metadata.Name
+					ct.PodNamespace = md.Metadata.Config.Metadata.Namespace
+				}
 			}
 			out = append(out, ct)
 			continue
 		}
-		if ci.Labels[LabelKind] == "container" && (ct.Name == "" || ct.PodName == "") {
+		if ci.Labels[LabelKind] == "container" {
 			if md, ok := criMeta(ci, extContainer); ok {
+				if pod, ok := pods[md.Metadata.SandboxID]; ok {
+					ct.PodLabels = pod.Metadata.Config.Labels
+				}
 				if ct.Name == "" {
 					ct.Name = md.Metadata.Config.Metadata.Name
 				}
@@ -208,6 +214,7 @@ type criMetadata struct {
 				Name      string `json:"name"`
 				Namespace string `json:"namespace"` // sandboxes only
 			} `json:"metadata"`
+			Labels map[string]string `json:"labels"` // a sandbox's: the pod's labels
 		}
 	}
 }

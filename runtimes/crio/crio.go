@@ -77,7 +77,8 @@ func (c *Client) Socket() string { return c.socket }
 // Containers lists the running containers with the host pids of their main
 // processes. A container that stops while it is being listed is left out.
 // PodName and PodNamespace come from the kubelet's labels, or, for a
-// container made without them (crictl), from its pod sandbox's metadata.
+// container made without them (crictl), from its pod sandbox's metadata;
+// PodLabels from its pod sandbox.
 func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	list, err := c.api.ListContainers(ctx, &cri.ListContainersRequest{
 		Filter: &cri.ContainerFilter{State: &cri.ContainerStateValue{State: cri.ContainerState_CONTAINER_RUNNING}},
@@ -86,7 +87,7 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 		return nil, fmt.Errorf("cri-o: listing containers: %w", err)
 	}
 	out := make([]runtimes.Container, 0, len(list.Containers))
-	var pods map[string]*cri.PodSandboxMetadata // read once, when first needed
+	var pods map[string]*cri.PodSandbox // read once, when first needed
 	listed := make(map[string]bool, len(list.Containers))
 	defer func() { c.details.Prune(listed) }()
 	for _, lc := range list.Containers {
@@ -113,17 +114,18 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 			return nil, fmt.Errorf("cri-o: status of container %s: %w", runtimes.ShortID(lc.Id), err)
 		}
 		ct := fromCRI(lc, st.Status, pid)
-		if (ct.PodName == "" || ct.PodNamespace == "") && lc.PodSandboxId != "" {
+		if lc.PodSandboxId != "" {
 			if pods == nil {
 				if pods, err = c.sandboxes(ctx); err != nil {
 					return nil, err
 				}
 			}
-			if md := pods[lc.PodSandboxId]; md != nil {
-				if ct.PodName == "" {
+			if pod := pods[lc.PodSandboxId]; pod != nil {
+				ct.PodLabels = pod.Labels
+				if md := pod.Metadata; md != nil && ct.PodName == "" {
 					ct.PodName = md.Name
 				}
-				if ct.PodNamespace == "" {
+				if md := pod.Metadata; md != nil && ct.PodNamespace == "" {
 					ct.PodNamespace = md.Namespace
 				}
 			}
@@ -134,17 +136,15 @@ func (c *Client) Containers(ctx context.Context) ([]runtimes.Container, error) {
 	return out, nil
 }
 
-// sandboxes maps pod sandbox ids to their metadata.
-func (c *Client) sandboxes(ctx context.Context) (map[string]*cri.PodSandboxMetadata, error) {
+// sandboxes maps pod sandbox ids to them (their metadata and labels).
+func (c *Client) sandboxes(ctx context.Context) (map[string]*cri.PodSandbox, error) {
 	resp, err := c.api.ListPodSandbox(ctx, &cri.ListPodSandboxRequest{})
 	if err != nil {
 		return nil, fmt.Errorf("cri-o: listing pod sandboxes: %w", err)
 	}
-	m := make(map[string]*cri.PodSandboxMetadata, len(resp.Items))
+	m := make(map[string]*cri.PodSandbox, len(resp.Items))
 	for _, p := range resp.Items {
-		if p.Metadata != nil {
-			m[p.Id] = p.Metadata
-		}
+		m[p.Id] = p
 	}
 	return m, nil
 }
