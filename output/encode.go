@@ -1,6 +1,7 @@
 package output
 
 import (
+	"encoding/json"
 	"math"
 	"strconv"
 	"time"
@@ -48,6 +49,8 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSON(b, base, f.children)
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
+	case kindRaw:
+		return appendRaw(b, *at[json.RawMessage](base, f))
 	}
 	return b
 }
@@ -166,6 +169,8 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSON(b, base, f.children)
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
+	case kindRaw:
+		return appendRaw(b, *at[json.RawMessage](base, f))
 	}
 	return b
 }
@@ -188,4 +193,12 @@ func appendPrintable(b []byte, s string) []byte {
 		}
 	}
 	return append(b, s...)
+}
+
+// appendRaw writes JSON the gadget made; null when there is none.
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
 }

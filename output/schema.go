@@ -10,6 +10,7 @@
 package output
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -28,6 +29,7 @@ const (
 	kindStrings
 	kindStruct
 	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
+	kindRaw     // json.RawMessage: JSON made by the gadget (a document of another schema), written as is; null when empty
 )
 
 // field is one JSON field of an event type, at a fixed offset from the start
@@ -100,6 +102,10 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		case reflect.Float64:
 			f.kind = kindFloat
 		case reflect.Slice:
+			if sf.Type == reflect.TypeFor[json.RawMessage]() {
+				f.kind = kindRaw
+				break
+			}
 			switch elem := sf.Type.Elem(); elem.Kind() {
 			case reflect.String:
 				f.kind = kindStrings
