@@ -113,3 +113,11 @@ func (e *Env) WarnHostNetwork() {
 		e.Warnf("%s on the host's network: its traffic is the host's, which network gadgets cannot tell apart (--host shows it)", strings.Join(e.hostNetwork, ", "))
 	}
 }
+
+// AcceptNet says whether the container filters (-c, --containers, --host)
+// take the traffic of a network namespace that cts are in (no container:
+// the host's): for a gadget that remembers containers gone since
+// (NetContainer asks the live collection).
+func (e *Env) AcceptNet(cts []*runtimes.Container) bool {
+	return e.acceptNet == nil || e.acceptNet(cts)
+}

@@ -127,8 +127,9 @@ func syscalls(names ...string) []string {
 // capability/cap_capable 6.14, sock_send_length 6.3.
 var Table = []Requirements{
 	{Gadget: "advise network-policy", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: tracepointConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
-		Tracepoints: []string{"sock/inet_sock_set_state"}}}},
+		Configs: append([]string{"CONFIG_NET"}, tracepointConfigs...), ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash},
+		Tracepoints: []string{"sock/inet_sock_set_state", "net/net_dev_queue"}}},
+		Note: "connections counted in the kernel per network namespace: TCP connects and accepts (state changes), UDP datagrams sent (read from the packet as it leaves a device); UDP received is not seen"},
 	{Gadget: "advise seccomp-profile", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
 		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS", "CONFIG_SECCOMP_FILTER"}, ProgramTypes: tp, MapTypes: topMaps,
 		Tracepoints: []string{"raw_syscalls/sys_enter"}}},

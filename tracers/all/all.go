@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/ig-tracer/ig/tracers/advise/network-policy"
 	_ "github.com/ig-tracer/ig/tracers/advise/seccomp-profile"
 	_ "github.com/ig-tracer/ig/tracers/audit/seccomp"
 	_ "github.com/ig-tracer/ig/tracers/profile/block-io"

@@ -1,0 +1,3 @@
+package networkpolicy
+
+//go:generate go tool bpf2go -target bpfel networkpolicy networkpolicy.bpf.c
