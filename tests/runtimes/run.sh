@@ -18,11 +18,12 @@
 #   cri-o             crictl, same names; pod and container in their own pid namespace
 # The image is $IMG_PAUSE: its PID 1 (/bin/sh) sleeps and exits on SIGTERM.
 # RUN_OPTS, when set, are more options for docker run and podman run (a seccomp profile).
+# POD_LABELS, when set, is a JSON object: the labels of a CRI pod (its sandbox's config).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-usage() { sed -n '4,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 3 ] || usage
 op=$1 rt=$2 name=$3; shift 3
 die() { echo "run.sh: $rt $name: $*" >&2; exit 1; }
@@ -41,14 +42,15 @@ cri_ctr() {
   cri ps -q --pod "$pod" --name "^$name\$" 2>/dev/null | head -1
 }
 cri_start() {
-  local d=$W/cri/$rt linux='{}' pod cid
+  local d=$W/cri/$rt linux='{}' pod cid labels=${POD_LABELS:-}
+  [ -n "$labels" ] || labels='{}'
   # CRI-O: a pod pid namespace would need an infra container, whose oom_score_adj
   # (-998) fails without CAP_SYS_RESOURCE; with pid namespace CONTAINER (1) there is none.
   [ "$rt" = cri-o ] && linux='{ "security_context": { "namespace_options": { "pid": 1 } } }'
   mkdir -p "$d" "$W/logs/$rt/$name"
   cat >"$d/$name-pod.json" <<EOF
 { "metadata": { "name": "$name-pod", "namespace": "default", "uid": "$name-pod-uid", "attempt": 0 },
-  "log_directory": "$W/logs/$rt/$name", "linux": $linux }
+  "labels": $labels, "log_directory": "$W/logs/$rt/$name", "linux": $linux }
 EOF
   cat >"$d/$name.json" <<EOF
 { "metadata": { "name": "$name" }, "image": { "image": "$IMG_PAUSE" },
