@@ -306,10 +306,12 @@ func (r *recorder[T, PT]) dump(b *recorded, title string) error {
 		ev := PT(&rows[i]).Common()
 		ev.Runtime, ev.K8s = b.fields.Runtime, b.fields.K8s
 	}
+	title = fmt.Sprintf("%s: %d system calls, oldest first", title, len(rows))
 	if r.env.Format.Mode == output.ModeColumns {
-		title = fmt.Sprintf("%s: %d system calls, oldest first", title, len(rows))
 		err = r.printer.PrintInterval(rows, title, false)
 	} else {
+		// JSON has no titles: say on stderr what the rows are
+		r.env.Logf("dump of %s", title)
 		for i := range rows {
 			r.printer.Print(&rows[i])
 		}

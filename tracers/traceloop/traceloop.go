@@ -56,9 +56,17 @@ func init() {
 	})
 }
 
-// bufferBytes is each recorded namespace's buffer, per CPU: about 1000
-// system calls with a path.
-const bufferBytes = 256 << 10
+// bufferBytes is each recorded namespace's buffer, per CPU: 256 KiB
+// (about 1000 system calls with a path) up to 8 CPUs; beyond, 2 MiB in all
+// per namespace, but never under 32 KiB. Always a power of two, as the
+// kernel's perf buffers are.
+func bufferBytes(cpus int) int {
+	size := 256 << 10
+	for size > 32<<10 && size*cpus > 2<<20 {
+		size /= 2
+	}
+	return size
+}
 
 func run(ctx context.Context, env *tracers.Env) error {
 	filter, err := syscallFilter(env.Args.StringSlice("syscall-filters"))
@@ -77,11 +85,15 @@ func run(ctx context.Context, env *tracers.Env) error {
 	spec.Maps["string_args"].Contents = mapContents(decls.stringArgs())
 	spec.Maps["syscall_filter"].Contents = mapContents(filter)
 	consts := map[string]any{"filter_syscalls": len(filter) > 0, "ig_tgid": uint32(os.Getpid())}
+	cpus, err := ebpf.PossibleCPU() // a perf buffer has a ring per possible CPU
+	if err != nil {
+		return err
+	}
 	d := &decoder{clock: tracers.NewClock(), decls: decls}
 	return tracers.RunRecorder[Event](ctx, env, spec, consts, tracers.RecorderSpec[Event]{
 		Buffers:     "buffers",
 		Failures:    "failures",
-		BufferBytes: bufferBytes,
+		BufferBytes: bufferBytes(cpus),
 		Decode:      d.decode,
 	})
 }

@@ -107,3 +107,11 @@ func TestSyscallFilter(t *testing.T) {
 		t.Fatal("an unknown system call was taken")
 	}
 }
+
+func TestBufferBytes(t *testing.T) {
+	for cpus, want := range map[int]int{1: 256 << 10, 8: 256 << 10, 16: 128 << 10, 64: 32 << 10, 512: 32 << 10} {
+		if got := bufferBytes(cpus); got != want {
+			t.Errorf("%d CPUs: %d bytes per CPU, want %d", cpus, got, want)
+		}
+	}
+}
