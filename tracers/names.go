@@ -98,3 +98,40 @@ func ModeString(mode uint32) string {
 	}
 	return string(b)
 }
+
+// OpenFlags names the bits of open(2) flags. The access mode is a field, not
+// bits: O_RDONLY is its value 0.
+var OpenFlags = []NamedBits{
+	{Bits: unix.O_RDONLY, Mask: unix.O_ACCMODE, Name: "O_RDONLY"},
+	{Bits: unix.O_WRONLY, Mask: unix.O_ACCMODE, Name: "O_WRONLY"},
+	{Bits: unix.O_RDWR, Mask: unix.O_ACCMODE, Name: "O_RDWR"},
+	{Bits: unix.O_CREAT, Name: "O_CREAT"},
+	{Bits: unix.O_EXCL, Name: "O_EXCL"},
+	{Bits: unix.O_NOCTTY, Name: "O_NOCTTY"},
+	{Bits: unix.O_TRUNC, Name: "O_TRUNC"},
+	{Bits: unix.O_APPEND, Name: "O_APPEND"},
+	{Bits: unix.O_NONBLOCK, Name: "O_NONBLOCK"},
+	{Bits: unix.O_SYNC, Name: "O_SYNC"}, // before O_DSYNC: O_SYNC includes its bit
+	{Bits: unix.O_DSYNC, Name: "O_DSYNC"},
+	{Bits: unix.O_ASYNC, Name: "O_ASYNC"},
+	{Bits: unix.O_DIRECT, Name: "O_DIRECT"},
+	{Bits: 0o100000, Name: "O_LARGEFILE"},     // unix.O_LARGEFILE is 0 on amd64; the kernel sets this bit
+	{Bits: unix.O_TMPFILE, Name: "O_TMPFILE"}, // before O_DIRECTORY: O_TMPFILE includes its bit
+	{Bits: unix.O_DIRECTORY, Name: "O_DIRECTORY"},
+	{Bits: unix.O_NOFOLLOW, Name: "O_NOFOLLOW"},
+	{Bits: unix.O_NOATIME, Name: "O_NOATIME"},
+	{Bits: unix.O_CLOEXEC, Name: "O_CLOEXEC"},
+	{Bits: unix.O_PATH, Name: "O_PATH"},
+}
+
+// SignalName names a signal as ig shows it: SIGUSR1; a number without a
+// name (0, the real-time signals) as SIG34, 0 as "0".
+func SignalName(sig int32) string {
+	if name := unix.SignalName(syscall.Signal(sig)); name != "" {
+		return name
+	}
+	if sig == 0 {
+		return "0"
+	}
+	return "SIG" + strconv.Itoa(int(sig))
+}

@@ -172,6 +172,15 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 					inObjects["kprobe "+target] = true
 				case "fentry", "fexit":
 					inObjects["fentry "+target] = true
+				case "raw_tracepoint", "raw_tp":
+					// named without its group: the table has it as the tracepoint it is
+					key := p.SectionName
+					for k := range inTable {
+						if strings.HasPrefix(k, "tracepoint/") && strings.HasSuffix(k, "/"+target) {
+							key = k
+						}
+					}
+					inObjects[key] = true
 				default:
 					inObjects[p.SectionName] = true
 				}

@@ -250,8 +250,10 @@ var Table = []Requirements{
 	{Gadget: "script", Variants: []Variant{{Name: "bpftrace", NoBPF: true, Configs: tracepointConfigs}},
 		Note: "runs bpftrace (from the distribution, on PATH), which loads the programs: what a script needs (kprobes...) is bpftrace's to check"},
 	{Gadget: "traceloop", Variants: []Variant{{Name: "raw-tracepoint", MinKernel: "5.8",
-		Configs: []string{"CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"}, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint},
-		MapTypes: []ebpf.MapType{ebpf.PerfEventArray}, Tracepoints: []string{"raw_syscalls/sys_enter", "raw_syscalls/sys_exit"}}}},
+		Configs: syscallConfigs, ProgramTypes: []ebpf.ProgramType{ebpf.RawTracepoint, ebpf.TracePoint},
+		MapTypes:    []ebpf.MapType{ebpf.PerfEventArray, ebpf.HashOfMaps},
+		Tracepoints: []string{"raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_process_exit"}}},
+		Note: "an overwritable perf buffer per recorded mount namespace; argument names and which are strings come from tracefs's syscall formats"},
 }
 
 var requirementsByName = func() map[string]*Requirements {

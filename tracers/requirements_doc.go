@@ -19,6 +19,10 @@ func (v *Variant) Attaches(section string) bool {
 		return slices.Contains(v.Tracepoints, target)
 	case "iter":
 		return slices.Contains(v.Iterators, target) || slices.Contains(v.SeedIterators, target)
+	case "raw_tracepoint", "raw_tp":
+		// A raw tracepoint is named without its group: the variant
+		// lists it as the tracepoint it is (raw_syscalls/sys_enter).
+		return slices.ContainsFunc(v.Tracepoints, func(tp string) bool { return strings.HasSuffix(tp, "/"+target) })
 	case "tp_btf":
 		return slices.Contains(v.BTFTracepoints, target)
 	case "kprobe", "kretprobe":

@@ -1,6 +1,9 @@
 package tracers
 
-import "strconv"
+import (
+	"strconv"
+	"sync"
+)
 
 //go:generate bash ../scripts/gen-names.sh syscalls /usr/include/x86_64-linux-gnu/asm/unistd_64.h tracers syscallNames syscalls_amd64.go
 
@@ -18,3 +21,23 @@ func SyscallName(nr int64) string {
 	}
 	return "syscall" + strconv.FormatInt(nr, 10)
 }
+
+// SyscallNumber is SyscallName's inverse: the x86_64 number of a system
+// call name, false when there is none.
+func SyscallNumber(name string) (int64, bool) {
+	syscallNumbersOnce.Do(func() {
+		syscallNumbers = make(map[string]int64, len(syscallNames))
+		for nr, n := range syscallNames {
+			if n != "" {
+				syscallNumbers[n] = int64(nr)
+			}
+		}
+	})
+	nr, ok := syscallNumbers[name]
+	return nr, ok
+}
+
+var (
+	syscallNumbersOnce sync.Once
+	syscallNumbers     map[string]int64
+)

@@ -18,12 +18,13 @@
 #   cri-o             crictl, same names; pod and container in their own pid namespace
 # The image is $IMG_PAUSE: its PID 1 (/bin/sh) sleeps and exits on SIGTERM.
 # RUN_OPTS, when set, are more options for docker run and podman run (a seccomp profile).
+# RUN_SCRIPT, when set, is what /bin/sh -c runs as PID 1 instead (docker and podman).
 # POD_LABELS, when set, is a JSON object: the labels of a CRI pod (its sandbox's config).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-usage() { sed -n '4,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [ $# -ge 3 ] || usage
 op=$1 rt=$2 name=$3; shift 3
 die() { echo "run.sh: $rt $name: $*" >&2; exit 1; }
@@ -77,9 +78,11 @@ ctrd() { ctr_ -n "$CTR_NS" "$@"; }
 rl() { rl_env; as_rl podman "$@"; }
 
 do_start() {
+  local cmd=()
+  [ -n "${RUN_SCRIPT:-}" ] && cmd=(/bin/sh -c "$RUN_SCRIPT")
   case $rt in
-    docker) $DOCKER run -d --name "$name" --network none ${RUN_OPTS:-} "$IMG_PAUSE" >/dev/null ;;
-    podman) podman run -d --name "$name" --network none ${RUN_OPTS:-} "$IMG_PAUSE" >/dev/null ;;
+    docker) $DOCKER run -d --name "$name" --network none ${RUN_OPTS:-} "$IMG_PAUSE" "${cmd[@]}" >/dev/null ;;
+    podman) podman run -d --name "$name" --network none ${RUN_OPTS:-} "$IMG_PAUSE" "${cmd[@]}" >/dev/null ;;
     podman-rootless) rl run -d --name "$name" "$IMG_PAUSE" >/dev/null ;;
     containerd) ctrd run -d "$IMG_PAUSE" "$name" >/dev/null ;;
     containerd-cri|cri-o) cri_start ;;

@@ -29,4 +29,5 @@ import (
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpconnect"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpdrop"
 	_ "github.com/ig-tracer/ig/tracers/trace/tcpretrans"
+	_ "github.com/ig-tracer/ig/tracers/traceloop"
 )

@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
@@ -69,7 +68,7 @@ type decoder struct {
 }
 
 func newDecoder() *decoder {
-	return &decoder{clock: tracers.NewClock(), flags: tracers.BitNames{Names: openFlags}, modes: map[uint32]string{}}
+	return &decoder{clock: tracers.NewClock(), flags: tracers.BitNames{Names: tracers.OpenFlags}, modes: map[uint32]string{}}
 }
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
@@ -99,29 +98,4 @@ func (d *decoder) mode(m uint32) string {
 		d.modes[m] = s
 	}
 	return s
-}
-
-// openFlags names the bits of open(2) flags. The access mode is a field, not
-// bits: O_RDONLY is its value 0.
-var openFlags = []tracers.NamedBits{
-	{Bits: unix.O_RDONLY, Mask: unix.O_ACCMODE, Name: "O_RDONLY"},
-	{Bits: unix.O_WRONLY, Mask: unix.O_ACCMODE, Name: "O_WRONLY"},
-	{Bits: unix.O_RDWR, Mask: unix.O_ACCMODE, Name: "O_RDWR"},
-	{Bits: unix.O_CREAT, Name: "O_CREAT"},
-	{Bits: unix.O_EXCL, Name: "O_EXCL"},
-	{Bits: unix.O_NOCTTY, Name: "O_NOCTTY"},
-	{Bits: unix.O_TRUNC, Name: "O_TRUNC"},
-	{Bits: unix.O_APPEND, Name: "O_APPEND"},
-	{Bits: unix.O_NONBLOCK, Name: "O_NONBLOCK"},
-	{Bits: unix.O_SYNC, Name: "O_SYNC"}, // before O_DSYNC: O_SYNC includes its bit
-	{Bits: unix.O_DSYNC, Name: "O_DSYNC"},
-	{Bits: unix.O_ASYNC, Name: "O_ASYNC"},
-	{Bits: unix.O_DIRECT, Name: "O_DIRECT"},
-	{Bits: 0o100000, Name: "O_LARGEFILE"},     // unix.O_LARGEFILE is 0 on amd64; the kernel sets this bit
-	{Bits: unix.O_TMPFILE, Name: "O_TMPFILE"}, // before O_DIRECTORY: O_TMPFILE includes its bit
-	{Bits: unix.O_DIRECTORY, Name: "O_DIRECTORY"},
-	{Bits: unix.O_NOFOLLOW, Name: "O_NOFOLLOW"},
-	{Bits: unix.O_NOATIME, Name: "O_NOATIME"},
-	{Bits: unix.O_CLOEXEC, Name: "O_CLOEXEC"},
-	{Bits: unix.O_PATH, Name: "O_PATH"},
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
@@ -85,7 +84,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ev.SignalRaw = e.Sig
-	ev.Signal = SignalName(e.Sig)
+	ev.Signal = tracers.SignalName(e.Sig)
 	ev.TargetPid = e.Tpid
 	ev.Ret = e.Ret
 	_, ev.Error = tracers.Errno(ev.Ret)
@@ -95,18 +94,6 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 
 // maxSignal is the kernel's _NSIG: signals are 1 to 64.
 const maxSignal = 64
-
-// SignalName names a signal as ig shows it: SIGUSR1; a number without a
-// name (0, the real-time signals) as SIG34, 0 as "0".
-func SignalName(sig int32) string {
-	if name := unix.SignalName(syscall.Signal(sig)); name != "" {
-		return name
-	}
-	if sig == 0 {
-		return "0"
-	}
-	return "SIG" + strconv.Itoa(int(sig))
-}
 
 // ParseSignal reads --signal: a name with or without SIG (any case), or a
 // number from 1 to 64; "" is every signal (0).

@@ -33,12 +33,12 @@ func TestParseSignal(t *testing.T) {
 // Every name ig shows is one --signal takes back.
 func TestSignalNameRoundTrip(t *testing.T) {
 	for sig := int32(1); sig <= maxSignal; sig++ {
-		if got, err := ParseSignal(SignalName(sig)); err != nil || got != sig {
-			t.Errorf("ParseSignal(SignalName(%d) = %q) = %d, %v", sig, SignalName(sig), got, err)
+		if got, err := ParseSignal(tracers.SignalName(sig)); err != nil || got != sig {
+			t.Errorf("ParseSignal(tracers.SignalName(%d) = %q) = %d, %v", sig, tracers.SignalName(sig), got, err)
 		}
 	}
-	if SignalName(0) != "0" || SignalName(10) != "SIGUSR1" || SignalName(34) != "SIG34" {
-		t.Errorf("names: %q %q %q", SignalName(0), SignalName(10), SignalName(34))
+	if tracers.SignalName(0) != "0" || tracers.SignalName(10) != "SIGUSR1" || tracers.SignalName(34) != "SIG34" {
+		t.Errorf("names: %q %q %q", tracers.SignalName(0), tracers.SignalName(10), tracers.SignalName(34))
 	}
 }
 

@@ -1,0 +1,3 @@
+package traceloop
+
+//go:generate go tool bpf2go -target bpfel traceloop traceloop.bpf.c
