@@ -68,6 +68,7 @@ func outputFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
 			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
+		filterFlag(),
 	}
 }
 
@@ -271,6 +272,9 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 	if err := g.Schema.Check(format); err != nil {
 		return err
 	}
+	if format.Filter, err = g.Schema.ParseFilters(filters(c)); err != nil {
+		return err
+	}
 	if _, err := btf.ParseSources(flagString(c, "btf-sources")); err != nil {
 		return err
 	}
@@ -350,7 +354,9 @@ func runGadget(c *cli.Context, g *tracers.Gadget) error {
 		return rt.err
 	}
 	coll := rt.coll
-	if err := tracers.SelectContainers(coll, selection(c), &env.Filter, env); err != nil {
+	sel := selection(c)
+	pushDown(format.Filter, &env.Filter, &sel)
+	if err := tracers.SelectContainers(coll, sel, &env.Filter, env); err != nil {
 		return err
 	}
 	env.Enrich = tracers.Enricher(coll)

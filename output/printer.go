@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -29,6 +30,9 @@ type Format struct {
 	Columns []string // with ModeColumns: the columns asked for, nil for the gadget's default
 	Name    string   // with ModeOwn: the format's name (folded, pprof)
 	Arg     string   // with ModeOwn: what follows "NAME=", e.g. a file
+	// Filter is -F, compiled (Schema.ParseFilters): the printer prints
+	// only the rows it passes.
+	Filter Filter
 }
 
 // ParseFormat parses -o: columns, json, jsonpretty or columns=a,b,c, or
@@ -84,6 +88,7 @@ type Printer[T any] struct {
 	fields  []*field // JSON fields
 	columns []*field // columns mode
 	widths  []int    // of each column: its width, or its header's when longer
+	filter  Filter
 	buf     []byte
 	err     error
 }
@@ -94,13 +99,13 @@ func NewPrinter[T any](w io.Writer, s *Schema, f Format, defaultColumns []string
 	if s.typ != typeOf[T]() {
 		return nil, fmt.Errorf("output: schema of %s used for %s", s.typ, typeOf[T]())
 	}
-	p := &Printer[T]{w: w, mode: f.Mode, fields: s.fields, buf: make([]byte, 0, flushAt+4096)}
+	p := &Printer[T]{w: w, mode: f.Mode, fields: s.fields, filter: f.Filter, buf: make([]byte, 0, flushAt+4096)}
 	if f.Mode == ModeColumns {
 		names := f.Columns
 		if names == nil {
 			names = defaultColumns
 		}
-		cols, err := s.resolve(names)
+		cols, err := s.resolveColumns(names, defaultColumns)
 		if err != nil {
 			return nil, err
 		}
@@ -149,6 +154,9 @@ func (p *Printer[T]) align(start, i int) {
 // Print adds one event; output is written in batches (see Flush).
 func (p *Printer[T]) Print(ev *T) {
 	base := unsafe.Pointer(ev)
+	if !p.filter.Match(base) {
+		return
+	}
 	switch p.mode {
 	case ModeColumns:
 		for i, c := range p.columns {
@@ -180,6 +188,15 @@ func (p *Printer[T]) indent(b []byte, start int) []byte {
 	return append(b[:start], out.Bytes()...)
 }
 
+// Passed returns the rows -F lets through (rows itself when there is no
+// filter; else a new slice).
+func (p *Printer[T]) Passed(rows []T) []T {
+	if p.filter.Empty() {
+		return rows
+	}
+	return Keep(p.filter, slices.Clone(rows))
+}
+
 // Flush writes what was gathered. Call it whenever no more events are waiting,
 // so output is never held back while ig is idle.
 func (p *Printer[T]) Flush() error {
@@ -192,6 +209,7 @@ func (p *Printer[T]) Flush() error {
 
 // PrintAll prints a snapshot: a table sized to its content, or one JSON array.
 func (p *Printer[T]) PrintAll(rows []T) error {
+	rows = p.Passed(rows)
 	switch p.mode {
 	case ModeColumns:
 		if err := p.table(rows); err != nil {
@@ -269,6 +287,7 @@ func (p *Printer[T]) table(rows []T) error {
 // as top does: the cursor goes home, every line clears what was left of
 // the last table, and the rest of the screen is cleared.
 func (p *Printer[T]) PrintInterval(rows []T, title string, redraw bool) error {
+	rows = p.Passed(rows)
 	if p.mode != ModeColumns {
 		return p.PrintAll(rows)
 	}

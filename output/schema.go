@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -47,6 +48,13 @@ type field struct {
 	right    bool
 	join     string // separator of kindStrings in columns
 	walltime bool   // int64 nanoseconds printed as a time of day
+	unit     string // `unit:"ns"` (us, ms, bytes): -F then takes durations or sizes
+}
+
+// composite says whether a field is not one value (a struct, a list of
+// structs, a JSON document): it can be neither filtered nor sorted on.
+func (f *field) composite() bool {
+	return f.kind == kindStruct || f.kind == kindStructs || f.kind == kindRaw
 }
 
 // Schema is the printable shape of one event type.
@@ -55,15 +63,47 @@ type Schema struct {
 	fields  []*field
 	columns map[string]*field // column name -> field, offsets from the event's base
 	order   []string          // column names in declaration order
+	byPath  map[string]*field // JSON field, dotted when nested (runtime.containerName) -> field
+	paths   []string          // the keys of byPath in declaration order
 }
 
 // NewSchema reads the tags of struct type T. It panics on a malformed tag,
 // which is a programming error found by every gadget's tests.
 func NewSchema[T any]() *Schema {
 	t := reflect.TypeFor[T]()
-	s := &Schema{typ: t, columns: map[string]*field{}}
+	s := &Schema{typ: t, columns: map[string]*field{}, byPath: map[string]*field{}}
 	s.fields = s.walk(t, 0)
+	s.addPaths(s.fields, "")
 	return s
+}
+
+// addPaths names every field by its dotted JSON path, for -F and
+// -o columns: nested structs' fields are runtime.containerName.
+func (s *Schema) addPaths(fields []*field, prefix string) {
+	for _, f := range fields {
+		path := prefix + f.json
+		s.byPath[path] = f
+		s.paths = append(s.paths, path)
+		if f.kind == kindStruct {
+			s.addPaths(f.children, path+".")
+		}
+	}
+}
+
+// lookup finds a field by column name, else by JSON path (any case).
+func (s *Schema) lookup(name string) (*field, bool) {
+	if f, ok := s.columns[strings.ToLower(name)]; ok {
+		return f, true
+	}
+	if f, ok := s.byPath[name]; ok {
+		return f, true
+	}
+	for path, f := range s.byPath {
+		if strings.EqualFold(path, name) {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
@@ -121,6 +161,7 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		default:
 			panic(fmt.Sprintf("output: %s.%s: unsupported type %s", t, sf.Name, sf.Type))
 		}
+		f.unit = sf.Tag.Get("unit")
 		if tag, ok := sf.Tag.Lookup("column"); ok {
 			s.addColumn(f, tag)
 		}
@@ -175,24 +216,109 @@ func (s *Schema) addColumn(f *field, tag string) {
 
 // Check says whether f can print this schema: every column it names exists.
 func (s *Schema) Check(f Format) error {
-	_, err := s.resolve(f.Columns)
+	_, err := s.resolveColumns(f.Columns, nil)
 	return err
 }
 
 // Columns lists every column name in declaration order.
 func (s *Schema) Columns() []string { return append([]string(nil), s.order...) }
 
-// resolve turns column names into fields, or names the valid ones.
-func (s *Schema) resolve(names []string) ([]*field, error) {
+// groups are the names that stand for several columns: a nested struct's
+// (runtime: runtime, containerid, container, image; k8s: its three).
+var groups = []string{"runtime", "k8s"}
+
+// resolveColumns turns -o columns=... into fields: names of columns, of
+// groups, or JSON paths of fields that have no column. When every name
+// starts with + or -, they add to or take from defaults (the gadget's).
+// An unknown name is an error naming the valid ones.
+func (s *Schema) resolveColumns(names, defaults []string) ([]*field, error) {
+	relative := len(names) > 0
+	for _, n := range names {
+		if n = strings.TrimSpace(n); !strings.HasPrefix(n, "+") && !strings.HasPrefix(n, "-") {
+			relative = false
+		}
+	}
+	var out []*field
+	add := func(fs []*field) {
+		for _, f := range fs {
+			if !slices.ContainsFunc(out, func(g *field) bool { return g.column == f.column }) {
+				out = append(out, f)
+			}
+		}
+	}
+	if relative {
+		fs, err := s.expand(defaults)
+		if err != nil {
+			return nil, err
+		}
+		add(fs)
+	}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		remove := relative && strings.HasPrefix(n, "-")
+		if relative {
+			n = n[1:]
+		}
+		fs, err := s.expand([]string{n})
+		if err != nil {
+			return nil, err
+		}
+		if remove {
+			out = slices.DeleteFunc(out, func(g *field) bool {
+				return slices.ContainsFunc(fs, func(f *field) bool { return f.column == g.column })
+			})
+			continue
+		}
+		add(fs)
+	}
+	return out, nil
+}
+
+// expand resolves names (columns, groups, JSON paths) into column fields.
+func (s *Schema) expand(names []string) ([]*field, error) {
 	out := make([]*field, 0, len(names))
 	for _, n := range names {
-		f, ok := s.columns[strings.ToLower(strings.TrimSpace(n))]
-		if !ok {
-			return nil, fmt.Errorf("unknown column %q; valid columns: %s", n, strings.Join(s.order, ","))
+		n = strings.TrimSpace(n)
+		if g := strings.ToLower(n); slices.Contains(groups, g) {
+			if parent, ok := s.byPath[g]; ok && parent.kind == kindStruct {
+				for _, c := range parent.children {
+					if c.column != "" {
+						out = append(out, c)
+					}
+				}
+				continue
+			}
+		}
+		f, ok := s.lookup(n)
+		if !ok || (f.kind == kindStructs || f.kind == kindRaw) && f.column == "" {
+			return nil, fmt.Errorf("unknown column %q; valid columns: %s", n, strings.Join(s.columnNames(), ","))
+		}
+		if f.column == "" {
+			// a field without a column of its own: shown under its path
+			c := *f
+			c.column = n
+			f = &c
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// columnNames are what -o columns= takes: the columns, the groups, and the
+// JSON fields that have no column.
+func (s *Schema) columnNames() []string {
+	out := append([]string(nil), s.order...)
+	for _, g := range groups {
+		if f, ok := s.byPath[g]; ok && f.kind == kindStruct {
+			out = append(out, g)
+		}
+	}
+	for _, path := range s.paths {
+		if f := s.byPath[path]; f.column == "" && !f.composite() && s.columns[path] == nil {
+			out = append(out, path)
+		}
+	}
+	return out
 }
 
 // at returns a pointer to the field's value in the event at base.

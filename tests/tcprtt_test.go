@@ -189,7 +189,7 @@ func TestProfileTCPRTTBadInput(t *testing.T) {
 		"--byladdr --byraddr": "ig: --byladdr and --byraddr: one histogram per local or per remote address, not both",
 		"--laddr 1.2.3":       "ig: --laddr 1.2.3: not an IPv4 or IPv6 address",
 		"--rport 70000":       "ig: --rport 70000: not a port (1 to 65535)",
-		"--pid 1":             "ig: segments are received in softirq, not by a process: --pid and --comm cannot apply; filter with -c, --laddr, --raddr, --lport, --rport",
+		"--pid 1":             "ig: segments are received in softirq, not by a process: --pid, --comm and -F on pid, comm or uid cannot apply; filter with -c, --laddr, --raddr, --lport, --rport",
 	} {
 		msg := checkFailure(t, runIG(t, append([]string{"profile", "tcprtt", "-t", "1"}, strings.Fields(args)...)...))
 		if msg != want {

@@ -81,6 +81,9 @@ type Selection struct {
 	Names          []string // -c: only these containers
 	OnlyContainers bool     // --containers: no host process
 	Host           bool     // --host: the host's processes too
+	// Lenient: Names need not run now (a -F on the container, pushed
+	// down to the kernel, rather than -c).
+	Lenient bool
 }
 
 // All says whether the selection is everything, host and containers alike.
@@ -135,7 +138,7 @@ func SelectContainers(cs Containers, s Selection, f *Filter, env *Env) error {
 		}
 	}
 	for _, n := range s.Names {
-		if !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
+		if !s.Lenient && !slices.ContainsFunc(current, func(ct runtimes.Container) bool { return ct.Name == n }) {
 			return fmt.Errorf("no running container named %q in %s (see 'ig list-containers'; -v names the runtimes skipped)", n, RuntimesInUse(cs))
 		}
 	}

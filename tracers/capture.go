@@ -156,13 +156,13 @@ const portOwners = "ig_port_owner"
 // PacketProcesses refuses --pid and --comm for a capture variant that
 // cannot know the process behind a packet (without kernel BTF).
 func PacketProcesses(env *Env) error {
-	if f := env.Filter; f.Pid == 0 && f.Comm == "" {
+	if !env.Filter.ByProcess() {
 		return nil
 	}
 	if env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue") {
 		return nil
 	}
-	return fmt.Errorf("the %s variant sees packets, not processes: --pid and --comm cannot apply; -c and --containers can", env.Variant)
+	return fmt.Errorf("the %s variant sees packets, not processes: --pid, --comm and -F on pid, comm or uid cannot apply; -c and --containers can", env.Variant)
 }
 
 // CaptureSpec is what a packet gadget hands to RunCapture.

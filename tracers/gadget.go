@@ -78,10 +78,16 @@ func SelectsContainers(args Args) bool {
 type Filter struct {
 	Pid       uint32
 	Comm      string
+	Uid       *uint32 // -F uid:N; nil for every user (uid 0 is root)
 	MntNsMode MntNsMode
 	Verdicts  NsUpdate        // the verdicts at start
 	NsSets    <-chan NsUpdate // changes to them while the gadget runs (containers come and go); may be nil
 }
+
+// ByProcess says whether the filter picks processes (--pid, --comm, or
+// -F pid/comm/uid pushed down to the kernel): a gadget whose events are
+// not a process's refuses it.
+func (f Filter) ByProcess() bool { return f.Pid != 0 || f.Comm != "" || f.Uid != nil }
 
 // MntNsMode says whether namespaces are filtered (filter_mntns_mode in
 // bpf/common.h): mount namespaces by mntns_filter, and network namespaces

@@ -129,6 +129,7 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 			env.Warnf("%d updates not counted (the kernel's table of %d entries was full); %d in all", n-lostReported, m.MaxEntries(), n)
 			lostReported = n
 		}
+		rows = output.Keep(env.Format.Filter, rows) // -F, before -m counts
 		output.SortRows(rows, sorter)
 		total := len(rows)
 		env.Logf("%d rows from the kernel, %d after filters", fromKernel, total)

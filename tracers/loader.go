@@ -90,6 +90,14 @@ func load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any, shared map
 				return nil, err
 			}
 		}
+		if env.Filter.Uid != nil {
+			if err := set("filter_by_uid", true); err != nil {
+				return nil, err
+			}
+			if err := set("filter_uid", *env.Filter.Uid); err != nil {
+				return nil, err
+			}
+		}
 		if err := set("filter_mntns_mode", uint8(env.Filter.MntNsMode)); err != nil {
 			return nil, err
 		}

@@ -35,6 +35,8 @@ struct event_header {
 #define IG_MNTNS_VERDICTS 1
 const volatile __u8 filter_mntns_mode = IG_MNTNS_ALL;
 const volatile __u32 filter_pid = 0;
+const volatile bool filter_by_uid = false; /* -F uid:N */
+const volatile __u32 filter_uid = 0;
 const volatile bool filter_by_comm = false;
 const volatile char filter_comm[TASK_COMM_LEN] = {};
 
@@ -128,6 +130,8 @@ static __always_inline bool ig_skip_current_process(void)
 {
 	if (filter_pid && (bpf_get_current_pid_tgid() >> 32) != filter_pid)
 		return true;
+	if (filter_by_uid && (__u32)bpf_get_current_uid_gid() != filter_uid)
+		return true;
 	if (filter_mntns_mode != IG_MNTNS_ALL &&
 	    ig_mntns_skipped((struct task_struct *)bpf_get_current_task()))
 		return true;
@@ -157,6 +161,8 @@ static __always_inline bool ig_skip_current(void)
 static __always_inline bool ig_skip_task(struct task_struct *task)
 {
 	if (filter_pid && BPF_CORE_READ(task, tgid) != filter_pid)
+		return true;
+	if (filter_by_uid && BPF_CORE_READ(task, cred, uid.val) != filter_uid)
 		return true;
 	if (filter_mntns_mode != IG_MNTNS_ALL && ig_mntns_skipped(task))
 		return true;

@@ -73,8 +73,8 @@ func init() {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
-	if f := env.Filter; f.Pid != 0 || f.Comm != "" {
-		return errors.New("connections are attributed by network namespace, not by process: --pid and --comm cannot apply; select with -c")
+	if env.Filter.ByProcess() {
+		return errors.New("connections are attributed by network namespace, not by process: --pid, --comm and -F on pid, comm or uid cannot apply; select with -c")
 	}
 	dir := env.Args.String("output-dir")
 	if dir != "" {

@@ -137,8 +137,8 @@ func parseAddr(flag, s string) (uint16, [16]byte, error) {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
-	if f := env.Filter; f.Pid != 0 || f.Comm != "" {
-		return errors.New("segments are received in softirq, not by a process: --pid and --comm cannot apply; filter with -c, --laddr, --raddr, --lport, --rport")
+	if env.Filter.ByProcess() {
+		return errors.New("segments are received in softirq, not by a process: --pid, --comm and -F on pid, comm or uid cannot apply; filter with -c, --laddr, --raddr, --lport, --rport")
 	}
 	c, err := parse(env.Args)
 	if err != nil {

@@ -18,8 +18,8 @@ type Stats struct {
 	RW    string `json:"-" column:"r/w,width:3" desc:"W for writes, R for the rest"`
 	Major uint32 `json:"major" column:"major,width:5,right" desc:"the disk's major device number"`
 	Minor uint32 `json:"minor" column:"minor,width:5,right" desc:"the disk's minor device number (its first: partitions count as their disk)"`
-	Bytes uint64 `json:"bytes" column:"bytes,width:10,right" desc:"bytes transferred in the interval"`
-	Us    uint64 `json:"us" column:"us,width:10,right" desc:"the requests' time at the device (issue to completion), in microseconds, added up"`
+	Bytes uint64 `json:"bytes" column:"bytes,width:10,right" desc:"bytes transferred in the interval" unit:"bytes"`
+	Us    uint64 `json:"us" column:"us,width:10,right" desc:"the requests' time at the device (issue to completion), in microseconds, added up" unit:"us"`
 	Ops   uint64 `json:"ops" column:"ops,width:6,right" desc:"requests completed in the interval"`
 }
 

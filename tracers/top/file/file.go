@@ -20,8 +20,8 @@ type Stats struct {
 	tracers.Event
 	Reads      uint64 `json:"reads" column:"reads,width:7,right" desc:"read system calls (or vfs_read calls, fexit variant) that succeeded"`
 	Writes     uint64 `json:"writes" column:"writes,width:7,right" desc:"write system calls (or vfs_write calls) that succeeded"`
-	ReadBytes  uint64 `json:"rbytes" column:"rbytes,width:10,right" desc:"bytes read: what the calls returned, not what they asked for"`
-	WriteBytes uint64 `json:"wbytes" column:"wbytes,width:10,right" desc:"bytes written: what the calls returned"`
+	ReadBytes  uint64 `json:"rbytes" column:"rbytes,width:10,right" desc:"bytes read: what the calls returned, not what they asked for" unit:"bytes"`
+	WriteBytes uint64 `json:"wbytes" column:"wbytes,width:10,right" desc:"bytes written: what the calls returned" unit:"bytes"`
 	FileType   uint8  `json:"fileType" desc:"the file's type as a character code, as IG has it: 82 (R) regular file, 83 (S) socket, 79 (O) other"`
 	Type       string `json:"-" column:"t,width:1" desc:"the file's type: R regular file, S socket, O other (with --all-files)"`
 	Filename   string `json:"filename" column:"file,width:32" desc:"the file's full path, as seen from the process's root (IG shows only its last component); starts with … when it was too deep to walk"`

@@ -22,8 +22,8 @@ type Stats struct {
 	Dst       tracers.L4Endpoint `json:"dst" desc:"the remote end of the connection"`
 	SrcText   string             `json:"-" column:"src,width:24" desc:"the local address and port"`
 	DstText   string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	Sent      uint64             `json:"sent" column:"sent,width:10,right" desc:"bytes sent during the interval: what the calls returned, not what they asked for"`
-	Received  uint64             `json:"received" column:"recv,width:10,right" desc:"bytes received during the interval (copied to the process)"`
+	Sent      uint64             `json:"sent" column:"sent,width:10,right" desc:"bytes sent during the interval: what the calls returned, not what they asked for" unit:"bytes"`
+	Received  uint64             `json:"received" column:"recv,width:10,right" desc:"bytes received during the interval (copied to the process)" unit:"bytes"`
 }
 
 var schema = output.NewSchema[Stats]()

@@ -33,7 +33,7 @@ type Event struct {
 	QType      string   `json:"qtype" column:"qtype,width:5" desc:"the question's type: A, AAAA, MX..."`
 	Name       string   `json:"name" column:"name,width:30" desc:"the name asked about, with its final dot"`
 	Rcode      string   `json:"rcode" column:"rcode,width:10" desc:"a response's result: NoError, NXDomain, ServFail...; empty for a query; Unanswered for a query shown again because no response came within --dns-timeout"`
-	Latency    uint64   `json:"latency" desc:"a response: nanoseconds since its query was seen (0 when it was not); an unanswered query: how long ig waited"`
+	Latency    uint64   `json:"latency" desc:"a response: nanoseconds since its query was seen (0 when it was not); an unanswered query: how long ig waited" unit:"ns"`
 	NumAnswers int      `json:"numAnswers" column:"answers,width:7,right" desc:"the answers in a response"`
 	Addresses  []string `json:"addresses" desc:"the IPv4 and IPv6 addresses among the answers"`
 

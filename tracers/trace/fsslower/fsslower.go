@@ -20,9 +20,9 @@ import (
 type Event struct {
 	tracers.Event
 	Op      string `json:"op" column:"t,width:1" desc:"the operation: R read, W write, O open, F fsync"`
-	Bytes   uint64 `json:"bytes" column:"bytes,width:10,right" desc:"bytes read or written; 0 for opens, fsyncs and failed reads and writes"`
+	Bytes   uint64 `json:"bytes" column:"bytes,width:10,right" desc:"bytes read or written; 0 for opens, fsyncs and failed reads and writes" unit:"bytes"`
 	Offset  int64  `json:"offset" column:"offset,width:10,right" desc:"the file offset the read or write started at; 0 for opens and fsyncs"`
-	Latency uint64 `json:"latency" column:"lat,width:10,right" desc:"how long it took, in microseconds (the VFS call with the fentry variant, the whole system call with the tracepoint variant)"`
+	Latency uint64 `json:"latency" column:"lat,width:10,right" desc:"how long it took, in microseconds (the VFS call with the fentry variant, the whole system call with the tracepoint variant)" unit:"us"`
 	File    string `json:"file" column:"file,width:24" desc:"the file's name (its last path component)"`
 }
 

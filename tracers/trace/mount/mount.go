@@ -26,7 +26,7 @@ type Event struct {
 	Ret       int64    `json:"ret" column:"ret,width:4,right" desc:"the syscall's result: 0 or a new descriptor (fsopen, fsmount, open_tree), or minus the errno"`
 	Err       int32    `json:"err" column:"errno,width:5,right" desc:"the errno, 0 on success"`
 	Error     string   `json:"error" column:"err,width:8" desc:"the errno's name (ENODEV), empty on success"`
-	Latency   uint64   `json:"latency" column:"latency,width:10,right" desc:"nanoseconds from the syscall's entry to its exit"`
+	Latency   uint64   `json:"latency" column:"latency,width:10,right" desc:"nanoseconds from the syscall's entry to its exit" unit:"ns"`
 	Fs        string   `json:"fs" column:"fs,width:8" desc:"the file system type: mount's fstype, fsopen's fsname; empty for the other calls"`
 	Source    string   `json:"source" column:"src,width:16" desc:"mount's source; move_mount's from_path; open_tree's path; fsconfig's value when its key is source; else empty"`
 	Target    string   `json:"target" column:"dst,width:16" desc:"mount's and umount's target; move_mount's to_path; mount_setattr's path; else empty"`

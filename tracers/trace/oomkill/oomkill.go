@@ -28,8 +28,8 @@ type Event struct {
 	TriggeredUid  uint32 `json:"tuid" column:"tuid,width:6,right" desc:"its user id"`
 	TriggeredGid  uint32 `json:"tgid" column:"tgid,width:6,right" desc:"its group id"`
 	TriggeredComm string `json:"tcomm" column:"tcomm,width:16" desc:"its command name"`
-	MemcgLimit    uint64 `json:"memcgLimit" column:"memcglimit,width:12,right" desc:"the limit of the victim's memory cgroup in bytes (memory.max, memory.limit_in_bytes); 0 when it has none"`
-	MemcgUsage    uint64 `json:"memcgUsage" column:"memcgusage,width:12,right" desc:"the memory the victim's memory cgroup used, in bytes: at the kill (tp_btf variant), or when the victim exited (tracepoint variant)"`
+	MemcgLimit    uint64 `json:"memcgLimit" column:"memcglimit,width:12,right" desc:"the limit of the victim's memory cgroup in bytes (memory.max, memory.limit_in_bytes); 0 when it has none" unit:"bytes"`
+	MemcgUsage    uint64 `json:"memcgUsage" column:"memcgusage,width:12,right" desc:"the memory the victim's memory cgroup used, in bytes: at the kill (tp_btf variant), or when the victim exited (tracepoint variant)" unit:"bytes"`
 }
 
 var schema = output.NewSchema[Event]()

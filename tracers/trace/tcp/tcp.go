@@ -22,12 +22,12 @@ type Event struct {
 	Operation  string `json:"operation" column:"op,width:7" desc:"connect (its outcome: established or failed), accept, or close"`
 	Err        int32  `json:"err" column:"errno,width:5,right" desc:"connect: the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 otherwise"`
 	Error      string `json:"error" column:"error,width:12" desc:"the errno's name; empty when none"`
-	Latency    uint64 `json:"latency" desc:"connect: nanoseconds from the connect call to its outcome (the handshake); 0 for the others"`
+	Latency    uint64 `json:"latency" desc:"connect: nanoseconds from the connect call to its outcome (the handshake); 0 for the others" unit:"ns"`
 	LatencyUs  uint64 `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
-	Duration   uint64 `json:"duration" desc:"close: nanoseconds since the connect or the handshake began; 0 when ig did not see it begin"`
+	Duration   uint64 `json:"duration" desc:"close: nanoseconds since the connect or the handshake began; 0 when ig did not see it begin" unit:"ns"`
 	DurationMs uint64 `json:"-" column:"dur(ms),width:8,right" desc:"the duration, in milliseconds"`
-	Sent       uint64 `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life"`
-	Received   uint64 `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life"`
+	Sent       uint64 `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life" unit:"bytes"`
+	Received   uint64 `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life" unit:"bytes"`
 }
 
 var schema = output.NewSchema[Event]()

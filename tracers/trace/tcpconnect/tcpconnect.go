@@ -19,7 +19,7 @@ import (
 type Event struct {
 	tracers.Event
 	tracers.Connection
-	Latency   uint64 `json:"latency" desc:"nanoseconds from the connect call to the outcome: the handshake, or until it was refused or timed out"`
+	Latency   uint64 `json:"latency" desc:"nanoseconds from the connect call to the outcome: the handshake, or until it was refused or timed out" unit:"ns"`
 	LatencyUs uint64 `json:"-" column:"lat(us),width:8,right" desc:"the latency, in microseconds"`
 	Err       int32  `json:"err" column:"errno,width:5,right" desc:"the errno of a failed connect (ECONNREFUSED, ETIMEDOUT...); 0 when established"`
 	Error     string `json:"error" column:"error,width:12" desc:"the errno's name; empty when established"`
