@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ig-tracer/ig/btf"
 	"github.com/ig-tracer/ig/output"
@@ -146,9 +148,13 @@ func printRequirements(w io.Writer, format output.Format, host *tracers.Host) er
 		}
 		var out []byte
 		var err error
-		if format.Mode == output.ModeJSONPretty {
+		switch format.Mode {
+		case output.ModeJSONPretty:
 			out, err = json.MarshalIndent(all, "", "  ")
-		} else {
+		case output.ModeYAML:
+			out, err = yaml.Marshal(all) // a report, not a stream: once
+			out = append([]byte("---\n"), bytes.TrimRight(out, "\n")...)
+		default:
 			out, err = json.Marshal(all)
 		}
 		if err != nil {

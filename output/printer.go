@@ -22,6 +22,7 @@ const (
 	ModeJSON                   // one compact JSON object a line
 	ModeJSONPretty             // indented JSON
 	ModeOwn                    // one of the gadget's own formats (profile cpu: folded, pprof=FILE, svg=FILE)
+	ModeYAML                   // a YAML document per event; a snapshot's rows as one sequence
 )
 
 // Format is a parsed -o value.
@@ -61,6 +62,8 @@ func ParseFormat(s string, own ...string) (Format, error) {
 		return Format{Mode: ModeJSON}, nil
 	case s == "jsonpretty":
 		return Format{Mode: ModeJSONPretty}, nil
+	case s == "yaml":
+		return Format{Mode: ModeYAML}, nil
 	case strings.HasPrefix(s, "columns="):
 		cols := strings.Split(strings.TrimPrefix(s, "columns="), ",")
 		for _, c := range cols {
@@ -70,9 +73,9 @@ func ParseFormat(s string, own ...string) (Format, error) {
 		}
 		return Format{Mode: ModeColumns, Columns: cols}, nil
 	}
-	want := "columns, json, jsonpretty or columns=a,b,c"
+	want := "columns, json, jsonpretty, yaml or columns=a,b,c"
 	if len(own) > 0 {
-		want = "columns, json, jsonpretty, columns=a,b,c, " + strings.Join(own, ", ")
+		want = "columns, json, jsonpretty, yaml, columns=a,b,c, " + strings.Join(own, ", ")
 	}
 	return Format{}, fmt.Errorf("bad output %q: want %s", s, want)
 }
@@ -173,6 +176,8 @@ func (p *Printer[T]) Print(ev *T) {
 		p.buf = appendJSON(p.buf, base, p.fields)
 		p.buf = p.indent(p.buf, start)
 		p.buf = append(p.buf, '\n')
+	case ModeYAML:
+		p.buf = yamlDocument(p.buf, base, p.fields)
 	}
 	if len(p.buf) >= flushAt {
 		p.Flush()
@@ -214,6 +219,14 @@ func (p *Printer[T]) PrintAll(rows []T) error {
 	case ModeColumns:
 		if err := p.table(rows); err != nil {
 			return err
+		}
+	case ModeYAML:
+		p.buf = append(p.buf, "---\n"...)
+		if len(rows) == 0 {
+			p.buf = append(p.buf, "[]\n"...)
+		}
+		for i := range rows {
+			p.buf = appendYAMLItem(p.buf, unsafe.Pointer(&rows[i]), p.fields, 0)
 		}
 	default:
 		p.buf = append(p.buf, '[')

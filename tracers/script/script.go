@@ -29,17 +29,7 @@ type Line struct {
 	K8s     tracers.K8s     `json:"k8s" desc:"the pod's, when the script is restricted to one container of a pod"`
 	Type    string          `json:"type" column:"type,width:8" desc:"bpftrace's kind of output: printf, map, hist, stats, time, join..."`
 	Output  string          `json:"output" column:"output,width:60" desc:"a printf's text; empty otherwise"`
-	Data    rawJSON         `json:"data" desc:"bpftrace's data for it, as bpftrace -f json writes it"`
-}
-
-// rawJSON is JSON written as it is.
-type rawJSON string
-
-func (r rawJSON) MarshalJSON() ([]byte, error) {
-	if r == "" {
-		return []byte("null"), nil
-	}
-	return []byte(r), nil
+	Data    json.RawMessage `json:"data" desc:"bpftrace's data for it, as bpftrace -f json writes it"`
 }
 
 func init() {
@@ -172,9 +162,9 @@ func copyOutput(env *tracers.Env, r io.Reader, jsonOut bool, one *tracers.Event)
 		_, err := io.Copy(env.Stdout, r)
 		return err
 	}
-	enc := json.NewEncoder(env.Stdout)
-	if env.Format.Mode == output.ModeJSONPretty {
-		enc.SetIndent("", "  ")
+	printer, err := output.NewPrinter[Line](env.Stdout, env.Schema, env.Format, env.Columns)
+	if err != nil {
+		return err
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -190,14 +180,15 @@ func copyOutput(env *tracers.Env, r io.Reader, jsonOut bool, one *tracers.Event)
 			env.Logf("script: bpftrace attached %s", in.Data)
 			continue
 		}
-		l := Line{Type: in.Type, Data: rawJSON(in.Data)}
+		l := Line{Type: in.Type, Data: in.Data}
 		if one != nil {
 			l.Runtime, l.K8s = one.Runtime, one.K8s
 		}
 		if in.Type == "printf" {
 			_ = json.Unmarshal(in.Data, &l.Output)
 		}
-		if err := enc.Encode(&l); err != nil {
+		printer.Print(&l)
+		if err := printer.Flush(); err != nil { // bpftrace prints little: each line as it comes
 			return err
 		}
 	}

@@ -57,10 +57,12 @@ const (
 	traceloopProgIgTraceloopExit        = "ig_traceloop_exit"
 	traceloopProgIgTraceloopProcessExit = "ig_traceloop_process_exit"
 	traceloopVarFilterByComm            = "filter_by_comm"
+	traceloopVarFilterByUid             = "filter_by_uid"
 	traceloopVarFilterComm              = "filter_comm"
 	traceloopVarFilterMntnsMode         = "filter_mntns_mode"
 	traceloopVarFilterPid               = "filter_pid"
 	traceloopVarFilterSyscalls          = "filter_syscalls"
+	traceloopVarFilterUid               = "filter_uid"
 	traceloopVarIgTgid                  = "ig_tgid"
 )
 
@@ -130,10 +132,12 @@ type traceloopMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type traceloopVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
 	FilterSyscalls  *ebpf.VariableSpec `ebpf:"filter_syscalls"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	IgTgid          *ebpf.VariableSpec `ebpf:"ig_tgid"`
 }
 
@@ -185,10 +189,12 @@ func (m *traceloopMaps) Close() error {
 // It can be passed to loadTraceloopObjects or ebpf.CollectionSpec.LoadAndAssign.
 type traceloopVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
 	FilterSyscalls  *ebpf.Variable `ebpf:"filter_syscalls"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	IgTgid          *ebpf.Variable `ebpf:"ig_tgid"`
 }
 

@@ -64,9 +64,11 @@ const (
 	networkpolicyProgIgTcpState     = "ig_tcp_state"
 	networkpolicyProgIgUdpSend      = "ig_udp_send"
 	networkpolicyVarFilterByComm    = "filter_by_comm"
+	networkpolicyVarFilterByUid     = "filter_by_uid"
 	networkpolicyVarFilterComm      = "filter_comm"
 	networkpolicyVarFilterMntnsMode = "filter_mntns_mode"
 	networkpolicyVarFilterPid       = "filter_pid"
+	networkpolicyVarFilterUid       = "filter_uid"
 )
 
 // loadNetworkpolicy returns the embedded CollectionSpec for networkpolicy.
@@ -132,9 +134,11 @@ type networkpolicyMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type networkpolicyVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 }
 
 // networkpolicyObjects contains all objects after they have been loaded into the kernel.
@@ -181,9 +185,11 @@ func (m *networkpolicyMaps) Close() error {
 // It can be passed to loadNetworkpolicyObjects or ebpf.CollectionSpec.LoadAndAssign.
 type networkpolicyVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 }
 
 // networkpolicyPrograms contains all programs after they have been loaded into the kernel.

@@ -35,9 +35,11 @@ const (
 	seccompprofileMapSyscallsByMntns  = "syscalls_by_mntns"
 	seccompprofileProgIgRecordSyscall = "ig_record_syscall"
 	seccompprofileVarFilterByComm     = "filter_by_comm"
+	seccompprofileVarFilterByUid      = "filter_by_uid"
 	seccompprofileVarFilterComm       = "filter_comm"
 	seccompprofileVarFilterMntnsMode  = "filter_mntns_mode"
 	seccompprofileVarFilterPid        = "filter_pid"
+	seccompprofileVarFilterUid        = "filter_uid"
 )
 
 // loadSeccompprofile returns the embedded CollectionSpec for seccompprofile.
@@ -100,9 +102,11 @@ type seccompprofileMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type seccompprofileVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 }
 
 // seccompprofileObjects contains all objects after they have been loaded into the kernel.
@@ -145,9 +149,11 @@ func (m *seccompprofileMaps) Close() error {
 // It can be passed to loadSeccompprofileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type seccompprofileVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 }
 
 // seccompprofilePrograms contains all programs after they have been loaded into the kernel.

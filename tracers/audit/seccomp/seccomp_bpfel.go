@@ -50,9 +50,11 @@ const (
 	seccompProgIgAuditSeccomp  = "ig_audit_seccomp"
 	seccompProgIgNoteExit      = "ig_note_exit"
 	seccompVarFilterByComm     = "filter_by_comm"
+	seccompVarFilterByUid      = "filter_by_uid"
 	seccompVarFilterComm       = "filter_comm"
 	seccompVarFilterMntnsMode  = "filter_mntns_mode"
 	seccompVarFilterPid        = "filter_pid"
+	seccompVarFilterUid        = "filter_uid"
 	seccompVarSeccompEventType = "seccomp_event_type"
 )
 
@@ -117,9 +119,11 @@ type seccompMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type seccompVariableSpecs struct {
 	FilterByComm     *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid        *ebpf.VariableSpec `ebpf:"filter_uid"`
 	SeccompEventType *ebpf.VariableSpec `ebpf:"seccomp_event_type"`
 }
 
@@ -163,9 +167,11 @@ func (m *seccompMaps) Close() error {
 // It can be passed to loadSeccompObjects or ebpf.CollectionSpec.LoadAndAssign.
 type seccompVariables struct {
 	FilterByComm     *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid        *ebpf.Variable `ebpf:"filter_uid"`
 	SeccompEventType *ebpf.Variable `ebpf:"seccomp_event_type"`
 }
 

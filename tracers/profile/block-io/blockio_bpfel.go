@@ -57,9 +57,11 @@ const (
 	blockioProgBlockRqIssue    = "block_rq_issue"
 	blockioProgBlockRqMerge    = "block_rq_merge"
 	blockioVarFilterByComm     = "filter_by_comm"
+	blockioVarFilterByUid      = "filter_by_uid"
 	blockioVarFilterComm       = "filter_comm"
 	blockioVarFilterMntnsMode  = "filter_mntns_mode"
 	blockioVarFilterPid        = "filter_pid"
+	blockioVarFilterUid        = "filter_uid"
 	blockioVarPerDisk          = "per_disk"
 	blockioVarPerMntns         = "per_mntns"
 	blockioVarRqSecondArg      = "rq_second_arg"
@@ -129,9 +131,11 @@ type blockioMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type blockioVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	PerDisk         *ebpf.VariableSpec `ebpf:"per_disk"`
 	PerMntns        *ebpf.VariableSpec `ebpf:"per_mntns"`
 	RqSecondArg     *ebpf.VariableSpec `ebpf:"rq_second_arg"`
@@ -179,9 +183,11 @@ func (m *blockioMaps) Close() error {
 // It can be passed to loadBlockioObjects or ebpf.CollectionSpec.LoadAndAssign.
 type blockioVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	PerDisk         *ebpf.Variable `ebpf:"per_disk"`
 	PerMntns        *ebpf.Variable `ebpf:"per_mntns"`
 	RqSecondArg     *ebpf.Variable `ebpf:"rq_second_arg"`

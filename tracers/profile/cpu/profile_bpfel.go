@@ -41,9 +41,11 @@ const (
 	profileMapStackTraces     = "stack_traces"
 	profileProgIgProfileCpu   = "ig_profile_cpu"
 	profileVarFilterByComm    = "filter_by_comm"
+	profileVarFilterByUid     = "filter_by_uid"
 	profileVarFilterComm      = "filter_comm"
 	profileVarFilterMntnsMode = "filter_mntns_mode"
 	profileVarFilterPid       = "filter_pid"
+	profileVarFilterUid       = "filter_uid"
 	profileVarKernelStacks    = "kernel_stacks"
 	profileVarUserStacks      = "user_stacks"
 )
@@ -109,9 +111,11 @@ type profileMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type profileVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	KernelStacks    *ebpf.VariableSpec `ebpf:"kernel_stacks"`
 	UserStacks      *ebpf.VariableSpec `ebpf:"user_stacks"`
 }
@@ -158,9 +162,11 @@ func (m *profileMaps) Close() error {
 // It can be passed to loadProfileObjects or ebpf.CollectionSpec.LoadAndAssign.
 type profileVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	KernelStacks    *ebpf.Variable `ebpf:"kernel_stacks"`
 	UserStacks      *ebpf.Variable `ebpf:"user_stacks"`
 }

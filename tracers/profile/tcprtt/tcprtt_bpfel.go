@@ -71,6 +71,7 @@ const (
 	tcprttVarByLaddr            = "by_laddr"
 	tcprttVarByRaddr            = "by_raddr"
 	tcprttVarFilterByComm       = "filter_by_comm"
+	tcprttVarFilterByUid        = "filter_by_uid"
 	tcprttVarFilterComm         = "filter_comm"
 	tcprttVarFilterLaddr        = "filter_laddr"
 	tcprttVarFilterLaddrFamily  = "filter_laddr_family"
@@ -80,6 +81,7 @@ const (
 	tcprttVarFilterRaddr        = "filter_raddr"
 	tcprttVarFilterRaddrFamily  = "filter_raddr_family"
 	tcprttVarFilterRport        = "filter_rport"
+	tcprttVarFilterUid          = "filter_uid"
 	tcprttVarMilliseconds       = "milliseconds"
 	tcprttVarPerNetns           = "per_netns"
 )
@@ -150,6 +152,7 @@ type tcprttVariableSpecs struct {
 	ByLaddr           *ebpf.VariableSpec `ebpf:"by_laddr"`
 	ByRaddr           *ebpf.VariableSpec `ebpf:"by_raddr"`
 	FilterByComm      *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid       *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm        *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterLaddr       *ebpf.VariableSpec `ebpf:"filter_laddr"`
 	FilterLaddrFamily *ebpf.VariableSpec `ebpf:"filter_laddr_family"`
@@ -159,6 +162,7 @@ type tcprttVariableSpecs struct {
 	FilterRaddr       *ebpf.VariableSpec `ebpf:"filter_raddr"`
 	FilterRaddrFamily *ebpf.VariableSpec `ebpf:"filter_raddr_family"`
 	FilterRport       *ebpf.VariableSpec `ebpf:"filter_rport"`
+	FilterUid         *ebpf.VariableSpec `ebpf:"filter_uid"`
 	Milliseconds      *ebpf.VariableSpec `ebpf:"milliseconds"`
 	PerNetns          *ebpf.VariableSpec `ebpf:"per_netns"`
 }
@@ -209,6 +213,7 @@ type tcprttVariables struct {
 	ByLaddr           *ebpf.Variable `ebpf:"by_laddr"`
 	ByRaddr           *ebpf.Variable `ebpf:"by_raddr"`
 	FilterByComm      *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid       *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm        *ebpf.Variable `ebpf:"filter_comm"`
 	FilterLaddr       *ebpf.Variable `ebpf:"filter_laddr"`
 	FilterLaddrFamily *ebpf.Variable `ebpf:"filter_laddr_family"`
@@ -218,6 +223,7 @@ type tcprttVariables struct {
 	FilterRaddr       *ebpf.Variable `ebpf:"filter_raddr"`
 	FilterRaddrFamily *ebpf.Variable `ebpf:"filter_raddr_family"`
 	FilterRport       *ebpf.Variable `ebpf:"filter_rport"`
+	FilterUid         *ebpf.Variable `ebpf:"filter_uid"`
 	Milliseconds      *ebpf.Variable `ebpf:"milliseconds"`
 	PerNetns          *ebpf.Variable `ebpf:"per_netns"`
 }

@@ -29,9 +29,11 @@ const (
 	processMapMntnsFilter      = "mntns_filter"
 	processProgSnapshotProcess = "snapshot_process"
 	processVarFilterByComm     = "filter_by_comm"
+	processVarFilterByUid      = "filter_by_uid"
 	processVarFilterComm       = "filter_comm"
 	processVarFilterMntnsMode  = "filter_mntns_mode"
 	processVarFilterPid        = "filter_pid"
+	processVarFilterUid        = "filter_uid"
 	processVarShowThreads      = "show_threads"
 )
 
@@ -94,9 +96,11 @@ type processMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type processVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	ShowThreads     *ebpf.VariableSpec `ebpf:"show_threads"`
 }
 
@@ -138,9 +142,11 @@ func (m *processMaps) Close() error {
 // It can be passed to loadProcessObjects or ebpf.CollectionSpec.LoadAndAssign.
 type processVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	ShowThreads     *ebpf.Variable `ebpf:"show_threads"`
 }
 

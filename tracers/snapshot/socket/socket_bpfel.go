@@ -89,9 +89,11 @@ const (
 	socketProgSnapshotUdp     = "snapshot_udp"
 	socketProgSocketOwners    = "socket_owners"
 	socketVarFilterByComm     = "filter_by_comm"
+	socketVarFilterByUid      = "filter_by_uid"
 	socketVarFilterComm       = "filter_comm"
 	socketVarFilterMntnsMode  = "filter_mntns_mode"
 	socketVarFilterPid        = "filter_pid"
+	socketVarFilterUid        = "filter_uid"
 	socketVarSocketOwnerType  = "socket_owner_type"
 	socketVarSocketRecordType = "socket_record_type"
 )
@@ -159,9 +161,11 @@ type socketMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type socketVariableSpecs struct {
 	FilterByComm     *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid        *ebpf.VariableSpec `ebpf:"filter_uid"`
 	SocketOwnerType  *ebpf.VariableSpec `ebpf:"socket_owner_type"`
 	SocketRecordType *ebpf.VariableSpec `ebpf:"socket_record_type"`
 }
@@ -208,9 +212,11 @@ func (m *socketMaps) Close() error {
 // It can be passed to loadSocketObjects or ebpf.CollectionSpec.LoadAndAssign.
 type socketVariables struct {
 	FilterByComm     *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid        *ebpf.Variable `ebpf:"filter_uid"`
 	SocketOwnerType  *ebpf.Variable `ebpf:"socket_owner_type"`
 	SocketRecordType *ebpf.Variable `ebpf:"socket_record_type"`
 }

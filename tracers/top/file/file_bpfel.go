@@ -78,9 +78,11 @@ const (
 	fileProgWritevExit     = "writev_exit"
 	fileVarAllFiles        = "all_files"
 	fileVarFilterByComm    = "filter_by_comm"
+	fileVarFilterByUid     = "filter_by_uid"
 	fileVarFilterComm      = "filter_comm"
 	fileVarFilterMntnsMode = "filter_mntns_mode"
 	fileVarFilterPid       = "filter_pid"
+	fileVarFilterUid       = "filter_uid"
 )
 
 // loadFile returns the embedded CollectionSpec for file.
@@ -158,9 +160,11 @@ type fileMapSpecs struct {
 type fileVariableSpecs struct {
 	AllFiles        *ebpf.VariableSpec `ebpf:"all_files"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 }
 
 // fileObjects contains all objects after they have been loaded into the kernel.
@@ -206,9 +210,11 @@ func (m *fileMaps) Close() error {
 type fileVariables struct {
 	AllFiles        *ebpf.Variable `ebpf:"all_files"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 }
 
 // filePrograms contains all programs after they have been loaded into the kernel.

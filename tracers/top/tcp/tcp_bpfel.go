@@ -91,10 +91,12 @@ const (
 	tcpProgTcpSendmsgEntry  = "tcp_sendmsg_entry"
 	tcpProgTcpSendmsgReturn = "tcp_sendmsg_return"
 	tcpVarFilterByComm      = "filter_by_comm"
+	tcpVarFilterByUid       = "filter_by_uid"
 	tcpVarFilterComm        = "filter_comm"
 	tcpVarFilterFamily      = "filter_family"
 	tcpVarFilterMntnsMode   = "filter_mntns_mode"
 	tcpVarFilterPid         = "filter_pid"
+	tcpVarFilterUid         = "filter_uid"
 )
 
 // loadTcp returns the embedded CollectionSpec for tcp.
@@ -164,10 +166,12 @@ type tcpMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterFamily    *ebpf.VariableSpec `ebpf:"filter_family"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 }
 
 // tcpObjects contains all objects after they have been loaded into the kernel.
@@ -216,10 +220,12 @@ func (m *tcpMaps) Close() error {
 // It can be passed to loadTcpObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterFamily    *ebpf.Variable `ebpf:"filter_family"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 }
 
 // tcpPrograms contains all programs after they have been loaded into the kernel.

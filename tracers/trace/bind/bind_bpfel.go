@@ -65,9 +65,11 @@ const (
 	bindProgExitBind       = "exit_bind"
 	bindVarBindEventType   = "bind_event_type"
 	bindVarFilterByComm    = "filter_by_comm"
+	bindVarFilterByUid     = "filter_by_uid"
 	bindVarFilterComm      = "filter_comm"
 	bindVarFilterMntnsMode = "filter_mntns_mode"
 	bindVarFilterPid       = "filter_pid"
+	bindVarFilterUid       = "filter_uid"
 	bindVarIgnoreErrors    = "ignore_errors"
 	bindVarNports          = "nports"
 	bindVarPorts           = "ports"
@@ -135,9 +137,11 @@ type bindMapSpecs struct {
 type bindVariableSpecs struct {
 	BindEventType   *ebpf.VariableSpec `ebpf:"bind_event_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	IgnoreErrors    *ebpf.VariableSpec `ebpf:"ignore_errors"`
 	Nports          *ebpf.VariableSpec `ebpf:"nports"`
 	Ports           *ebpf.VariableSpec `ebpf:"ports"`
@@ -184,9 +188,11 @@ func (m *bindMaps) Close() error {
 type bindVariables struct {
 	BindEventType   *ebpf.Variable `ebpf:"bind_event_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	IgnoreErrors    *ebpf.Variable `ebpf:"ignore_errors"`
 	Nports          *ebpf.Variable `ebpf:"nports"`
 	Ports           *ebpf.Variable `ebpf:"ports"`

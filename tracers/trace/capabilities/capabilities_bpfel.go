@@ -70,9 +70,11 @@ const (
 	capabilitiesVarAuditOnly        = "audit_only"
 	capabilitiesVarCapEventType     = "cap_event_type"
 	capabilitiesVarFilterByComm     = "filter_by_comm"
+	capabilitiesVarFilterByUid      = "filter_by_uid"
 	capabilitiesVarFilterComm       = "filter_comm"
 	capabilitiesVarFilterMntnsMode  = "filter_mntns_mode"
 	capabilitiesVarFilterPid        = "filter_pid"
+	capabilitiesVarFilterUid        = "filter_uid"
 	capabilitiesVarHostMntns        = "host_mntns"
 	capabilitiesVarUnique           = "unique"
 )
@@ -142,9 +144,11 @@ type capabilitiesVariableSpecs struct {
 	AuditOnly       *ebpf.VariableSpec `ebpf:"audit_only"`
 	CapEventType    *ebpf.VariableSpec `ebpf:"cap_event_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	HostMntns       *ebpf.VariableSpec `ebpf:"host_mntns"`
 	Unique          *ebpf.VariableSpec `ebpf:"unique"`
 }
@@ -193,9 +197,11 @@ type capabilitiesVariables struct {
 	AuditOnly       *ebpf.Variable `ebpf:"audit_only"`
 	CapEventType    *ebpf.Variable `ebpf:"cap_event_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	HostMntns       *ebpf.Variable `ebpf:"host_mntns"`
 	Unique          *ebpf.Variable `ebpf:"unique"`
 }

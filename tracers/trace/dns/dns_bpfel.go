@@ -86,9 +86,11 @@ const (
 	dnsProgIgPortOwner    = "ig_port_owner"
 	dnsVarDnsPacketType   = "dns_packet_type"
 	dnsVarFilterByComm    = "filter_by_comm"
+	dnsVarFilterByUid     = "filter_by_uid"
 	dnsVarFilterComm      = "filter_comm"
 	dnsVarFilterMntnsMode = "filter_mntns_mode"
 	dnsVarFilterPid       = "filter_pid"
+	dnsVarFilterUid       = "filter_uid"
 	dnsVarNetnsId         = "netns_id"
 )
 
@@ -155,9 +157,11 @@ type dnsMapSpecs struct {
 type dnsVariableSpecs struct {
 	DnsPacketType   *ebpf.VariableSpec `ebpf:"dns_packet_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	NetnsId         *ebpf.VariableSpec `ebpf:"netns_id"`
 }
 
@@ -204,9 +208,11 @@ func (m *dnsMaps) Close() error {
 type dnsVariables struct {
 	DnsPacketType   *ebpf.Variable `ebpf:"dns_packet_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	NetnsId         *ebpf.Variable `ebpf:"netns_id"`
 }
 

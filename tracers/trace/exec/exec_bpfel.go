@@ -72,9 +72,11 @@ const (
 	execProgExitExecveat   = "exit_execveat"
 	execVarExecEventType   = "exec_event_type"
 	execVarFilterByComm    = "filter_by_comm"
+	execVarFilterByUid     = "filter_by_uid"
 	execVarFilterComm      = "filter_comm"
 	execVarFilterMntnsMode = "filter_mntns_mode"
 	execVarFilterPid       = "filter_pid"
+	execVarFilterUid       = "filter_uid"
 	execVarWantCwd         = "want_cwd"
 )
 
@@ -143,9 +145,11 @@ type execMapSpecs struct {
 type execVariableSpecs struct {
 	ExecEventType   *ebpf.VariableSpec `ebpf:"exec_event_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	WantCwd         *ebpf.VariableSpec `ebpf:"want_cwd"`
 }
 
@@ -192,9 +196,11 @@ func (m *execMaps) Close() error {
 type execVariables struct {
 	ExecEventType   *ebpf.Variable `ebpf:"exec_event_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	WantCwd         *ebpf.Variable `ebpf:"want_cwd"`
 }
 

@@ -86,9 +86,11 @@ const (
 	fsslowerProgVfsWriteEntry  = "vfs_write_entry"
 	fsslowerProgVfsWriteExit   = "vfs_write_exit"
 	fsslowerVarFilterByComm    = "filter_by_comm"
+	fsslowerVarFilterByUid     = "filter_by_uid"
 	fsslowerVarFilterComm      = "filter_comm"
 	fsslowerVarFilterMntnsMode = "filter_mntns_mode"
 	fsslowerVarFilterPid       = "filter_pid"
+	fsslowerVarFilterUid       = "filter_uid"
 	fsslowerVarFsEventType     = "fs_event_type"
 	fsslowerVarFsType          = "fs_type"
 	fsslowerVarMinLatNs        = "min_lat_ns"
@@ -181,9 +183,11 @@ type fsslowerMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type fsslowerVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	FsEventType     *ebpf.VariableSpec `ebpf:"fs_event_type"`
 	FsType          *ebpf.VariableSpec `ebpf:"fs_type"`
 	MinLatNs        *ebpf.VariableSpec `ebpf:"min_lat_ns"`
@@ -229,9 +233,11 @@ func (m *fsslowerMaps) Close() error {
 // It can be passed to loadFsslowerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fsslowerVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	FsEventType     *ebpf.Variable `ebpf:"fs_event_type"`
 	FsType          *ebpf.Variable `ebpf:"fs_type"`
 	MinLatNs        *ebpf.Variable `ebpf:"min_lat_ns"`

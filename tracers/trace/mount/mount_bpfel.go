@@ -90,9 +90,11 @@ const (
 	mountProgExitOpenTree      = "exit_open_tree"
 	mountProgExitUmount        = "exit_umount"
 	mountVarFilterByComm       = "filter_by_comm"
+	mountVarFilterByUid        = "filter_by_uid"
 	mountVarFilterComm         = "filter_comm"
 	mountVarFilterMntnsMode    = "filter_mntns_mode"
 	mountVarFilterPid          = "filter_pid"
+	mountVarFilterUid          = "filter_uid"
 	mountVarMountEventType     = "mount_event_type"
 )
 
@@ -172,9 +174,11 @@ type mountMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type mountVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	MountEventType  *ebpf.VariableSpec `ebpf:"mount_event_type"`
 }
 
@@ -220,9 +224,11 @@ func (m *mountMaps) Close() error {
 // It can be passed to loadMountObjects or ebpf.CollectionSpec.LoadAndAssign.
 type mountVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	MountEventType  *ebpf.Variable `ebpf:"mount_event_type"`
 }
 

@@ -66,9 +66,11 @@ const (
 	oomkillProgMarkVictimBtf   = "mark_victim_btf"
 	oomkillProgVictimExit      = "victim_exit"
 	oomkillVarFilterByComm     = "filter_by_comm"
+	oomkillVarFilterByUid      = "filter_by_uid"
 	oomkillVarFilterComm       = "filter_comm"
 	oomkillVarFilterMntnsMode  = "filter_mntns_mode"
 	oomkillVarFilterPid        = "filter_pid"
+	oomkillVarFilterUid        = "filter_uid"
 	oomkillVarOomkillEventType = "oomkill_event_type"
 )
 
@@ -134,9 +136,11 @@ type oomkillMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type oomkillVariableSpecs struct {
 	FilterByComm     *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid        *ebpf.VariableSpec `ebpf:"filter_uid"`
 	OomkillEventType *ebpf.VariableSpec `ebpf:"oomkill_event_type"`
 }
 
@@ -180,9 +184,11 @@ func (m *oomkillMaps) Close() error {
 // It can be passed to loadOomkillObjects or ebpf.CollectionSpec.LoadAndAssign.
 type oomkillVariables struct {
 	FilterByComm     *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid        *ebpf.Variable `ebpf:"filter_uid"`
 	OomkillEventType *ebpf.Variable `ebpf:"oomkill_event_type"`
 }
 

@@ -73,9 +73,11 @@ const (
 	openProgExitOpenat2    = "exit_openat2"
 	openVarFailedOnly      = "failed_only"
 	openVarFilterByComm    = "filter_by_comm"
+	openVarFilterByUid     = "filter_by_uid"
 	openVarFilterComm      = "filter_comm"
 	openVarFilterMntnsMode = "filter_mntns_mode"
 	openVarFilterPid       = "filter_pid"
+	openVarFilterUid       = "filter_uid"
 	openVarOpenEventType   = "open_event_type"
 )
 
@@ -147,9 +149,11 @@ type openMapSpecs struct {
 type openVariableSpecs struct {
 	FailedOnly      *ebpf.VariableSpec `ebpf:"failed_only"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	OpenEventType   *ebpf.VariableSpec `ebpf:"open_event_type"`
 }
 
@@ -196,9 +200,11 @@ func (m *openMaps) Close() error {
 type openVariables struct {
 	FailedOnly      *ebpf.Variable `ebpf:"failed_only"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	OpenEventType   *ebpf.Variable `ebpf:"open_event_type"`
 }
 

@@ -66,9 +66,11 @@ const (
 	signalProgSignalGenerate = "signal_generate"
 	signalVarFailedOnly      = "failed_only"
 	signalVarFilterByComm    = "filter_by_comm"
+	signalVarFilterByUid     = "filter_by_uid"
 	signalVarFilterComm      = "filter_comm"
 	signalVarFilterMntnsMode = "filter_mntns_mode"
 	signalVarFilterPid       = "filter_pid"
+	signalVarFilterUid       = "filter_uid"
 	signalVarSignalEventType = "signal_event_type"
 	signalVarTargetSignal    = "target_signal"
 )
@@ -140,9 +142,11 @@ type signalMapSpecs struct {
 type signalVariableSpecs struct {
 	FailedOnly      *ebpf.VariableSpec `ebpf:"failed_only"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	SignalEventType *ebpf.VariableSpec `ebpf:"signal_event_type"`
 	TargetSignal    *ebpf.VariableSpec `ebpf:"target_signal"`
 }
@@ -188,9 +192,11 @@ func (m *signalMaps) Close() error {
 type signalVariables struct {
 	FailedOnly      *ebpf.Variable `ebpf:"failed_only"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	SignalEventType *ebpf.Variable `ebpf:"signal_event_type"`
 	TargetSignal    *ebpf.Variable `ebpf:"target_signal"`
 }

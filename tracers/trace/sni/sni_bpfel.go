@@ -96,9 +96,11 @@ const (
 	sniProgIgPortOwner    = "ig_port_owner"
 	sniProgSniFilter      = "sni_filter"
 	sniVarFilterByComm    = "filter_by_comm"
+	sniVarFilterByUid     = "filter_by_uid"
 	sniVarFilterComm      = "filter_comm"
 	sniVarFilterMntnsMode = "filter_mntns_mode"
 	sniVarFilterPid       = "filter_pid"
+	sniVarFilterUid       = "filter_uid"
 	sniVarNetnsId         = "netns_id"
 	sniVarSniPacketType   = "sni_packet_type"
 )
@@ -166,9 +168,11 @@ type sniMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sniVariableSpecs struct {
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	NetnsId         *ebpf.VariableSpec `ebpf:"netns_id"`
 	SniPacketType   *ebpf.VariableSpec `ebpf:"sni_packet_type"`
 }
@@ -217,9 +221,11 @@ func (m *sniMaps) Close() error {
 // It can be passed to loadSniObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sniVariables struct {
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	NetnsId         *ebpf.Variable `ebpf:"netns_id"`
 	SniPacketType   *ebpf.Variable `ebpf:"sni_packet_type"`
 }

@@ -92,9 +92,11 @@ const (
 	tcpVarConnectOnly     = "connect_only"
 	tcpVarFailureOnly     = "failure_only"
 	tcpVarFilterByComm    = "filter_by_comm"
+	tcpVarFilterByUid     = "filter_by_uid"
 	tcpVarFilterComm      = "filter_comm"
 	tcpVarFilterMntnsMode = "filter_mntns_mode"
 	tcpVarFilterPid       = "filter_pid"
+	tcpVarFilterUid       = "filter_uid"
 	tcpVarTcpEventType    = "tcp_event_type"
 )
 
@@ -166,9 +168,11 @@ type tcpVariableSpecs struct {
 	ConnectOnly     *ebpf.VariableSpec `ebpf:"connect_only"`
 	FailureOnly     *ebpf.VariableSpec `ebpf:"failure_only"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	TcpEventType    *ebpf.VariableSpec `ebpf:"tcp_event_type"`
 }
 
@@ -219,9 +223,11 @@ type tcpVariables struct {
 	ConnectOnly     *ebpf.Variable `ebpf:"connect_only"`
 	FailureOnly     *ebpf.Variable `ebpf:"failure_only"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	TcpEventType    *ebpf.Variable `ebpf:"tcp_event_type"`
 }
 

@@ -82,9 +82,11 @@ const (
 	tcpconnectProgSetState        = "set_state"
 	tcpconnectVarConnectEventType = "connect_event_type"
 	tcpconnectVarFilterByComm     = "filter_by_comm"
+	tcpconnectVarFilterByUid      = "filter_by_uid"
 	tcpconnectVarFilterComm       = "filter_comm"
 	tcpconnectVarFilterMntnsMode  = "filter_mntns_mode"
 	tcpconnectVarFilterPid        = "filter_pid"
+	tcpconnectVarFilterUid        = "filter_uid"
 	tcpconnectVarMinLatencyNs     = "min_latency_ns"
 )
 
@@ -150,9 +152,11 @@ type tcpconnectMapSpecs struct {
 type tcpconnectVariableSpecs struct {
 	ConnectEventType *ebpf.VariableSpec `ebpf:"connect_event_type"`
 	FilterByComm     *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid        *ebpf.VariableSpec `ebpf:"filter_uid"`
 	MinLatencyNs     *ebpf.VariableSpec `ebpf:"min_latency_ns"`
 }
 
@@ -199,9 +203,11 @@ func (m *tcpconnectMaps) Close() error {
 type tcpconnectVariables struct {
 	ConnectEventType *ebpf.Variable `ebpf:"connect_event_type"`
 	FilterByComm     *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid        *ebpf.Variable `ebpf:"filter_uid"`
 	MinLatencyNs     *ebpf.Variable `ebpf:"min_latency_ns"`
 }
 

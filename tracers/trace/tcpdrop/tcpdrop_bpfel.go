@@ -86,9 +86,11 @@ const (
 	tcpdropProgSetState       = "set_state"
 	tcpdropVarDropEventType   = "drop_event_type"
 	tcpdropVarFilterByComm    = "filter_by_comm"
+	tcpdropVarFilterByUid     = "filter_by_uid"
 	tcpdropVarFilterComm      = "filter_comm"
 	tcpdropVarFilterMntnsMode = "filter_mntns_mode"
 	tcpdropVarFilterPid       = "filter_pid"
+	tcpdropVarFilterUid       = "filter_uid"
 )
 
 // loadTcpdrop returns the embedded CollectionSpec for tcpdrop.
@@ -157,9 +159,11 @@ type tcpdropMapSpecs struct {
 type tcpdropVariableSpecs struct {
 	DropEventType   *ebpf.VariableSpec `ebpf:"drop_event_type"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 }
 
 // tcpdropObjects contains all objects after they have been loaded into the kernel.
@@ -205,9 +209,11 @@ func (m *tcpdropMaps) Close() error {
 type tcpdropVariables struct {
 	DropEventType   *ebpf.Variable `ebpf:"drop_event_type"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 }
 
 // tcpdropPrograms contains all programs after they have been loaded into the kernel.

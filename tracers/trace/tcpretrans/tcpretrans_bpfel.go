@@ -87,9 +87,11 @@ const (
 	tcpretransProgSeedOwners      = "seed_owners"
 	tcpretransProgSetState        = "set_state"
 	tcpretransVarFilterByComm     = "filter_by_comm"
+	tcpretransVarFilterByUid      = "filter_by_uid"
 	tcpretransVarFilterComm       = "filter_comm"
 	tcpretransVarFilterMntnsMode  = "filter_mntns_mode"
 	tcpretransVarFilterPid        = "filter_pid"
+	tcpretransVarFilterUid        = "filter_uid"
 	tcpretransVarRetransEventType = "retrans_event_type"
 )
 
@@ -159,9 +161,11 @@ type tcpretransMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type tcpretransVariableSpecs struct {
 	FilterByComm     *ebpf.VariableSpec `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.VariableSpec `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.VariableSpec `ebpf:"filter_pid"`
+	FilterUid        *ebpf.VariableSpec `ebpf:"filter_uid"`
 	RetransEventType *ebpf.VariableSpec `ebpf:"retrans_event_type"`
 }
 
@@ -207,9 +211,11 @@ func (m *tcpretransMaps) Close() error {
 // It can be passed to loadTcpretransObjects or ebpf.CollectionSpec.LoadAndAssign.
 type tcpretransVariables struct {
 	FilterByComm     *ebpf.Variable `ebpf:"filter_by_comm"`
+	FilterByUid      *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm       *ebpf.Variable `ebpf:"filter_comm"`
 	FilterMntnsMode  *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid        *ebpf.Variable `ebpf:"filter_pid"`
+	FilterUid        *ebpf.Variable `ebpf:"filter_uid"`
 	RetransEventType *ebpf.Variable `ebpf:"retrans_event_type"`
 }
 

@@ -1,0 +1,81 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+type item struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
+}
+
+type yamlRow struct {
+	sample
+	Empty  []string        `json:"empty"`
+	Items  []item          `json:"items"`
+	None   []item          `json:"none"`
+	Doc    json.RawMessage `json:"doc"`
+	NoDoc  json.RawMessage `json:"noDoc"`
+	Weird  string          `json:"weird"`
+	Number float64         `json:"number"`
+}
+
+// A YAML document of ours reads back (sigs.k8s.io/yaml, which goes through
+// a real YAML parser) as the same value as our JSON of the same row:
+// nested structs, lists, lists of structs, raw documents, and strings that
+// YAML would otherwise take for something else.
+func TestYAMLReadsBackAsJSON(t *testing.T) {
+	s := NewSchema[yamlRow]()
+	row := yamlRow{sample: newSample(), Items: []item{{Name: "a", ID: "1"}, {Name: "b: c", ID: "- d"}},
+		Doc: json.RawMessage(`{"k":[1,2,{"x":"y"}]}`), Weird: "yes", Number: 1.5}
+	for _, mode := range []Mode{ModeYAML} {
+		var out, js bytes.Buffer
+		p, err := NewPrinter[yamlRow](&out, s, Format{Mode: mode}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Print(&row)
+		p.Print(&row)
+		p.Flush()
+		jp, _ := NewPrinter[yamlRow](&js, s, Format{Mode: ModeJSON}, nil)
+		jp.Print(&row)
+		jp.Flush()
+		var want any
+		if err := json.Unmarshal(js.Bytes(), &want); err != nil {
+			t.Fatal(err)
+		}
+		docs := strings.Split(out.String(), "---\n")
+		if len(docs) != 3 || docs[0] != "" {
+			t.Fatalf("want two documents, each after ---:\n%s", out.String())
+		}
+		for _, doc := range docs[1:] {
+			j, err := yaml.YAMLToJSON([]byte(doc))
+			if err != nil {
+				t.Fatalf("not YAML: %v\n%s", err, doc)
+			}
+			var got any
+			if err := json.Unmarshal(j, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("YAML reads back as\n%s\nwant\n%s\nfrom\n%s", j, js.Bytes(), doc)
+			}
+		}
+	}
+	// A snapshot's rows: one document, a sequence of them.
+	var out bytes.Buffer
+	p, _ := NewPrinter[yamlRow](&out, s, Format{Mode: ModeYAML}, nil)
+	if err := p.PrintAll([]yamlRow{row, row}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := yaml.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 2 || rows[1]["comm"] != "cat" {
+		t.Fatalf("a snapshot: %v, %v\n%s", err, rows, out.String())
+	}
+}
