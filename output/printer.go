@@ -92,8 +92,11 @@ type Printer[T any] struct {
 	columns []*field // columns mode
 	widths  []int    // of each column: its width, or its header's when longer
 	filter  Filter
-	buf     []byte
-	err     error
+	// lineWidth is the terminal's width, 0 when w is not one: lines are
+	// then never cut.
+	lineWidth int
+	buf       []byte
+	err       error
 }
 
 // NewPrinter checks the format against T's schema. defaultColumns are used
@@ -116,6 +119,9 @@ func NewPrinter[T any](w io.Writer, s *Schema, f Format, defaultColumns []string
 		for _, c := range cols {
 			p.widths = append(p.widths, max(c.width, len(c.column)))
 		}
+		if p.lineWidth = terminalColumns(w); p.lineWidth > 0 {
+			p.widths = fitWidths(p.widths, 1, p.lineWidth)
+		}
 	}
 	return p, nil
 }
@@ -125,12 +131,27 @@ func (p *Printer[T]) Header() {
 	if p.mode != ModeColumns {
 		return
 	}
+	line := len(p.buf)
 	for i, c := range p.columns {
 		start := len(p.buf)
 		p.buf = append(p.buf, strings.ToUpper(c.column)...)
+		p.fit(line, start, i)
 		p.align(start, i)
 	}
 	p.buf = append(p.buf, '\n')
+}
+
+// fit cuts, on a terminal, the cell of column i written from start to the
+// column's width; the last column to what is left of the line.
+func (p *Printer[T]) fit(line, start, i int) {
+	if p.lineWidth == 0 {
+		return
+	}
+	width := p.widths[i]
+	if i == len(p.columns)-1 {
+		width = p.lineWidth - runeWidth(p.buf[line:start])
+	}
+	p.buf = cutTo(p.buf, start, width)
 }
 
 var spaces = []byte(strings.Repeat(" ", 256))
@@ -162,9 +183,11 @@ func (p *Printer[T]) Print(ev *T) {
 	}
 	switch p.mode {
 	case ModeColumns:
+		line := len(p.buf)
 		for i, c := range p.columns {
 			start := len(p.buf)
 			p.buf = appendCell(p.buf, base, c)
+			p.fit(line, start, i)
 			p.align(start, i)
 		}
 		p.buf = append(p.buf, '\n')
@@ -269,7 +292,7 @@ func (p *Printer[T]) table(rows []T) error {
 	for i, c := range p.columns {
 		header[i] = strings.ToUpper(c.column)
 	}
-	t.Header(header)
+	cells := make([][]string, len(rows))
 	cell := make([]byte, 0, 256)
 	for i := range rows {
 		row := make([]string, len(p.columns))
@@ -277,6 +300,25 @@ func (p *Printer[T]) table(rows []T) error {
 			cell = appendCell(cell[:0], unsafe.Pointer(&rows[i]), c)
 			row[j] = string(cell)
 		}
+		cells[i] = row
+	}
+	if p.lineWidth > 0 {
+		// a table is as wide as its content: on a terminal, cut it to fit
+		widths := make([]int, len(header))
+		for _, row := range append([][]string{header}, cells...) {
+			for j, c := range row {
+				widths[j] = max(widths[j], runeWidth([]byte(c)))
+			}
+		}
+		widths = fitWidths(widths, 2, p.lineWidth)
+		for _, row := range append([][]string{header}, cells...) {
+			for j := range row {
+				row[j] = cutString(row[j], widths[j])
+			}
+		}
+	}
+	t.Header(header)
+	for _, row := range cells {
 		if err := t.Append(row); err != nil {
 			return err
 		}
