@@ -158,7 +158,7 @@ type completer struct {
 	cmd      *cli.Command // the deepest command named so far; nil: ig itself
 	path     []string     // its names: ["trace", "open"]
 	args     []string     // words that are not flags nor commands (help's topics, completion's shell)
-	runtimes string       // -r, for -c's values
+	rt       runtimesall.Config // -r and the sockets given, for -c's values
 }
 
 // complete gives the candidates for the last of words, the words after
@@ -294,9 +294,24 @@ func (k *completer) candidates(words []string) []string {
 	return k.words(cur)
 }
 
+// sawValue keeps the runtime flags' values: -c <TAB> asks those runtimes.
 func (k *completer) sawValue(f cli.Flag, v string) {
-	if slices.Contains(f.Names(), "runtimes") {
-		k.runtimes = v
+	switch f.Names()[0] {
+	case "runtimes":
+		k.rt.Runtimes, k.rt.Explicit = nil, true
+		for _, n := range strings.Split(v, ",") {
+			k.rt.Runtimes = append(k.rt.Runtimes, strings.ToLower(strings.TrimSpace(n)))
+		}
+	case "docker-socketpath":
+		k.rt.DockerSocket = v
+	case "containerd-socketpath":
+		k.rt.ContainerdSocket = v
+	case "containerd-namespace":
+		k.rt.ContainerdNamespace = v
+	case "crio-socketpath":
+		k.rt.CrioSocket = v
+	case "podman-socketpath":
+		k.rt.PodmanSockets = append(k.rt.PodmanSockets, v)
 	}
 }
 
@@ -402,14 +417,7 @@ func (k *completer) values(f cli.Flag, cur, prefix string) []string {
 	list := false // a comma-separated list: complete its last item
 	switch name {
 	case "containername":
-		var cfg *runtimesall.Config
-		if k.runtimes != "" {
-			cfg = &runtimesall.Config{Explicit: true}
-			for _, n := range strings.Split(k.runtimes, ",") {
-				cfg.Runtimes = append(cfg.Runtimes, strings.ToLower(strings.TrimSpace(n)))
-			}
-		}
-		cands, list = containerNames(cfg), true
+		cands, list = containerNames(&k.rt), true
 	case "runtimes":
 		cands, list = []string{runtimes.Docker, runtimes.Containerd, runtimes.CRIO, runtimes.Podman}, true
 	case "btf-sources":
