@@ -154,11 +154,11 @@ func containerNames(cfg *runtimesall.Config) []string {
 
 // completer walks the words typed so far through the command tree.
 type completer struct {
-	app      *cli.App
-	cmd      *cli.Command // the deepest command named so far; nil: ig itself
-	path     []string     // its names: ["trace", "open"]
-	args     []string     // words that are not flags nor commands (help's topics, completion's shell)
-	rt       runtimesall.Config // -r and the sockets given, for -c's values
+	app  *cli.App
+	cmd  *cli.Command       // the deepest command named so far; nil: ig itself
+	path []string           // its names: ["trace", "open"]
+	args []string           // words that are not flags nor commands (help's topics, completion's shell)
+	rt   runtimesall.Config // -r and the sockets given, for -c's values
 }
 
 // complete gives the candidates for the last of words, the words after
