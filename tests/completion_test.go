@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // completionEnv writes `ig completion SHELL` to a file and returns it, with
@@ -159,6 +160,35 @@ _ig`
 	}
 	if got := run("--btf", ""); !slices.Equal(got, []string{"FILES"}) {
 		t.Errorf("zsh: ig --btf <TAB>: got %q, want file names", got)
+	}
+
+	// And for real: an interactive zsh with compinit, in a pty (zsh/zpty),
+	// gets "ig trace op" and a TAB; then the line is echoed.
+	driver := `zmodload zsh/zpty
+zpty z env PATH="$PATH" TERM=dumb zsh -f -i
+zpty -w z "bindkey -e; autoload -Uz compinit; compinit -u -D; source ${(q)1}; PS1='> '"
+zpty -w -n z "$2"$'\t'
+sleep 0.3
+zpty -w -n z $'\x01echo COMPLETED: \n'
+zpty -w z 'echo END$((1+1))MARK'
+while zpty -r z line; do
+  print -r -- "$line"
+  [[ $line == END2MARK* ]] && break
+done
+zpty -d z`
+	for line, want := range map[string]string{"ig trace op": "ig trace open", "ig trace open --fa": "ig trace open --failed"} {
+		cmd := exec.Command(zsh, "-f", "-c", driver, "zsh", script, line)
+		cmd.Env = env
+		timer := time.AfterFunc(20*time.Second, func() { _ = cmd.Process.Kill() })
+		out, err := cmd.Output()
+		timer.Stop()
+		if err != nil {
+			t.Fatalf("zsh in a pty: %v\n%s%s", err, out, stderrOf(err))
+		}
+		text := strings.ReplaceAll(string(out), "\r", "")
+		if !strings.Contains(text, "\nCOMPLETED: "+want+"\n") {
+			t.Errorf("interactive zsh: %s<TAB> did not become %q:\n%q", line, want, text)
+		}
 	}
 }
 
