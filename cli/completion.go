@@ -427,7 +427,7 @@ func (k *completer) values(f cli.Flag, cur, prefix string) []string {
 			i := strings.LastIndex(rest, ",") + 1
 			return k.listValues(k.columns(), "columns="+rest[:i], rest[i:], prefix)
 		}
-		cands = []string{"columns", "json", "jsonpretty", "columns="}
+		cands = outputFormats(f)
 		if g := k.gadget(); g != nil {
 			for _, o := range g.Outputs {
 				if n, _, takesArg := strings.Cut(o, "="); takesArg {
@@ -523,6 +523,34 @@ func choices(usage string) []string {
 			return nil
 		}
 		out = append(out, w)
+	}
+	return out
+}
+
+// outputFormats reads -o's formats from its usage ("columns, json,
+// jsonpretty, or columns=a,b,c"), so that a format added there is offered
+// too; "columns=a,b,c" is offered as "columns=".
+func outputFormats(f cli.Flag) []string {
+	usage := ""
+	if d, ok := f.(cli.DocGenerationFlag); ok {
+		usage = d.GetUsage()
+	}
+	var out []string
+	usage = strings.ReplaceAll(strings.ReplaceAll(usage, ", or ", ", "), " or ", ", ")
+	for _, w := range strings.Split(usage, ", ") {
+		w = strings.TrimSpace(w)
+		if strings.Contains(w, " ") {
+			return []string{"columns", "json", "jsonpretty", "columns="}
+		}
+		if name, _, ok := strings.Cut(w, "="); ok {
+			w = name + "="
+		}
+		if w != "" && !slices.Contains(out, w) && !strings.ContainsAny(w, "()") {
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"columns", "json", "jsonpretty", "columns="}
 	}
 	return out
 }
