@@ -165,7 +165,7 @@ func newApp() *cli.App {
 			os.Exit(1)
 		},
 	}
-	app.Commands = append(gadgetCommands(), listContainersCommand(), requirementsCommand(), versionCommand(), helpCommand())
+	app.Commands = append(gadgetCommands(), listContainersCommand(), requirementsCommand(), versionCommand(), completionCommand(), helpCommand(), completeCommand())
 	return app
 }
 

@@ -199,3 +199,18 @@ func TestAttachPointsAreTheObjects(t *testing.T) {
 		}
 	}
 }
+
+// Every snapshot and top gadget takes --sort and -m/--max-rows, from the
+// runner's flags (SnapshotFlags, IntervalFlags).
+func TestSortAndMaxRowsEverywhere(t *testing.T) {
+	for _, g := range tracers.Gadgets() {
+		if g.Category != "snapshot" && g.Category != "top" {
+			continue
+		}
+		for _, want := range []string{"sort", "max-rows", "m"} {
+			if !slices.ContainsFunc(g.Flags, func(f cli.Flag) bool { return slices.Contains(f.Names(), want) }) {
+				t.Errorf("%s has no flag %s", g.FullName(), want)
+			}
+		}
+	}
+}

@@ -29,9 +29,10 @@ func init() {
 		Category:    "snapshot",
 		Name:        "process",
 		Description: "List running processes (or threads)",
-		Flags: []cli.Flag{
+		Flags: append(tracers.SnapshotFlags(),
 			&cli.BoolFlag{Name: "threads", Usage: "list every thread, not only processes"},
-		},
+			&cli.BoolFlag{Name: "tree", Usage: "print the process tree, each container's under a line naming it, then the host's (-o json: nested \"children\" arrays)"},
+		),
 		Schema:  schema,
 		Columns: columns,
 		Run:     run,
@@ -40,10 +41,18 @@ func init() {
 
 func run(ctx context.Context, env *tracers.Env) error {
 	threads := env.Args.Bool("threads")
-	var (
-		procs []Process
-		err   error
-	)
+	tree := env.Args.Bool("tree")
+	if tree {
+		if err := checkTree(env); err != nil {
+			return err
+		}
+	}
+	// A bad --sort is said before anything is loaded.
+	sorter, err := tracers.SnapshotSorter(env)
+	if err != nil {
+		return err
+	}
+	var procs []Process
 	if env.Variant == "/proc" {
 		env.Logf("snapshot process: reading /proc")
 		procs, err = fromProc(threads, env.Filter)
@@ -62,6 +71,11 @@ func run(ctx context.Context, env *tracers.Env) error {
 		}
 		return procs[i].Tid < procs[j].Tid
 	})
+	if tree {
+		procs = tracers.FilterSnapshot(env, procs, nil)
+		output.SortRows(procs, sorter) // the order of siblings
+		return printTree(env, procs)
+	}
 	return tracers.PrintSnapshot(env, procs)
 }
 

@@ -45,10 +45,10 @@ func init() {
 		Category:    "snapshot",
 		Name:        "socket",
 		Description: "List the TCP, UDP and unix sockets of the host and of every container, with their processes",
-		Flags: []cli.Flag{
+		Flags: append(tracers.SnapshotFlags(),
 			&cli.StringFlag{Name: "proto", Value: "all", Usage: "only sockets of `PROTOCOL`: tcp, udp, unix or all",
 				Action: func(_ *cli.Context, v string) error { _, err := parseProto(v); return err }},
-		},
+		),
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "pid", "comm", "protocol", "src", "dst", "status", "inode"),
 		Run:     run,
@@ -74,6 +74,9 @@ func parseProto(s string) (protos, error) {
 func run(ctx context.Context, env *tracers.Env) error {
 	want, err := parseProto(env.Args.String("proto"))
 	if err != nil {
+		return err
+	}
+	if _, err := tracers.SnapshotSorter(env); err != nil { // said before anything is loaded
 		return err
 	}
 	// Sockets and their processes: from iterators, or, without them,
