@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 )
@@ -37,9 +39,9 @@ func checkTree(env *tracers.Env) error {
 		if env.Format.Columns != nil {
 			return errors.New("--tree prints comm(pid) per process: -o columns=... does not apply (use -o json for every field)")
 		}
-	case output.ModeJSON, output.ModeJSONPretty:
+	case output.ModeJSON, output.ModeJSONPretty, output.ModeYAML:
 	default:
-		return errors.New("--tree prints as columns, json or jsonpretty")
+		return errors.New("--tree prints as columns, json, jsonpretty or yaml")
 	}
 	return nil
 }
@@ -141,7 +143,9 @@ func trees(procs []*Process) []*node {
 }
 
 func printTree(env *tracers.Env, procs []Process) error {
-	groups := forest(procs)
+	// -F, which the printer applies to flat rows: a process whose parent
+	// it leaves out starts a tree of its own
+	groups := forest(output.Keep(env.Format.Filter, procs))
 	var b []byte
 	if env.Format.Mode == output.ModeColumns {
 		for _, g := range groups {
@@ -224,12 +228,20 @@ func treeJSON(env *tracers.Env, groups []group) ([]byte, error) {
 		}
 	}
 	b = append(b, ']')
-	if env.Format.Mode == output.ModeJSONPretty {
+	switch env.Format.Mode {
+	case output.ModeJSONPretty:
 		var out bytes.Buffer
 		if err := json.Indent(&out, b, "", "  "); err != nil {
 			return nil, err
 		}
 		b = out.Bytes()
+	case output.ModeYAML:
+		// a snapshot, once: converted from the JSON rather than written twice
+		y, err := yaml.JSONToYAML(b)
+		if err != nil {
+			return nil, err
+		}
+		return append([]byte("---\n"), y...), nil
 	}
 	return append(b, '\n'), nil
 }
