@@ -50,7 +50,7 @@ func PrintSnapshotNet[T any, PT eventPtr[T]](env *Env, rows []T, netNs func(*T) 
 	}
 	rows = FilterSnapshot[T, PT](env, rows, netNs)
 	rows = output.Keep(env.Format.Filter, rows) // -F, before -m counts
-	output.SortRows(rows, sorter) // stable: rows equal by --sort keep the gadget's order
+	output.SortRows(rows, sorter)               // stable: rows equal by --sort keep the gadget's order
 	if maxRows > 0 && len(rows) > maxRows {
 		env.Logf("%d rows, %d shown (--max-rows)", len(rows), maxRows)
 		rows = rows[:maxRows]
