@@ -48,6 +48,8 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSON(b, base, f.children)
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
+	case kindConst:
+		return appendJSONString(b, f.constant)
 	}
 	return b
 }
@@ -166,6 +168,8 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSON(b, base, f.children)
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
+	case kindConst:
+		return appendPrintable(b, f.constant)
 	}
 	return b
 }

@@ -28,6 +28,7 @@ const (
 	kindStrings
 	kindStruct
 	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
+	kindConst   // the same string in every event (IG's "type"), from the field's `const` tag; the field takes no room
 )
 
 // field is one JSON field of an event type, at a fixed offset from the start
@@ -45,6 +46,7 @@ type field struct {
 	right    bool
 	join     string // separator of kindStrings in columns
 	walltime bool   // int64 nanoseconds printed as a time of day
+	constant string // kindConst: the value, from the `const` tag
 }
 
 // Schema is the printable shape of one event type.
@@ -88,6 +90,17 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 			continue
 		}
 		f := &field{json: name, offset: base + sf.Offset}
+		if c, ok := sf.Tag.Lookup("const"); ok {
+			// A constant: printed from the tag, never read from the event.
+			f.kind, f.constant = kindConst, c
+			if tag, ok := sf.Tag.Lookup("column"); ok {
+				s.addColumn(f, tag)
+			}
+			if !columnOnly {
+				out = append(out, f)
+			}
+			continue
+		}
 		switch sf.Type.Kind() {
 		case reflect.String:
 			f.kind = kindString
@@ -221,7 +234,7 @@ func docOf(t reflect.Type, prefix string) []FieldDoc {
 		if !sf.IsExported() || name == "" || name == "-" && column == "" {
 			continue
 		}
-		if sf.Type.Kind() == reflect.Struct {
+		if _, constant := sf.Tag.Lookup("const"); sf.Type.Kind() == reflect.Struct && !constant {
 			out = append(out, docOf(sf.Type, prefix+name+".")...)
 			continue
 		}

@@ -319,6 +319,7 @@ type commonEvent struct {
 		ContainerName string `json:"containerName"`
 	} `json:"k8s"`
 	Timestamp int64  `json:"timestamp"`
+	Type      string `json:"type"` // IG's: "normal" for every event
 	MountNsID uint64 `json:"mountnsid"`
 	Pid       int64  `json:"pid"`
 	Tid       int64  `json:"tid"`
@@ -389,6 +390,9 @@ func decodeEvent[T any](raw json.RawMessage) (T, error) {
 	}
 	if len(missing) > 0 {
 		return ev, fmt.Errorf("event lacks %s: %s", strings.Join(missing, ", "), raw)
+	}
+	if typ, ok := present["type"]; ok && slices.Contains(jsonKeys(reflect.TypeFor[T]()), "type") && string(typ) != `"normal"` {
+		return ev, fmt.Errorf("event's type is %s, not IG's \"normal\": %s", typ, raw)
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return ev, fmt.Errorf("%w: %s", err, raw)
