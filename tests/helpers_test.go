@@ -356,6 +356,15 @@ type execEvent struct {
 	ExePathTruncated bool     `json:"exepathTruncated"`
 	Cwd              string   `json:"cwd"`
 	CwdTruncated     bool     `json:"cwdTruncated"`
+	// IG's (v0.26 to v0.41)
+	Ptid                   int64  `json:"ptid"`
+	Pcomm                  string `json:"pcomm"`
+	UpperLayer             bool   `json:"upperlayer"`
+	PupperLayer            bool   `json:"pupperlayer"`
+	LoginUid               int64  `json:"loginuid"`
+	SessionId              int64  `json:"sessionid"`
+	ParentExePath          string `json:"parent_exepath"`
+	ParentExePathTruncated bool   `json:"parent_exepathTruncated"`
 }
 
 // jsonKeys lists the JSON names of T's fields, embedded structs included.
