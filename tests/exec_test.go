@@ -462,3 +462,30 @@ func threadOf(pid, tid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", pid, tid))
 	return err == nil
 }
+
+// TestTraceExecUpperLayer runs, in a docker container, a program of its
+// image and a copy of it written in the container: only the copy is on the
+// overlayfs upper layer (IG's upperlayer), and its parent, the shell of the
+// image, is not (pupperlayer).
+func TestTraceExecUpperLayer(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "docker")
+	ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+	ready := unique("ig-ready")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", ready) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == ready }))
+	lower, upper := unique("ig-lower"), unique("ig-upper")
+	inContainer(t, "docker", name, "/bin/sh", "-c", "/bin/true "+lower+"; mkdir -p /igcopy && cp /bin/true /igcopy/true && /igcopy/true "+upper)
+	done := unique("ig-done")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", done) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == done }))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+	for arg, want := range map[string]bool{lower: false, upper: true} {
+		ev := findOne(t, evs, "the exec with "+arg, func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == arg })
+		if ev.UpperLayer != want || ev.PupperLayer {
+			t.Errorf("exec of %s (%s): upperlayer %v, pupperlayer %v; want %v, false", ev.ExePath, arg, ev.UpperLayer, ev.PupperLayer, want)
+		}
+	}
+}
