@@ -68,12 +68,20 @@ func NewSchema[T any]() *Schema {
 
 func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 	var out []*field
+	own := ownNames(t)
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			// Embedded without a name: its fields are ours (the common header).
-			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
+			// Embedded without a name: its fields are ours (the common
+			// header), but for those a field of our own shadows, as in
+			// encoding/json (IG's "type" is the gadget's own where it
+			// has one: tcpretrans's RETRANS or LOSS).
+			for _, f := range s.walk(sf.Type, base+sf.Offset) {
+				if !own[f.json] {
+					out = append(out, f)
+				}
+			}
 			continue
 		}
 		if !sf.IsExported() {
@@ -136,6 +144,19 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		}
 	}
 	return out
+}
+
+// ownNames are the JSON names of t's own fields, not of embedded structs.
+func ownNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.Anonymous && name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // walkElem reads the fields of a slice's element type. They have no
@@ -223,11 +244,16 @@ func (s *Schema) Doc() []FieldDoc { return docOf(s.typ, "") }
 
 func docOf(t reflect.Type, prefix string) []FieldDoc {
 	var out []FieldDoc
+	own := ownNames(t)
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			out = append(out, docOf(sf.Type, prefix)...)
+			for _, d := range docOf(sf.Type, prefix) {
+				if !own[strings.TrimPrefix(d.JSON, prefix)] {
+					out = append(out, d)
+				}
+			}
 			continue
 		}
 		column, _, _ := strings.Cut(sf.Tag.Get("column"), ",")

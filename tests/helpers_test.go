@@ -383,6 +383,19 @@ func jsonKeys(t reflect.Type) []string {
 	return keys
 }
 
+// commonTypeOnly says whether T's "type" is commonEvent's, IG's "normal".
+func commonTypeOnly(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); !f.Anonymous && f.Tag.Get("json") == "type" {
+			return false
+		}
+	}
+	return slices.Contains(jsonKeys(t), "type")
+}
+
 // decodeEvent decodes one event, requiring every field of T to be present:
 // a missing "fd" must not pass for fd 0.
 func decodeEvent[T any](raw json.RawMessage) (T, error) {
@@ -400,7 +413,9 @@ func decodeEvent[T any](raw json.RawMessage) (T, error) {
 	if len(missing) > 0 {
 		return ev, fmt.Errorf("event lacks %s: %s", strings.Join(missing, ", "), raw)
 	}
-	if typ, ok := present["type"]; ok && slices.Contains(jsonKeys(reflect.TypeFor[T]()), "type") && string(typ) != `"normal"` {
+	// IG's type of an event, but for gadgets with a type of their own
+	// (tcpretrans, snapshot socket), which shadows it as in IG.
+	if typ, ok := present["type"]; ok && commonTypeOnly(reflect.TypeFor[T]()) && string(typ) != `"normal"` {
 		return ev, fmt.Errorf("event's type is %s, not IG's \"normal\": %s", typ, raw)
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
