@@ -40,10 +40,13 @@ integration: ig
 
 # The whole suite, as CI runs it (as root). up.sh brings up the container runtimes the
 # integration tests use; when they are up already it only checks them (seconds).
+# ig-ref.sh builds Inspektor Gadget v0.26.0's ig from the Go module proxy, outside the
+# repository, the first time (minutes), for the side-by-side JSON test; then it returns at once.
 # gotest.sh runs go test -v and fails on any skipped test (IG_INTEGRATION is set).
 test: ig fuzz
 	bash scripts/deps.sh
 	bash tests/runtimes/up.sh
+	bash scripts/ig-ref.sh v0.26.0 >/dev/null # IG's own ig, for tests/parity_test.go: built once per machine
 	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./...
 
 # The packet parsers' fuzz targets, each for a bounded time from its committed seed

@@ -51,6 +51,8 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSONStructs(b, base, f)
 	case kindRaw:
 		return appendRaw(b, *at[json.RawMessage](base, f))
+	case kindConst:
+		return appendJSONString(b, f.constant)
 	}
 	return b
 }
@@ -171,6 +173,8 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 		return appendJSONStructs(b, base, f)
 	case kindRaw:
 		return appendRaw(b, *at[json.RawMessage](base, f))
+	case kindConst:
+		return appendPrintable(b, f.constant)
 	}
 	return b
 }

@@ -93,7 +93,7 @@ func (s *Schema) parseFilter(spec string) (cond, error) {
 		return cond{}, fmt.Errorf("-F %q: column %s holds %s, not %q; valid columns: %s", spec, name, what, expr, strings.Join(s.filterable(), ","))
 	}
 	switch f.kind {
-	case kindString, kindStrings:
+	case kindString, kindStrings, kindConst:
 		c.s = expr
 	case kindInt:
 		v, err := parseNumber(expr, f.unit)
@@ -241,6 +241,8 @@ func (c *cond) match(base unsafe.Pointer) bool {
 	switch f.kind {
 	case kindString:
 		r = strings.Compare(*at[string](base, f), c.s)
+	case kindConst:
+		r = strings.Compare(f.constant, c.s)
 	case kindStrings:
 		var buf [128]byte
 		r = strings.Compare(string(appendCell(buf[:0], base, f)), c.s)

@@ -207,6 +207,27 @@ func (p *Printer[T]) Print(ev *T) {
 	}
 }
 
+// Warn adds a message to a JSON stream as Inspektor Gadget writes its
+// warnings there, {"type":"warn","message":"..."} on a line of its own (IG:
+// lost events, "lost N samples"), so a pipeline that reads only stdout
+// learns of it. In columns mode it adds nothing: messages go to stderr.
+func (p *Printer[T]) Warn(msg string) {
+	if p.mode != ModeJSON && p.mode != ModeJSONPretty {
+		return
+	}
+	start := len(p.buf)
+	p.buf = append(p.buf, `{"type":"warn","message":`...)
+	p.buf = appendJSONString(p.buf, msg)
+	p.buf = append(p.buf, '}')
+	if p.mode == ModeJSONPretty {
+		p.buf = p.indent(p.buf, start)
+	}
+	p.buf = append(p.buf, '\n')
+	if len(p.buf) >= flushAt {
+		p.Flush()
+	}
+}
+
 // indent re-indents the JSON written from start.
 func (p *Printer[T]) indent(b []byte, start int) []byte {
 	var out bytes.Buffer

@@ -31,6 +31,7 @@ const (
 	kindStruct
 	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
 	kindRaw     // json.RawMessage: JSON made by the gadget (a document of another schema), written as is; null when empty
+	kindConst   // the same string in every event (IG's "type"), from the field's `const` tag; the field takes no room
 )
 
 // field is one JSON field of an event type, at a fixed offset from the start
@@ -49,6 +50,7 @@ type field struct {
 	join     string // separator of kindStrings in columns
 	walltime bool   // int64 nanoseconds printed as a time of day
 	unit     string // `unit:"ns"` (us, ms, bytes): -F then takes durations or sizes
+	constant string // kindConst: the value, from the `const` tag
 }
 
 // composite says whether a field is not one value (a struct, a list of
@@ -108,12 +110,20 @@ func (s *Schema) lookup(name string) (*field, bool) {
 
 func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 	var out []*field
+	own := ownNames(t)
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			// Embedded without a name: its fields are ours (the common header).
-			out = append(out, s.walk(sf.Type, base+sf.Offset)...)
+			// Embedded without a name: its fields are ours (the common
+			// header), but for those a field of our own shadows, as in
+			// encoding/json (IG's "type" is the gadget's own where it
+			// has one: tcpretrans's RETRANS or LOSS).
+			for _, f := range s.walk(sf.Type, base+sf.Offset) {
+				if !own[f.json] {
+					out = append(out, f)
+				}
+			}
 			continue
 		}
 		if !sf.IsExported() {
@@ -130,6 +140,17 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 			continue
 		}
 		f := &field{json: name, offset: base + sf.Offset}
+		if c, ok := sf.Tag.Lookup("const"); ok {
+			// A constant: printed from the tag, never read from the event.
+			f.kind, f.constant = kindConst, c
+			if tag, ok := sf.Tag.Lookup("column"); ok {
+				s.addColumn(f, tag)
+			}
+			if !columnOnly {
+				out = append(out, f)
+			}
+			continue
+		}
 		switch sf.Type.Kind() {
 		case reflect.String:
 			f.kind = kindString
@@ -170,6 +191,19 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		}
 	}
 	return out
+}
+
+// ownNames are the JSON names of t's own fields, not of embedded structs.
+func ownNames(t reflect.Type) map[string]bool {
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+		if !sf.Anonymous && name != "" && name != "-" {
+			names[name] = true
+		}
+	}
+	return names
 }
 
 // walkElem reads the fields of a slice's element type. They have no
@@ -342,18 +376,23 @@ func (s *Schema) Doc() []FieldDoc { return docOf(s.typ, "") }
 
 func docOf(t reflect.Type, prefix string) []FieldDoc {
 	var out []FieldDoc
+	own := ownNames(t)
 	for i := 0; i < t.NumField(); i++ {
 		sf := t.Field(i)
 		name, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
 		if sf.Anonymous && name == "" && sf.Type.Kind() == reflect.Struct {
-			out = append(out, docOf(sf.Type, prefix)...)
+			for _, d := range docOf(sf.Type, prefix) {
+				if !own[strings.TrimPrefix(d.JSON, prefix)] {
+					out = append(out, d)
+				}
+			}
 			continue
 		}
 		column, _, _ := strings.Cut(sf.Tag.Get("column"), ",")
 		if !sf.IsExported() || name == "" || name == "-" && column == "" {
 			continue
 		}
-		if sf.Type.Kind() == reflect.Struct {
+		if _, constant := sf.Tag.Lookup("const"); sf.Type.Kind() == reflect.Struct && !constant {
 			out = append(out, docOf(sf.Type, prefix+name+".")...)
 			continue
 		}

@@ -74,6 +74,29 @@ func TestTraceExec(t *testing.T) {
 			t.Errorf("cwd %q (cwdTruncated %v) without --cwd, want \"\"", ev.Cwd, ev.CwdTruncated)
 		}
 		checkNear(t, "exec", ev.Timestamp, from, to)
+		// IG's fields: the parent is this test, on the host's filesystem.
+		self, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Pcomm != comm || ev.ParentExePath != self || ev.ParentExePathTruncated {
+			t.Errorf("pcomm %q, parent_exepath %q (truncated %v), want %q, %q", ev.Pcomm, ev.ParentExePath, ev.ParentExePathTruncated, comm, self)
+		}
+		if ev.Ptid <= 0 || !threadOf(os.Getpid(), int(ev.Ptid)) {
+			t.Errorf("ptid %d is no thread of this test (pid %d)", ev.Ptid, os.Getpid())
+		}
+		if ev.UpperLayer || ev.PupperLayer {
+			t.Errorf("upperlayer/pupperlayer %v/%v for programs of the host, not of an overlayfs", ev.UpperLayer, ev.PupperLayer)
+		}
+		for name, got := range map[string]int64{"loginuid": ev.LoginUid, "sessionid": ev.SessionId} {
+			b, err := os.ReadFile("/proc/self/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := strings.TrimSpace(string(b)); fmt.Sprint(got) != want {
+				t.Errorf("%s %d, want %s (/proc/self/%s)", name, got, want, name)
+			}
+		}
 	})
 
 	t.Run("missing program", func(t *testing.T) {
@@ -432,4 +455,37 @@ func firstDiff(kept, passed []string) int {
 		}
 	}
 	return -1
+}
+
+// threadOf says whether tid is a thread of process pid.
+func threadOf(pid, tid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", pid, tid))
+	return err == nil
+}
+
+// TestTraceExecUpperLayer runs, in a docker container, a program of its
+// image and a copy of it written in the container: only the copy is on the
+// overlayfs upper layer (IG's upperlayer), and its parent, the shell of the
+// image, is not (pupperlayer).
+func TestTraceExecUpperLayer(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "docker")
+	ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
+	ready := unique("ig-ready")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", ready) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == ready }))
+	lower, upper := unique("ig-lower"), unique("ig-upper")
+	inContainer(t, "docker", name, "/bin/sh", "-c", "/bin/true "+lower+"; mkdir -p /igcopy && cp /bin/true /igcopy/true && /igcopy/true "+upper)
+	done := unique("ig-done")
+	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", done) },
+		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == done }))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[execEvent](t, r.Stdout)
+	for arg, want := range map[string]bool{lower: false, upper: true} {
+		ev := findOne(t, evs, "the exec with "+arg, func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == arg })
+		if ev.UpperLayer != want || ev.PupperLayer {
+			t.Errorf("exec of %s (%s): upperlayer %v, pupperlayer %v; want %v, false", ev.ExePath, arg, ev.UpperLayer, ev.PupperLayer, want)
+		}
+	}
 }

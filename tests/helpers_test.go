@@ -319,6 +319,7 @@ type commonEvent struct {
 		ContainerName string `json:"containerName"`
 	} `json:"k8s"`
 	Timestamp int64  `json:"timestamp"`
+	Type      string `json:"type"` // IG's: "normal" for every event
 	MountNsID uint64 `json:"mountnsid"`
 	Pid       int64  `json:"pid"`
 	Tid       int64  `json:"tid"`
@@ -355,6 +356,15 @@ type execEvent struct {
 	ExePathTruncated bool     `json:"exepathTruncated"`
 	Cwd              string   `json:"cwd"`
 	CwdTruncated     bool     `json:"cwdTruncated"`
+	// IG's (v0.26 to v0.41)
+	Ptid                   int64  `json:"ptid"`
+	Pcomm                  string `json:"pcomm"`
+	UpperLayer             bool   `json:"upperlayer"`
+	PupperLayer            bool   `json:"pupperlayer"`
+	LoginUid               int64  `json:"loginuid"`
+	SessionId              int64  `json:"sessionid"`
+	ParentExePath          string `json:"parent_exepath"`
+	ParentExePathTruncated bool   `json:"parent_exepathTruncated"`
 }
 
 // jsonKeys lists the JSON names of T's fields, embedded structs included.
@@ -373,6 +383,19 @@ func jsonKeys(t reflect.Type) []string {
 	return keys
 }
 
+// commonTypeOnly says whether T's "type" is commonEvent's, IG's "normal".
+func commonTypeOnly(t reflect.Type) bool {
+	if t.Kind() != reflect.Struct {
+		return false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); !f.Anonymous && f.Tag.Get("json") == "type" {
+			return false
+		}
+	}
+	return slices.Contains(jsonKeys(t), "type")
+}
+
 // decodeEvent decodes one event, requiring every field of T to be present:
 // a missing "fd" must not pass for fd 0.
 func decodeEvent[T any](raw json.RawMessage) (T, error) {
@@ -389,6 +412,11 @@ func decodeEvent[T any](raw json.RawMessage) (T, error) {
 	}
 	if len(missing) > 0 {
 		return ev, fmt.Errorf("event lacks %s: %s", strings.Join(missing, ", "), raw)
+	}
+	// IG's type of an event, but for gadgets with a type of their own
+	// (tcpretrans, snapshot socket), which shadows it as in IG.
+	if typ, ok := present["type"]; ok && commonTypeOnly(reflect.TypeFor[T]()) && string(typ) != `"normal"` {
+		return ev, fmt.Errorf("event's type is %s, not IG's \"normal\": %s", typ, raw)
 	}
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return ev, fmt.Errorf("%w: %s", err, raw)

@@ -16,6 +16,8 @@ import (
 var (
 	lostInAllRe = regexp.MustCompile(`(?m)^ig: lost (\d+) events in all \(ring buffer full\), (\d+) received$`)
 	lostSoFarRe = regexp.MustCompile(`^ig: lost \d+ events \(ring buffer full\); \d+ lost so far$`)
+	// IG's own line for lost events in its JSON stream.
+	lostLineRe = regexp.MustCompile(`^\{"type":"warn","message":"lost (\d+) samples"\}\n$`)
 )
 
 // pipeCounter reads ig's -o json output from a pipe: until it has seen an
@@ -25,8 +27,10 @@ type pipeCounter struct {
 	attached chan struct{} // closed once the marker line was read
 	resume   chan struct{} // closed by the test to drain the pipe again
 	done     chan struct{} // closed at EOF
-	lines    int           // every line, JSON objects all
+	lines    int           // every event's line, JSON objects all
 	ours     int           // opens of path
+	warns    int           // lines {"type":"warn","message":"lost N samples"}
+	warnLost uint64        // their Ns added up
 	err      error
 }
 
@@ -43,9 +47,19 @@ func countPipe(r io.Reader, marker, path string) *pipeCounter {
 					c.err = errors.New("output ends without a newline: " + string(line))
 					return
 				}
+				if m := lostLineRe.FindSubmatch(line); m != nil {
+					n, _ := strconv.ParseUint(string(m[1]), 10, 64)
+					c.warns++
+					c.warnLost += n
+					continue
+				}
 				var ev openEvent
-				if err := json.Unmarshal(line, &ev); err != nil {
-					c.err = errors.New("line " + strconv.Itoa(c.lines+1) + " is not a JSON object: " + err.Error() + ": " + string(line))
+				err := json.Unmarshal(line, &ev)
+				if err == nil && ev.Type != "normal" {
+					err = errors.New(`its type is not "normal", nor is it IG's line for lost events`)
+				}
+				if err != nil {
+					c.err = errors.New("line " + strconv.Itoa(c.lines+c.warns+1) + " is not an event: " + err.Error() + ": " + string(line))
 					io.Copy(io.Discard, br) // keep ig from blocking
 					return
 				}
@@ -128,7 +142,7 @@ func TestLostEvents(t *testing.T) {
 	}
 	lost, _ := strconv.ParseUint(m[0][1], 10, 64)
 	received, _ := strconv.ParseUint(m[0][2], 10, 64)
-	t.Logf("lost %d, received %d, lines %d, opens of ours printed %d of %d", lost, received, c.lines, c.ours, opens)
+	t.Logf("lost %d, received %d, lines %d, opens of ours printed %d of %d, lost lines %d", lost, received, c.lines, c.ours, opens, c.warns)
 	if lost == 0 {
 		t.Errorf("ig reports 0 lost events, though its output was blocked while %d opens happened: %s", opens, r)
 	}
@@ -149,5 +163,11 @@ func TestLostEvents(t *testing.T) {
 	}
 	if received != uint64(c.lines) {
 		t.Errorf("ig says it received %d events but printed %d lines", received, c.lines)
+	}
+	// The loss is in the JSON stream too, as IG writes it: lines
+	// {"type":"warn","message":"lost N samples"}, whose Ns add up to it.
+	if c.warns == 0 || c.warnLost != lost {
+		t.Errorf(`stdout has %d lines {"type":"warn","message":"lost N samples"} adding up to %d; want at least one, adding up to the %d lost`,
+			c.warns, c.warnLost, lost)
 	}
 }

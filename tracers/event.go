@@ -26,20 +26,34 @@ type K8s struct {
 // Event is what every event of every gadget carries. Gadget event types embed
 // it first. Fields are never omitted because they are zero: uid 0 is root.
 type Event struct {
-	Runtime   Runtime `json:"runtime"`
-	K8s       K8s     `json:"k8s"`
-	Timestamp int64   `json:"timestamp" column:"time,width:15,walltime" desc:"when it happened, nanoseconds since the epoch (the column shows the time of day)"` // ns since the epoch
-	MountNsID uint64  `json:"mountnsid" column:"mntns,width:10,right" desc:"mount namespace inode number (0 when it cannot be read)"`
-	Pid       uint32  `json:"pid" column:"pid,width:7,right" desc:"process id (thread group id)"`
-	Tid       uint32  `json:"tid" column:"tid,width:7,right" desc:"thread id"`
-	Ppid      uint32  `json:"ppid" column:"ppid,width:7,right" desc:"parent's process id"`
-	Uid       uint32  `json:"uid" column:"uid,width:6,right" desc:"user id"`
-	Gid       uint32  `json:"gid" column:"gid,width:6,right" desc:"group id"`
-	Comm      string  `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
+	Runtime   Runtime   `json:"runtime"`
+	K8s       K8s       `json:"k8s"`
+	Timestamp int64     `json:"timestamp" column:"time,width:15,walltime" desc:"when it happened, nanoseconds since the epoch (the column shows the time of day)"` // ns since the epoch
+	Type      EventType `json:"type" const:"normal" desc:"always normal, as IG's type of an event (IG's other types are messages: lost events are {\"type\":\"warn\",\"message\":\"lost N samples\"} lines of the JSON stream)"`
+	MountNsID uint64    `json:"mountnsid" column:"mntns,width:10,right" desc:"mount namespace inode number (0 when it cannot be read)"`
+	Pid       uint32    `json:"pid" column:"pid,width:7,right" desc:"process id (thread group id)"`
+	Tid       uint32    `json:"tid" column:"tid,width:7,right" desc:"thread id"`
+	Ppid      uint32    `json:"ppid" column:"ppid,width:7,right" desc:"parent's process id"`
+	Uid       uint32    `json:"uid" column:"uid,width:6,right" desc:"user id"`
+	Gid       uint32    `json:"gid" column:"gid,width:6,right" desc:"group id"`
+	Comm      string    `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
 	// MountNsSerial tells a namespace from an earlier one that had the
 	// same number (the kernel reuses them); low 32 bits, 0 when unknown.
 	MountNsSerial uint32 `json:"-"`
 }
+
+// EventType is IG's "type" of an event, "normal" for every event ig prints:
+// IG's other types (warn, err) are messages, which ig writes as messages (a
+// JSON stream's lost events: {"type":"warn","message":"lost N samples"}).
+// It takes no room and is never set: the output schema prints the value of
+// the field's const tag, and encoding/json uses the methods below.
+type EventType struct{}
+
+// MarshalJSON writes "normal".
+func (EventType) MarshalJSON() ([]byte, error) { return []byte(`"normal"`), nil }
+
+// UnmarshalJSON accepts any type: an event decoded back keeps no type.
+func (*EventType) UnmarshalJSON([]byte) error { return nil }
 
 // RawHeader is struct event_header of bpf/common.h, byte for byte.
 type RawHeader struct {

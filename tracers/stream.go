@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -198,6 +199,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			if stopped {
 				held.release(time.Now(), true, emit)
 			}
+			lost.print(printer)
 			for s.Expired != nil {
 				var zero T
 				if ev = zero; !s.Expired(&ev) {
@@ -218,6 +220,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 			return fmt.Errorf("read ring buffer: %w", err)
 		}
 		received++
+		if received%1024 == 0 {
+			lost.print(printer) // the ring buffer may never be empty while events are lost
+		}
 		if held.len() > 0 || !emit(rec.RawSample, false) {
 			held.push(rec.RawSample, time.Now())
 		}
@@ -228,6 +233,10 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	stopOnce()
 	<-watching
 	lost.final(received)
+	lost.print(printer)
+	if err := printer.Flush(); err != nil {
+		return outputError(err)
+	}
 	return nil
 }
 
@@ -239,11 +248,14 @@ func outputError(err error) error {
 	return fmt.Errorf("write output: %w", err)
 }
 
-// lostReporter says on stderr when events were lost, as it happens and at the end.
+// lostReporter says on stderr when events were lost, as it happens and at
+// the end; in the JSON stream too, as Inspektor Gadget does, as lines
+// {"type":"warn","message":"lost N samples"} whose Ns add up to the loss.
 type lostReporter struct {
 	env      *Env
 	p        *Program
-	reported uint64
+	reported uint64        // the loss said on stderr
+	unshown  atomic.Uint64 // of which not yet written to stdout (print)
 }
 
 func newLostReporter(env *Env, p *Program) *lostReporter { return &lostReporter{env: env, p: p} }
@@ -258,6 +270,7 @@ func (l *lostReporter) watch(stop <-chan struct{}) {
 		case <-t.C:
 			if n := l.p.Lost(); n > l.reported {
 				l.env.Warnf("lost %d events (ring buffer full); %d lost so far", n-l.reported, n)
+				l.unshown.Add(n - l.reported)
 				l.reported = n
 			}
 		}
@@ -266,9 +279,25 @@ func (l *lostReporter) watch(stop <-chan struct{}) {
 
 func (l *lostReporter) final(received uint64) {
 	n := l.p.Lost()
+	if n > l.reported {
+		l.unshown.Add(n - l.reported)
+		l.reported = n
+	}
 	if n > 0 {
 		l.env.Warnf("lost %d events in all (ring buffer full), %d received", n, received)
 	} else {
 		l.env.Logf("%d events received, none lost", received)
+	}
+}
+
+// print writes the loss not yet in the output stream into it, as one
+// message (JSON modes only). It is called by the goroutine that prints the
+// events, between two of them, so the line never splits another.
+func (l *lostReporter) print(p interface{ Warn(string) }) {
+	if l.unshown.Load() == 0 {
+		return
+	}
+	if n := l.unshown.Swap(0); n > 0 {
+		p.Warn(fmt.Sprintf("lost %d samples", n))
 	}
 }

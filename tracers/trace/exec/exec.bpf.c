@@ -1,7 +1,9 @@
 //go:build ignore
 
 /* trace exec: every execve and execveat with its arguments, result, the
- * executable's path and (with --cwd) the working directory.
+ * executable's path and (with --cwd) the working directory; the parent's
+ * comm, thread and executable; whether both executables are on an overlayfs
+ * upper layer; the audit login uid and session.
  * On success the arguments are read from the new program's memory
  * (mm->arg_start..arg_end), where the kernel has just copied them; on failure
  * from the caller's argv, which is still there.
@@ -14,7 +16,9 @@
 #define ARGS_SIZE 8192        /* bytes of arguments kept, NULs included */
 #define ARGS_MAX 64           /* arguments read from argv on failure */
 #define ARG_LEN 1024          /* bytes read per argument on failure */
-#define DATA_MASK (16384 - 1) /* args | exe | cwd all fit below 16 KiB */
+#define DATA_MASK (32768 - 1) /* args | exe | cwd | parent's exe all fit below 32 KiB */
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define NO_LOGINUID 4294967295 /* (uid_t)-1: no login uid, or no CONFIG_AUDIT */
 
 struct exec_event {
 	struct event_header hdr;
@@ -22,12 +26,20 @@ struct exec_event {
 	__u32 args_size;
 	__u16 exe_size;
 	__u16 cwd_size;
+	__u16 pexe_size;
 	__u8 args_truncated;
 	__u8 exe_components; /* 1: exe is path components, leaf first; 0: a plain path */
 	__u8 exe_truncated;  /* the exe path did not fit */
 	__u8 cwd_truncated;  /* the cwd path did not fit */
+	__u8 pexe_truncated; /* the parent's exe path did not fit */
+	__u8 upper_layer;    /* the executable is on an overlayfs upper layer (success only) */
+	__u8 pupper_layer;   /* the parent's executable is */
+	__u32 ptid;          /* the parent's thread (real_parent->pid) */
+	__u32 loginuid;      /* the audit login uid, NO_LOGINUID without one */
+	__u32 sessionid;     /* the audit session, 0 without CONFIG_AUDIT */
+	char pcomm[16];      /* the parent's comm */
 	__u32 cursor; /* where the next part of data goes; in map memory on purpose, see ig_read_path */
-	__u8 data[]; /* args, then exe, then cwd: only what they take is sent */
+	__u8 data[]; /* args, then exe, then cwd, then the parent's exe: only what they take is sent */
 };
 
 struct exec_args {
@@ -48,14 +60,17 @@ struct {
  * BTF, for bpf2go (-type exec_event). */
 const struct exec_event *const exec_event_type __attribute__((unused)) = 0;
 
-/* One scratch event per CPU, with room for its data after the fixed part. */
+/* One scratch event per CPU, with room for its data after the fixed part.
+ * Larger than a per-CPU array's value may be (32 KiB), so it is an array
+ * indexed by CPU, sized to the possible CPUs at load time (exec.go): a
+ * tracepoint's program is not migrated while it runs. */
 struct exec_scratch {
 	__u8 buf[sizeof(struct exec_event) + DATA_MASK + 1 + IG_NAME_MAX];
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* the possible CPUs, set at load time */
 	__type(key, __u32);
 	__type(value, struct exec_scratch);
 } scratch SEC(".maps");
@@ -101,6 +116,19 @@ static __always_inline void read_argv(struct exec_event *e, const char *const *a
 		e->args_truncated = 1;
 }
 
+/* has_upper_layer says whether inode is an overlayfs inode whose file is
+ * on the upper layer (written or copied up in the container), as IG reads
+ * it: struct ovl_inode is in no BTF, but its __upperdentry follows the
+ * struct inode it embeds (vfs_inode), so it is read right after it. */
+static __always_inline __u8 has_upper_layer(struct inode *inode)
+{
+	if (!inode || BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return 0;
+	struct dentry *upper = NULL;
+	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + bpf_core_type_size(struct inode));
+	return upper != NULL;
+}
+
 static __always_inline int leave(long ret)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -109,8 +137,8 @@ static __always_inline int leave(long ret)
 		return 0;
 	if (ig_skip_current_comm())
 		goto out;
-	__u32 zero = 0;
-	struct exec_scratch *s = bpf_map_lookup_elem(&scratch, &zero);
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct exec_scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
 		goto out;
 	struct exec_event *e = (struct exec_event *)s->buf;
@@ -151,6 +179,30 @@ static __always_inline int leave(long ret)
 		struct fs_struct *fs = BPF_CORE_READ(task, fs);
 		e->cwd_truncated = ig_read_path(&fs->pwd, e->data, &e->cursor, DATA_MASK);
 		e->cwd_size = e->cursor - e->args_size - e->exe_size;
+	}
+	/* The exec changes none of these: the login uid and session are the
+	 * caller's, and stay the program's. */
+	e->upper_layer = ret == 0 ? has_upper_layer(BPF_CORE_READ(task, mm, exe_file, f_inode)) : 0;
+	if (bpf_core_field_exists(task->loginuid))
+		e->loginuid = BPF_CORE_READ(task, loginuid.val);
+	else
+		e->loginuid = NO_LOGINUID;
+	e->sessionid = 0;
+	if (bpf_core_field_exists(task->sessionid))
+		e->sessionid = BPF_CORE_READ(task, sessionid);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	e->ptid = BPF_CORE_READ(parent, pid);
+	__builtin_memset(e->pcomm, 0, sizeof(e->pcomm));
+	bpf_probe_read_kernel_str(e->pcomm, sizeof(e->pcomm), &parent->comm);
+	e->pupper_layer = 0;
+	e->pexe_size = 0;
+	e->pexe_truncated = 0;
+	struct file *pexe = BPF_CORE_READ(parent, mm, exe_file);
+	if (pexe) { /* none for a kernel thread */
+		e->pupper_layer = has_upper_layer(BPF_CORE_READ(pexe, f_inode));
+		__u32 before = e->cursor;
+		e->pexe_truncated = ig_read_path(&pexe->f_path, e->data, &e->cursor, DATA_MASK);
+		e->pexe_size = e->cursor - before;
 	}
 	ig_submit(e, offsetof(struct exec_event, data) + (e->cursor & DATA_MASK));
 out:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ig-tracer/ig/output"
@@ -31,6 +32,16 @@ type Event struct {
 	ExePathText      string `json:"-" column:"exepath,width:24" desc:"exepath, … after a path as passed that was cut"`
 	Cwd              string `json:"cwd" column:"cwd,width:24" desc:"with --cwd, the working directory (cut as exepath on success: its end, after …/); empty without it"` // starts with "…/" when cut
 	CwdTruncated     bool   `json:"cwdTruncated" desc:"true when cwd was cut"`
+	// IG's fields (v0.26: upperlayer, loginuid, sessionid; later: ptid,
+	// pcomm, pupperlayer, parent_exepath).
+	Ptid                   uint32 `json:"ptid" column:"ptid,width:7,right" desc:"the parent's thread id (the thread that forked the caller)"`
+	Pcomm                  string `json:"pcomm" column:"pcomm,width:16" desc:"the parent's command name"`
+	UpperLayer             bool   `json:"upperlayer" column:"upperlayer,width:10" desc:"true when the executable is on the upper layer of an overlayfs (written or changed in the container, not from its image); false on a failed exec"`
+	PupperLayer            bool   `json:"pupperlayer" column:"pupperlayer,width:11" desc:"true when the parent's executable is on the upper layer of an overlayfs"`
+	LoginUid               uint32 `json:"loginuid" column:"loginuid,width:10,right" desc:"the audit login uid (who logged in, kept across su and sudo); 4294967295 when none is set or the kernel lacks CONFIG_AUDIT"`
+	SessionId              uint32 `json:"sessionid" column:"sessionid,width:10,right" desc:"the audit session id; 4294967295 when none is set, 0 when the kernel lacks CONFIG_AUDIT"`
+	ParentExePath          string `json:"parent_exepath" column:"parent_exepath,width:24" desc:"the parent's executable, full path from the kernel (cut as exepath: its end, after …/); empty for a kernel thread's child"`
+	ParentExePathTruncated bool   `json:"parent_exepathTruncated" desc:"true when parent_exepath was cut"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -54,6 +65,11 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
+	cpus, err := ebpf.PossibleCPU() // a scratch event per CPU (exec.bpf.c)
+	if err != nil {
+		return err
+	}
+	spec.Maps["scratch"].MaxEntries = uint32(cpus)
 	d := &decoder{clock: tracers.NewClock()}
 	return tracers.RunStream[Event](ctx, env, spec, map[string]any{"want_cwd": env.Args.Bool("cwd")},
 		tracers.StreamSpec[Event]{Decode: d.decode})
@@ -83,9 +99,18 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	}
 	ev.Ret = e.Ret
 	ev.Err, ev.Error = tracers.Errno(ev.Ret)
-	argsSize, exeSize, cwdSize := int(e.ArgsSize), int(e.ExeSize), int(e.CwdSize)
-	if argsSize+exeSize+cwdSize > len(data) {
+	argsSize, exeSize, cwdSize, pexeSize := int(e.ArgsSize), int(e.ExeSize), int(e.CwdSize), int(e.PexeSize)
+	if argsSize+exeSize+cwdSize+pexeSize > len(data) {
 		return false
+	}
+	ev.Ptid = e.Ptid
+	ev.Pcomm = d.strings.String(tracers.CString(unsafe.Slice((*byte)(unsafe.Pointer(&e.Pcomm[0])), len(e.Pcomm))))
+	ev.UpperLayer, ev.PupperLayer = e.UpperLayer != 0, e.PupperLayer != 0
+	ev.LoginUid, ev.SessionId = e.Loginuid, e.Sessionid
+	if pexeSize > 0 {
+		ev.ParentExePathTruncated = e.PexeTruncated != 0
+		start := argsSize + exeSize + cwdSize
+		ev.ParentExePath = tracers.PathFromComponents(data[start:start+pexeSize], ev.ParentExePathTruncated)
 	}
 	args := data[:argsSize]
 	ev.ArgsTruncated = e.ArgsTruncated != 0

@@ -37,17 +37,27 @@ type execExecEvent struct {
 	ArgsSize      uint32
 	ExeSize       uint16
 	CwdSize       uint16
+	PexeSize      uint16
 	ArgsTruncated uint8
 	ExeComponents uint8
 	ExeTruncated  uint8
 	CwdTruncated  uint8
+	PexeTruncated uint8
+	UpperLayer    uint8
+	PupperLayer   uint8
+	_             [3]byte
+	Ptid          uint32
+	Loginuid      uint32
+	Sessionid     uint32
+	Pcomm         [16]int8
 	Cursor        uint32
 	Data          [0]uint8
+	_             [4]byte
 }
 
 type execExecScratch struct {
 	_   structs.HostLayout
-	Buf [16720]uint8
+	Buf [33144]uint8
 }
 
 type execMntnsVerdict struct {
