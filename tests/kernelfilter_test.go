@@ -128,12 +128,30 @@ type opener struct {
 
 func startOpener(t *testing.T) *opener {
 	t.Helper()
+	return startOpenerWith(t, nil)
+}
+
+// startOpenerWith is startOpener with the opener's command changed first
+// (asOtherIDs: another user).
+func startOpenerWith(t *testing.T, change func(*exec.Cmd)) *opener {
+	t.Helper()
 	comm := unique("igop")[:15] // the most the kernel keeps
-	link := filepath.Join(t.TempDir(), comm)
+	dir, err := os.MkdirTemp("", "igop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // for another user too
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, comm)
 	if err := os.Symlink("/bin/sh", link); err != nil { // comm is the name exec'd
 		t.Fatal(err)
 	}
 	cmd := exec.Command(link, "-c", `while read -r p; do true <"$p" || :; done`)
+	if change != nil {
+		change(cmd)
+	}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +185,7 @@ func TestKernelFilters(t *testing.T) {
 		inContainer(t, "docker", name, "/bin/sh", "-c", `true </`+marker+` || :`)
 	}
 	op := startOpener(t)
+	other := startOpenerWith(t, asOtherIDs)
 
 	// What may reach ig before it has decided a mount namespace: the
 	// namespace's first events until ig writes its verdict (the host's:
@@ -189,6 +208,19 @@ func TestKernelFilters(t *testing.T) {
 			load: hostOpens(t), loadN: openLoad},
 		{name: "trace open --comm", args: []string{"trace", "open", "--comm", op.comm}, mark: op.open, seen: openSeen,
 			only: func(ev *commonEvent) bool { return ev.Comm == op.comm },
+			load: hostOpens(t), loadN: openLoad},
+		// -F filters the kernel can apply are pushed down to it.
+		{name: "trace open -F container", args: []string{"trace", "open", "-F", "container:" + name}, mark: inName, seen: openSeen,
+			only: func(ev *commonEvent) bool { return ev.Runtime.ContainerName == name },
+			load: hostOpens(t), loadN: openLoad, slack: openSlack},
+		{name: "trace open -F pid", args: []string{"trace", "open", "-F", "pid:" + strconv.Itoa(op.pid)}, mark: op.open, seen: openSeen,
+			only: func(ev *commonEvent) bool { return ev.Pid == int64(op.pid) },
+			load: hostOpens(t), loadN: openLoad},
+		{name: "trace open -F comm", args: []string{"trace", "open", "-F", "comm:" + op.comm}, mark: op.open, seen: openSeen,
+			only: func(ev *commonEvent) bool { return ev.Comm == op.comm },
+			load: hostOpens(t), loadN: openLoad},
+		{name: "trace open -F uid", args: []string{"trace", "open", "-F", "uid:" + strconv.Itoa(otherUID)}, mark: other.open, seen: openSeen,
+			only: func(ev *commonEvent) bool { return ev.Uid == otherUID },
 			load: hostOpens(t), loadN: openLoad},
 		{name: "trace exec -c", args: []string{"trace", "exec", "-c", name},
 			mark: func(t *testing.T, m string) { inContainer(t, "docker", name, "/bin/true", m) }, seen: execSeen,
