@@ -138,7 +138,17 @@ func (p *Printer[T]) Header() {
 		p.fit(line, start, i)
 		p.align(start, i)
 	}
+	p.cutLine(line)
 	p.buf = append(p.buf, '\n')
+}
+
+// cutLine cuts, on a terminal, the line written from line to its width:
+// when even the narrowest columns do not fit, the line ends in an
+// ellipsis rather than wrapping.
+func (p *Printer[T]) cutLine(line int) {
+	if p.lineWidth > 0 {
+		p.buf = cutTo(p.buf, line, p.lineWidth)
+	}
 }
 
 // fit cuts, on a terminal, the cell of column i written from start to the
@@ -190,6 +200,7 @@ func (p *Printer[T]) Print(ev *T) {
 			p.fit(line, start, i)
 			p.align(start, i)
 		}
+		p.cutLine(line)
 		p.buf = append(p.buf, '\n')
 	case ModeJSON:
 		p.buf = appendJSON(p.buf, base, p.fields)
@@ -349,7 +360,9 @@ func (p *Printer[T]) table(rows []T) error {
 	}
 	// Trailing blanks only make copy-and-paste worse.
 	for _, line := range bytes.SplitAfter(out.Bytes(), []byte("\n")) {
+		start := len(p.buf)
 		p.buf = append(p.buf, bytes.TrimRight(line, " \n")...)
+		p.cutLine(start)
 		if len(line) > 0 {
 			p.buf = append(p.buf, '\n')
 		}
