@@ -316,6 +316,13 @@ check_dns() {
 	if [[ $q == "$3" && $r == "$3" ]]; then echo OK; else echo "showed $q queries and $r responses of $3"; fi
 }
 
+# A -F that drops every event shows none of the workload's opens.
+check_none() {
+	local got
+	got=$(jq -s --arg p "$2" '[.[] | select(.path == $p)] | length' "$1")
+	if [[ $got == 0 ]]; then echo OK; else echo "showed $got opens, want none"; fi
+}
+
 NW=${NW:-200000}
 measure_gadget "top file" write "$NW" check_topfile top file -o json --interval 1 --sort -writes -m 1000
 topfile=$GRESULT
@@ -328,6 +335,14 @@ tcpconnect=$GRESULT
 ND=${ND:-50000}
 measure_gadget "trace dns" dns "$ND" check_dns trace dns -o json
 dns=$GRESULT
+# -F comm: an equality is pushed down to the kernel, which drops the
+# workload's opens before they are copied to ig; a regular expression is
+# checked in user space, after every open went through the ring buffer.
+NF=${NF:-200000}
+measure_gadget "-F comm (kernel)" open "$NF" check_none trace open --host -o json -F comm:nosuchcomm
+fpushed=$GRESULT
+measure_gadget "-F comm:~ (user)" open "$NF" check_none trace open --host -o json -F 'comm:~^nosuchcomm$'
+fuser=$GRESULT
 
 echo
 echo "gadget lines (ours), median of $RUNS runs; workload on CPU $WL_CPU, ig on CPU $IG_CPU"
@@ -340,4 +355,6 @@ gfmt='%-18s %-40s %10s %8s %10s %8s %s\n'
 	printf "$gfmt" "profile cpu" "$NS x 100 000 rounds of a loop, 49 Hz" "$(kv slow "$profilecpu")x" "< 1.05x" "$(kv rss_mib "$profilecpu") MiB" "< 64" "$(checkword "$(kv checks "$profilecpu")")"
 	printf "$gfmt" "trace tcpconnect" "$NC connects over loopback" "$(kv slow "$tcpconnect")x" "< 1.3x" "$(kv rss_mib "$tcpconnect") MiB" "< 40" "$(checkword "$(kv checks "$tcpconnect")")"
 	printf "$gfmt" "trace dns" "$ND UDP queries, each answered" "$(kv slow "$dns")x" "< 1.5x" "$(kv rss_mib "$dns") MiB" "< 64" "$(checkword "$(kv checks "$dns")")"
+	printf "$gfmt" "-F comm (kernel)" "$NF opens, another comm's filtered" "$(kv slow "$fpushed")x" "" "$(kv rss_mib "$fpushed") MiB" "" "$(checkword "$(kv checks "$fpushed")")"
+	printf "$gfmt" "-F comm:~ (user)" "$NF opens, the same by a regex" "$(kv slow "$fuser")x" "" "$(kv rss_mib "$fuser") MiB" "" "$(checkword "$(kv checks "$fuser")")"
 }
