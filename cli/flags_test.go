@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 // Each command's help lists the flags that apply to it, and no other.
@@ -83,6 +85,29 @@ func TestFlagsAnyPosition(t *testing.T) {
 	} {
 		if _, err := runApp(t, args...); err == nil || !strings.Contains(err.Error(), "bogus") {
 			t.Errorf("ig %s: error %v, want one about -o bogus", strings.Join(args, " "), err)
+		}
+	}
+}
+
+// No two flags of a gadget share a name or an alias: cli would panic when
+// the gadget runs (profile cpu's -F, its frequency in bcc, was -F/--filter's
+// too). Every gadget's flags are set up as cli does it.
+func TestNoFlagNamedTwice(t *testing.T) {
+	for _, cmd := range gadgetCommands() {
+		leaves := []*cli.Command{cmd}
+		if len(cmd.Subcommands) > 0 {
+			leaves = cmd.Subcommands
+		}
+		for _, leaf := range leaves {
+			seen := map[string]bool{}
+			for _, f := range leaf.Flags {
+				for _, name := range f.Names() {
+					if seen[name] {
+						t.Errorf("%s %s: flag %q defined twice", cmd.Name, leaf.Name, name)
+					}
+					seen[name] = true
+				}
+			}
 		}
 	}
 }

@@ -175,7 +175,7 @@ func TestProfileCPU(t *testing.T) {
 	jsonIG := startIG(t, "profile", "cpu", "-v", "--comm", stripName, "-o", "json")
 	folded := startIG(t, "profile", "cpu", "-v", "--comm", plainName, "-o", "folded")
 	pprofIG := startIG(t, "profile", "cpu", "-v", "--comm", plainName, "-o", "pprof="+pprofFile)
-	svg := startIG(t, "profile", "cpu", "-v", "--comm", plainName, "-o", "svg="+svgFile, "-F", "99")
+	svg := startIG(t, "profile", "cpu", "-v", "--comm", plainName, "-o", "svg="+svgFile, "--frequency", "99")
 	igs := []*proc{text, jsonIG, folded, pprofIG, svg}
 	for _, p := range igs {
 		p.waitVerboseAttached()
@@ -447,7 +447,7 @@ func TestProfileCPUStacksFlags(t *testing.T) {
 	}
 
 	for _, args := range [][]string{
-		{"-F", "0"}, {"-U", "-K"}, {"-o", "pprof"}, {"-o", "svg=/nonexistent/x.svg"}, {"-m", "-1"},
+		{"--frequency", "0"}, {"-U", "-K"}, {"-o", "pprof"}, {"-o", "svg=/nonexistent/x.svg"}, {"-m", "-1"},
 	} {
 		r := runIG(t, append([]string{"profile", "cpu", "-t", "1"}, args...)...)
 		checkFailure(t, r)

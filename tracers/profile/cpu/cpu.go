@@ -46,7 +46,7 @@ func init() {
 		Name:        "cpu",
 		Description: "Sample the stacks running on every CPU; report the hottest when stopped (also -o folded, pprof=FILE, svg=FILE)",
 		Flags: append(tracers.SummaryFlags(),
-			&cli.IntFlag{Name: "frequency", Aliases: []string{"F"}, Value: 49, Usage: "sample each CPU `HZ` times a second"},
+			&cli.IntFlag{Name: "frequency", Value: 49, Usage: "sample each CPU `HZ` times a second (-F is the filter of every gadget)"},
 			&cli.BoolFlag{Name: "user-stack", Aliases: []string{"U"}, Usage: "user stacks only (no kernel frames)"},
 			&cli.BoolFlag{Name: "kernel-stack", Aliases: []string{"K"}, Usage: "kernel stacks only (no user frames)"},
 			&cli.IntFlag{Name: "max-stacks", Aliases: []string{"m"}, Value: defaultStacks, Usage: "the text report shows the `N` hottest stacks (0: all); JSON, folded, pprof and svg have them all"},
