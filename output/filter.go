@@ -1,6 +1,7 @@
 package output
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -247,11 +248,11 @@ func (c *cond) match(base unsafe.Pointer) bool {
 		var buf [128]byte
 		r = strings.Compare(string(appendCell(buf[:0], base, f)), c.s)
 	case kindInt:
-		r = compare(readInt(base, f), c.i)
+		r = cmp.Compare(readInt(base, f), c.i)
 	case kindUint:
-		r = compare(readUint(base, f), c.u)
+		r = cmp.Compare(readUint(base, f), c.u)
 	case kindFloat:
-		r = compare(*at[float64](base, f), c.fl)
+		r = cmp.Compare(*at[float64](base, f), c.fl)
 	case kindBool:
 		v := *at[bool](base, f)
 		if v == c.b {
@@ -277,16 +278,6 @@ func (c *cond) match(base unsafe.Pointer) bool {
 		return r <= 0
 	}
 	return false
-}
-
-func compare[N int64 | uint64 | float64](a, b N) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Pushable is what the kernel can do of the filters: the value of an

@@ -19,8 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/runtimes"
 	"github.com/ig-tracer/ig/tracers"
@@ -64,7 +62,7 @@ func init() {
 		Name:        "network-policy",
 		Description: "Record the connections of containers until stopped, then write a Kubernetes NetworkPolicy for each CRI pod (a summary for other containers)",
 		Flags: append(tracers.SummaryFlags(),
-			&cli.StringFlag{Name: "output-dir", Usage: "write each pod's policy to `DIR`/POD.yaml (default: print them)"},
+			tracers.OutputDirFlag("write each pod's policy to `DIR`/POD.yaml (default: print them)"),
 		),
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "k8s.pod", "file"),
@@ -76,11 +74,9 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if env.Filter.ByProcess() {
 		return errors.New("connections are attributed by network namespace, not by process: --pid, --comm and -F on pid, comm or uid cannot apply; select with -c")
 	}
-	dir := env.Args.String("output-dir")
-	if dir != "" {
-		if err := writable(dir); err != nil {
-			return fmt.Errorf("--output-dir %s: %w", dir, err)
-		}
+	dir, err := tracers.OutputDir(env.Args)
+	if err != nil {
+		return err
 	}
 	if env.Filter.MntNsMode != tracers.MntNsAll {
 		env.WarnHostNetwork()
@@ -103,26 +99,6 @@ func run(ctx context.Context, env *tracers.Env) error {
 		Collecting: func(ctx context.Context, p *tracers.Program) { known.learn(ctx, env, p) },
 		Text:       text,
 	})
-}
-
-// writable checks that dir exists and a file can be made in it, before
-// anything is recorded.
-func writable(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case os.IsNotExist(err):
-		return fmt.Errorf("no such directory")
-	case err != nil:
-		return err
-	case !st.IsDir():
-		return fmt.Errorf("not a directory")
-	}
-	f, err := os.CreateTemp(dir, ".ig-check-*")
-	if err != nil {
-		return fmt.Errorf("cannot write in it: %w", errors.Unwrap(err))
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // containers are the containers met while recording, by network

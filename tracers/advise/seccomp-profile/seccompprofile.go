@@ -7,7 +7,6 @@ package seccompprofile
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/runtimes"
@@ -56,7 +53,7 @@ func init() {
 		Name:        "seccomp-profile",
 		Description: "Record the system calls of containers until stopped, then write a seccomp profile for each",
 		Flags: append(tracers.SummaryFlags(),
-			&cli.StringFlag{Name: "output-dir", Usage: "write each container's profile to `DIR`/NAME.json (default: print them)"},
+			tracers.OutputDirFlag("write each container's profile to `DIR`/NAME.json (default: print them)"),
 		),
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "file"),
@@ -65,11 +62,9 @@ func init() {
 }
 
 func run(ctx context.Context, env *tracers.Env) error {
-	dir := env.Args.String("output-dir")
-	if dir != "" {
-		if err := writable(dir); err != nil {
-			return fmt.Errorf("--output-dir %s: %w", dir, err)
-		}
+	dir, err := tracers.OutputDir(env.Args)
+	if err != nil {
+		return err
 	}
 	spec, err := loadSeccompprofile()
 	if err != nil {
@@ -89,26 +84,6 @@ func run(ctx context.Context, env *tracers.Env) error {
 		Collecting: func(ctx context.Context, p *tracers.Program) { known.learn(ctx, env, p) },
 		Text:       text,
 	})
-}
-
-// writable checks that dir exists and a file can be made in it, before
-// anything is recorded.
-func writable(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case os.IsNotExist(err):
-		return fmt.Errorf("no such directory")
-	case err != nil:
-		return err
-	case !st.IsDir():
-		return fmt.Errorf("not a directory")
-	}
-	f, err := os.CreateTemp(dir, ".ig-check-*")
-	if err != nil {
-		return fmt.Errorf("cannot write in it: %w", errors.Unwrap(err))
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // containers are the containers met while recording, by mount namespace:
@@ -197,7 +172,7 @@ func collect(p *tracers.Program, known *containers, env *tracers.Env, dir string
 	if err := it.Err(); err != nil {
 		return nil, fmt.Errorf("read the recorded system calls: %w", err)
 	}
-	slices.SortFunc(rows, func(a, b Profile) int { return compare(a.Runtime.ContainerName, b.Runtime.ContainerName) })
+	slices.SortFunc(rows, func(a, b Profile) int { return strings.Compare(a.Runtime.ContainerName, b.Runtime.ContainerName) })
 	if dir != "" {
 		for i := range rows {
 			path := filepath.Join(dir, fileName(rows[i].Runtime.ContainerName, rows[i].Runtime.ContainerID)+".json")
@@ -251,16 +226,6 @@ func sortedUnique(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
