@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ig-tracer/ig/output"
@@ -86,85 +85,53 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	// Containers may stop before the report: each one seen while
-	// recording is remembered by its network namespace.
-	known := &containers{byNetNs: map[uint64][]runtimes.Container{}}
-	if env.Containers != nil {
-		known.add(env.Containers())
-	}
-	if env.OnContainers != nil {
-		env.OnContainers(func(added, _ []runtimes.Container) { known.add(added) })
-	}
+	// recording is remembered by its network namespace (the sandbox of a
+	// pod too, which carries its labels).
+	known := tracers.Remember(env, addContainers)
 	return tracers.RunSummary[Report](ctx, env, spec, nil, tracers.SummarySpec[Report]{
 		Collect:    func(p *tracers.Program) ([]Report, error) { return collect(p, known, env, dir) },
-		Collecting: func(ctx context.Context, p *tracers.Program) { known.learn(ctx, env, p) },
+		Collecting: func(ctx context.Context, p *tracers.Program) { learn(ctx, known, env, p) },
 		Text:       text,
 	})
 }
 
-// containers are the containers met while recording, by network
-// namespace (the sandbox of a pod too, which carries its labels).
-type containers struct {
-	mu      sync.Mutex
-	byNetNs map[uint64][]runtimes.Container
-}
-
-func (c *containers) add(cts []runtimes.Container) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// addContainers adds each container to its network namespace's list.
+func addContainers(s *tracers.Seen[[]runtimes.Container], cts []runtimes.Container) {
 	for _, ct := range cts {
 		if ct.NetNsID == 0 {
 			continue
 		}
-		list := c.byNetNs[ct.NetNsID]
-		if !slices.ContainsFunc(list, func(o runtimes.Container) bool { return o.ID == ct.ID && o.Runtime == ct.Runtime }) {
-			c.byNetNs[ct.NetNsID] = append(list, ct)
-		}
+		s.Update(ct.NetNsID, func(list []runtimes.Container, _ bool) []runtimes.Container {
+			if slices.ContainsFunc(list, func(o runtimes.Container) bool { return o.ID == ct.ID && o.Runtime == ct.Runtime }) {
+				return list
+			}
+			return append(list, ct)
+		})
 	}
 }
 
-func (c *containers) lookup(netns uint64) ([]*runtimes.Container, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	list, ok := c.byNetNs[netns]
-	out := make([]*runtimes.Container, len(list))
-	for i := range list {
-		ct := list[i]
-		out[i] = &ct
-	}
-	return out, ok
-}
-
-// learn asks, while the runtimes can still answer, for the containers of
-// the network namespaces the kernel has recorded: a container that
-// started and stopped between two news of the collection is named too.
-func (c *containers) learn(ctx context.Context, env *tracers.Env, p *tracers.Program) {
+// learn names the containers of the network namespaces the kernel has
+// recorded while the runtimes know them.
+func learn(ctx context.Context, known *tracers.Seen[[]runtimes.Container], env *tracers.Env, p *tracers.Program) {
 	if env.LookupNet == nil {
 		return
 	}
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	recorded := func(yield func(uint64)) {
 		var key networkpolicyConnKey
 		var n uint64
-		it := p.Coll.Maps["conns"].Iterate()
-		for it.Next(&key, &n) {
-			if _, ok := c.lookup(key.Netns); ok {
-				continue
-			}
-			if cts, settled := env.LookupNet(key.Netns); settled && len(cts) > 0 {
-				list := make([]runtimes.Container, len(cts))
-				for i, ct := range cts {
-					list[i] = *ct
-				}
-				c.add(list)
-			}
+		for it := p.Coll.Maps["conns"].Iterate(); it.Next(&key, &n); {
+			yield(key.Netns)
 		}
 	}
+	known.Learn(ctx, recorded, func(netns uint64) {
+		if cts, settled := env.LookupNet(netns); settled && len(cts) > 0 {
+			list := make([]runtimes.Container, len(cts))
+			for i, ct := range cts {
+				list[i] = *ct
+			}
+			addContainers(known, list)
+		}
+	})
 }
 
 // Kernel values of struct conn_key.
@@ -180,7 +147,7 @@ const (
 // collect reads (and clears) what the kernel recorded, a report per
 // network namespace the filters take, and writes the pods' policies to
 // dir.
-func collect(p *tracers.Program, known *containers, env *tracers.Env, dir string) ([]Report, error) {
+func collect(p *tracers.Program, known *tracers.Seen[[]runtimes.Container], env *tracers.Env, dir string) ([]Report, error) {
 	m, ok := p.Coll.Maps["conns"]
 	if !ok {
 		return nil, fmt.Errorf("eBPF object has no map conns")
@@ -195,7 +162,11 @@ func collect(p *tracers.Program, known *containers, env *tracers.Env, dir string
 	deadline := time.Now().Add(lookupWait)
 	var rows []Report
 	for ns, conns := range byNs {
-		cts, ok := known.lookup(ns)
+		list, ok := known.Get(ns)
+		cts := make([]*runtimes.Container, len(list))
+		for i := range list {
+			cts[i] = &list[i]
+		}
 		if !ok && env.LookupNet != nil {
 			// New to the collection: ask the runtimes, for a while.
 			for {

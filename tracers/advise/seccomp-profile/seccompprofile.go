@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ig-tracer/ig/output"
@@ -71,79 +70,48 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	// Containers may stop before the profiles are written: each one seen
-	// while recording is remembered by its mount namespace.
-	known := &containers{byMntNs: map[uint64]tracers.Event{}}
-	if env.Containers != nil {
-		known.add(env.Containers())
-	}
-	if env.OnContainers != nil {
-		env.OnContainers(func(added, _ []runtimes.Container) { known.add(added) })
-	}
+	// while recording is remembered by its mount namespace (its container
+	// fields).
+	known := tracers.Remember(env, func(s *tracers.Seen[tracers.Event], cts []runtimes.Container) {
+		for i := range cts {
+			if ct := &cts[i]; ct.MountNsID != 0 && !ct.Sandbox {
+				var ev tracers.Event
+				ev.Runtime, ev.K8s = tracers.ContainerFields(ct)
+				s.Update(ct.MountNsID, func(tracers.Event, bool) tracers.Event { return ev })
+			}
+		}
+	})
 	return tracers.RunSummary[Profile](ctx, env, spec, nil, tracers.SummarySpec[Profile]{
 		Collect:    func(p *tracers.Program) ([]Profile, error) { return collect(p, known, env, dir) },
-		Collecting: func(ctx context.Context, p *tracers.Program) { known.learn(ctx, env, p) },
+		Collecting: func(ctx context.Context, p *tracers.Program) { learn(ctx, known, env, p) },
 		Text:       text,
 	})
 }
 
-// containers are the containers met while recording, by mount namespace:
-// they may be gone when the profiles are written.
-type containers struct {
-	mu      sync.Mutex
-	byMntNs map[uint64]tracers.Event // only its container fields
-}
-
-func (c *containers) add(cts []runtimes.Container) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := range cts {
-		if ct := &cts[i]; ct.MountNsID != 0 && !ct.Sandbox {
-			var ev tracers.Event
-			ev.Runtime, ev.K8s = tracers.ContainerFields(ct)
-			c.byMntNs[ct.MountNsID] = ev
-		}
+// learn names the containers of the mount namespaces the kernel has
+// recorded while the runtimes know them.
+func learn(ctx context.Context, known *tracers.Seen[tracers.Event], env *tracers.Env, p *tracers.Program) {
+	if env.Enrich == nil {
+		return
 	}
-}
-
-func (c *containers) lookup(mntns uint64) (tracers.Event, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ev, ok := c.byMntNs[mntns]
-	return ev, ok
-}
-
-// learn names, while the runtimes can still be asked, the containers of
-// the mount namespaces the kernel has recorded: a container that started
-// and stopped between two news of the collection is named too.
-func (c *containers) learn(ctx context.Context, env *tracers.Env, p *tracers.Program) {
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	recorded := func(yield func(uint64)) {
 		var mntns uint64
 		var set seccompprofileSyscallSet
-		it := p.Coll.Maps["syscalls_by_mntns"].Iterate()
-		for it.Next(&mntns, &set) {
-			if _, ok := c.lookup(mntns); ok || env.Enrich == nil {
-				continue
-			}
-			ev := tracers.Event{MountNsID: mntns}
-			if env.Enrich(&ev) && ev.Runtime.ContainerName != "" {
-				c.mu.Lock()
-				c.byMntNs[mntns] = tracers.Event{Runtime: ev.Runtime, K8s: ev.K8s}
-				c.mu.Unlock()
-			}
+		for it := p.Coll.Maps["syscalls_by_mntns"].Iterate(); it.Next(&mntns, &set); {
+			yield(mntns)
 		}
 	}
+	known.Learn(ctx, recorded, func(mntns uint64) {
+		ev := tracers.Event{MountNsID: mntns}
+		if env.Enrich(&ev) && ev.Runtime.ContainerName != "" {
+			known.Update(mntns, func(tracers.Event, bool) tracers.Event { return tracers.Event{Runtime: ev.Runtime, K8s: ev.K8s} })
+		}
+	})
 }
 
 // collect reads what the kernel recorded, a profile per container (other
 // mount namespaces, the host's, are left out), and writes them to dir.
-func collect(p *tracers.Program, known *containers, env *tracers.Env, dir string) ([]Profile, error) {
+func collect(p *tracers.Program, known *tracers.Seen[tracers.Event], env *tracers.Env, dir string) ([]Profile, error) {
 	var (
 		mntns uint64
 		set   seccompprofileSyscallSet
@@ -154,7 +122,7 @@ func collect(p *tracers.Program, known *containers, env *tracers.Env, dir string
 	for it.Next(&mntns, &set) {
 		row := Profile{}
 		row.MountNsID = mntns
-		if ev, ok := known.lookup(mntns); ok {
+		if ev, ok := known.Get(mntns); ok {
 			row.Runtime, row.K8s = ev.Runtime, ev.K8s
 		} else if !enrich(env, &row.Event, deadline) {
 			env.Logf("advise seccomp-profile: mount namespace %d is no container's: left out", mntns)
