@@ -36,7 +36,7 @@ test-unit:
 	$(GO) test ./...
 
 integration: ig
-	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./tests/...
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 -timeout 25m ./tests/...
 
 # The whole suite, as CI runs it (as root). up.sh brings up the container runtimes the
 # integration tests use; when they are up already it only checks them (seconds).
@@ -47,7 +47,7 @@ test: ig fuzz
 	bash scripts/deps.sh
 	bash tests/runtimes/up.sh
 	bash scripts/ig-ref.sh v0.26.0 >/dev/null # IG's own ig, for tests/parity_test.go: built once per machine
-	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 ./...
+	IG_INTEGRATION=1 IG_BINARY=$(CURDIR)/ig bash scripts/gotest.sh -count=1 -timeout 25m ./...
 
 # The packet parsers' fuzz targets, each for a bounded time from its committed seed
 # corpus (testdata/fuzz/): malformed or truncated packets must not panic.
