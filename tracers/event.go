@@ -5,22 +5,37 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/output"
 )
 
 // Runtime says which container an event came from; filled by runtimes/.
 // The JSON names are Inspektor Gadget's, so existing jq filters keep working.
 type Runtime struct {
-	RuntimeName        string `json:"runtimeName" column:"runtime,width:10" desc:"container runtime: docker, containerd, cri-o or podman; empty for host processes"`
-	ContainerID        string `json:"containerId" column:"containerid,width:13" desc:"container id"`
-	ContainerName      string `json:"containerName" column:"container,width:16" desc:"container name"`
-	ContainerImageName string `json:"containerImageName" column:"image,width:20" desc:"container image"`
+	RuntimeName          string `json:"runtimeName" column:"runtime,width:10" desc:"container runtime: docker, containerd, cri-o or podman; empty for host processes"`
+	ContainerID          string `json:"containerId" column:"containerid,width:13" desc:"container id"`
+	ContainerName        string `json:"containerName" column:"container,width:16" desc:"container name"`
+	ContainerPid         uint32 `json:"containerPid" column:"containerpid,width:7,right" desc:"host pid of the container's first process; 0 for host processes"`
+	ContainerImageName   string `json:"containerImageName" column:"image,width:20" desc:"container image"`
+	ContainerImageDigest string `json:"containerImageDigest" column:"imagedigest,width:20" desc:"the image's repository digest (sha256:...) where the runtime gives it with the container (CRI-O); empty otherwise, as IG leaves it for docker"`
+	ContainerStartedAt   int64  `json:"containerStartedAt" column:"startedat,width:15,walltime" desc:"when the container's first process started, nanoseconds since the epoch (10 ms resolution); 0 for host processes"`
 }
 
 // K8s is the Kubernetes identity of a container, from CRI labels.
 type K8s struct {
-	Namespace     string `json:"namespace" column:"k8s.namespace,width:12" desc:"Kubernetes namespace of the pod (CRI labels)"`
-	PodName       string `json:"podName" column:"k8s.pod,width:16" desc:"Kubernetes pod name (CRI labels)"`
-	ContainerName string `json:"containerName" column:"k8s.container,width:16" desc:"Kubernetes container name (CRI labels)"`
+	Node          string          `json:"node" column:"k8s.node,width:12" desc:"Kubernetes node name: always empty, as in IG's ig, which runs on one host outside of Kubernetes"`
+	Namespace     string          `json:"namespace" column:"k8s.namespace,width:12" desc:"Kubernetes namespace of the pod (CRI labels)"`
+	PodName       string          `json:"podName" column:"k8s.pod,width:16" desc:"Kubernetes pod name (CRI labels)"`
+	PodLabels     output.JSONText `json:"podLabels" desc:"the pod's labels, as the CRI has them in its sandbox's config; null for a container of no CRI pod and for host processes"`
+	ContainerName string          `json:"containerName" column:"k8s.container,width:16" desc:"Kubernetes container name (CRI labels)"`
+	HostNetwork   bool            `json:"hostNetwork" column:"k8s.hostnetwork,width:5" desc:"true for a container on the host's network namespace"`
+	Owner         K8sOwner        `json:"owner" desc:"the pod's controller: always empty, ig asks no Kubernetes API server"`
+}
+
+// K8sOwner is the controller of a pod (IG's k8s.owner, from the API server).
+type K8sOwner struct {
+	Kind string `json:"kind" desc:"its kind (Deployment, DaemonSet...): always empty"`
+	Name string `json:"name" desc:"its name: always empty"`
 }
 
 // Event is what every event of every gadget carries. Gadget event types embed
