@@ -232,6 +232,38 @@ func TestParityWithIG(t *testing.T) {
 		}
 	})
 
+	t.Run("open --full-path", func(t *testing.T) {
+		dir := t.TempDir()
+		real := filepath.Join(dir, unique("ig-parity-real"))
+		link := filepath.Join(dir, unique("ig-parity-link"))
+		if err := os.WriteFile(real, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Base(real), link); err != nil {
+			t.Fatal(err)
+		}
+		ours, theirs := startBoth(t, ref, []string{"trace", "open", "--full-path"}, func(p *proc) { p.waitOpenJSON(newMarkerFile(t)) })
+		fd, err := unix.Open(link, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unix.Close(fd)
+		done := newMarkerFile(t)
+		ours.waitOpenJSON(done)
+		theirs.waitOpenJSON(done)
+		ro, rt := ours.stop(sigINT), theirs.stop(sigINT)
+		checkSuccess(t, ro)
+		byPath := func(ev map[string]any) bool { return ev["path"] == link }
+		o := oneEvent(t, "ig", "the open of "+link, mapEvents(t, "ig", ro.Stdout), byPath)
+		r := oneEvent(t, "IG's ig", "the open of "+link, mapEvents(t, "IG's ig", rt.Stdout), byPath)
+		compared := compareParity(t, r, o, "")
+		t.Logf("compared %s", strings.Join(compared, ","))
+		// The symlink resolved: the file's own path.
+		if o["fullPath"] != real || !slices.Contains(compared, "fullPath") {
+			t.Errorf("ig's fullPath %v, want %s, compared with IG's", o["fullPath"], real)
+		}
+	})
+
 	t.Run("exec", func(t *testing.T) {
 		ours, theirs := startBoth(t, ref, []string{"trace", "exec"}, func(p *proc) { p.waitExecJSON(unique("ig-parity-ready")) })
 		args := []string{unique("ig-parity-exec"), "a b", ""}
