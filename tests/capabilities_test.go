@@ -117,8 +117,8 @@ func TestTraceCapabilities(t *testing.T) {
 	checkCaps(t, "denied", ev, 0, nil, userns, userns)
 	ev = findOne(t, evs, "the allowed bind", func(ev *capEvent) bool { return ev.Pid == int64(allowed) && ev.CapName == "NET_BIND_SERVICE" })
 	checkBindEvent(t, "allowed", ev, allowed, "Allow")
-	if ev.Uid != 0 || ev.Gid != 0 {
-		t.Errorf("allowed: uid/gid %d/%d, want 0/0", ev.Uid, ev.Gid)
+	if ev.Uid != 0 || ev.Gid != 0 || ev.User != "root" || ev.Group != "root" {
+		t.Errorf("allowed: uid/gid %d/%d (%q/%q), want 0/0 (root/root)", ev.Uid, ev.Gid, ev.User, ev.Group)
 	}
 	checkCaps(t, "allowed", ev, capEff(t), []string{"chown", "net_bind_service", "sys_admin"}, userns, userns)
 }

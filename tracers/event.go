@@ -52,6 +52,8 @@ type Event struct {
 	Uid       uint32    `json:"uid" column:"uid,width:6,right" desc:"user id"`
 	Gid       uint32    `json:"gid" column:"gid,width:6,right" desc:"group id"`
 	Comm      string    `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
+	User      string    `json:"user" column:"user,width:10" desc:"uid's name in the host's /etc/passwd (read when ig starts); empty for an id it lacks and for an event with no process"`
+	Group     string    `json:"group" column:"group,width:10" desc:"gid's name in the host's /etc/group; empty as user"`
 	// MountNsSerial tells a namespace from an earlier one that had the
 	// same number (the kernel reuses them); low 32 bits, 0 when unknown.
 	MountNsSerial uint32 `json:"-"`
