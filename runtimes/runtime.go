@@ -56,10 +56,9 @@ type Container struct {
 	// /proc/<Pid>/stat; 0 when unknown. The same for every runtime, where
 	// their own start times differ in what they count.
 	StartedAt int64
-	// ImageDigest is the image's repository digest (sha256:...) when the
-	// runtime gives it with the container: CRI-O's image reference;
-	// empty otherwise (docker, podman and containerd need a request per
-	// image for it).
+	// ImageDigest is the image's digest (sha256:...): containerd's image
+	// store's (one request per container), CRI-O's image reference by
+	// digest; empty for docker and podman (as Inspektor Gadget).
 	ImageDigest string
 }
 

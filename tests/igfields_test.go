@@ -80,10 +80,11 @@ func TestIGContainerFields(t *testing.T) {
 		pid         int
 		hostNetwork bool
 		labels      map[string]string // nil: no pod, podLabels null
+		digest      string            // docker: none, as IG
 	}{
-		{ownNet, ownPid, false, nil},
-		{hostNet, hostPid, true, nil},
-		{pod, podPid, false, map[string]string{"app": "igt-fields"}},
+		{ownNet, ownPid, false, nil, ""},
+		{hostNet, hostPid, true, nil, ""},
+		{pod, podPid, false, map[string]string{"app": "igt-fields"}, containerdDigest(t, env["IMG_PAUSE"])},
 	} {
 		ev := findOne(t, evs, "the exec in "+c.name, func(ev *igContainerEvent) bool {
 			return len(ev.Args) == 2 && ev.Args[1] == marker && ev.Runtime.ContainerName == c.name
@@ -106,10 +107,26 @@ func TestIGContainerFields(t *testing.T) {
 		if k.Node == nil || *k.Node != "" || k.Owner == nil || k.Owner.Kind == nil || *k.Owner.Kind != "" || k.Owner.Name == nil || *k.Owner.Name != "" {
 			t.Errorf("%s: node %v owner %+v, want both present and empty", c.name, val(k.Node), k.Owner)
 		}
-		if rt.ContainerImageDigest == nil {
-			t.Errorf("%s: no containerImageDigest", c.name)
+		if rt.ContainerImageDigest == nil || *rt.ContainerImageDigest != c.digest {
+			t.Errorf("%s: containerImageDigest %v, want %q", c.name, val(rt.ContainerImageDigest), c.digest)
 		}
 	}
+}
+
+// containerdDigest is the digest of image in the CRI plugin's image store,
+// as ctr lists it.
+func containerdDigest(t *testing.T, image string) string {
+	t.Helper()
+	out, err := exec.Command("ctr", "--address", "/run/containerd/containerd.sock", "-n", "k8s.io", "images", "ls", "name=="+image).Output()
+	if err != nil {
+		t.Fatalf("ctr images ls: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if f := strings.Fields(lines[len(lines)-1]); len(lines) == 2 && len(f) > 2 && strings.HasPrefix(f[2], "sha256:") {
+		return f[2]
+	}
+	t.Fatalf("ctr images ls name==%s: %q", image, out)
+	return ""
 }
 
 // val is *p, or "absent" for a key the JSON lacked.

@@ -17,7 +17,7 @@ type Runtime struct {
 	ContainerName        string `json:"containerName" column:"container,width:16" desc:"container name"`
 	ContainerPid         uint32 `json:"containerPid" column:"containerpid,width:7,right" desc:"host pid of the container's first process; 0 for host processes"`
 	ContainerImageName   string `json:"containerImageName" column:"image,width:20" desc:"container image"`
-	ContainerImageDigest string `json:"containerImageDigest" column:"imagedigest,width:20" desc:"the image's repository digest (sha256:...) where the runtime gives it with the container (CRI-O); empty otherwise, as IG leaves it for docker"`
+	ContainerImageDigest string `json:"containerImageDigest" column:"imagedigest,width:20" desc:"the digest of the container's image (sha256:...) in containerd's image store, or CRI-O's image reference by digest; empty for docker and podman, as IG leaves it"`
 	ContainerStartedAt   int64  `json:"containerStartedAt" column:"startedat,width:15,walltime" desc:"when the container's first process started, nanoseconds since the epoch (10 ms resolution); 0 for host processes"`
 }
 
