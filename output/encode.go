@@ -50,7 +50,7 @@ func appendJSONValue(b []byte, base unsafe.Pointer, f *field) []byte {
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
 	case kindRaw:
-		return appendRaw(b, *at[json.RawMessage](base, f))
+		return appendRaw(b, raw(base, f))
 	case kindConst:
 		return appendJSONString(b, f.constant)
 	}
@@ -172,7 +172,7 @@ func appendCell(b []byte, base unsafe.Pointer, f *field) []byte {
 	case kindStructs:
 		return appendJSONStructs(b, base, f)
 	case kindRaw:
-		return appendRaw(b, *at[json.RawMessage](base, f))
+		return appendRaw(b, raw(base, f))
 	case kindConst:
 		return appendPrintable(b, f.constant)
 	}

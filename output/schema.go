@@ -30,7 +30,7 @@ const (
 	kindStrings
 	kindStruct
 	kindStructs // a slice of structs (a histogram's intervals): children's offsets are from each element
-	kindRaw     // json.RawMessage: JSON made by the gadget (a document of another schema), written as is; null when empty
+	kindRaw     // json.RawMessage or JSONText: JSON made by the gadget (a document of another schema), written as is; null when empty
 	kindConst   // the same string in every event (IG's "type"), from the field's `const` tag; the field takes no room
 )
 
@@ -51,6 +51,29 @@ type field struct {
 	walltime bool   // int64 nanoseconds printed as a time of day
 	unit     string // `unit:"ns"` (us, ms, bytes): -F then takes durations or sizes
 	constant string // kindConst: the value, from the `const` tag
+	text     bool   // kindRaw: a JSONText, not a json.RawMessage
+}
+
+// JSONText is JSON made by the gadget, as json.RawMessage, but a string:
+// a struct holding it stays comparable. Empty is null.
+type JSONText string
+
+// MarshalJSON writes the text as is, null when empty.
+func (t JSONText) MarshalJSON() ([]byte, error) { return appendRaw(nil, []byte(t)), nil }
+
+// UnmarshalJSON keeps the JSON as is.
+func (t *JSONText) UnmarshalJSON(b []byte) error {
+	*t = JSONText(b)
+	return nil
+}
+
+// raw is a kindRaw field's JSON, not copied.
+func raw(base unsafe.Pointer, f *field) []byte {
+	if f.text {
+		s := *at[JSONText](base, f)
+		return unsafe.Slice(unsafe.StringData(string(s)), len(s))
+	}
+	return *at[json.RawMessage](base, f)
 }
 
 // composite says whether a field is not one value (a struct, a list of
@@ -154,6 +177,9 @@ func (s *Schema) walk(t reflect.Type, base uintptr) []*field {
 		switch sf.Type.Kind() {
 		case reflect.String:
 			f.kind = kindString
+			if sf.Type == reflect.TypeFor[JSONText]() {
+				f.kind, f.text = kindRaw, true
+			}
 		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 			f.kind, f.size = kindInt, sf.Type.Size()
 		case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/json"
 	"unsafe"
 )
 
@@ -52,7 +51,7 @@ func appendYAML(b []byte, base unsafe.Pointer, fields []*field, indent int) []by
 			}
 		case kindRaw:
 			b = append(b, ' ')
-			b = appendRaw(b, *at[json.RawMessage](base, f))
+			b = appendRaw(b, raw(base, f))
 			b = append(b, '\n')
 		default:
 			b = append(b, ' ')

@@ -1,6 +1,7 @@
 package runtimes
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Collection is the live set of this host's containers, keyed by mount
@@ -190,7 +193,7 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 				continue // the same container through a lower layer
 			}
 			if old, ok := c.current[ct.ID]; ok && old.Pid == ct.Pid {
-				ct.MountNsID, ct.NetNsID = old.MountNsID, old.NetNsID
+				ct.MountNsID, ct.NetNsID, ct.StartedAt = old.MountNsID, old.NetNsID, old.StartedAt
 			} else {
 				var err error
 				if ct.MountNsID, err = pin(c.pins, ct.Pid, "mnt"); err != nil {
@@ -199,6 +202,7 @@ func (c *Collection) refreshLocked(ctx context.Context) error {
 				if ct.NetNsID, err = pin(c.netPins, ct.Pid, "net"); err != nil {
 					c.logf("%s container %s: %v", ct.Runtime, ct.Name, err)
 				}
+				ct.StartedAt, _ = ProcessStart(ct.Pid) // 0 when it is gone already
 			}
 			next[ct.ID] = ct
 		}
@@ -564,6 +568,37 @@ func MountNamespace(pid int) (uint64, error) { return namespace(pid, "mnt") }
 
 // NetworkNamespace reads the network namespace inode of a process.
 func NetworkNamespace(pid int) (uint64, error) { return namespace(pid, "net") }
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux architecture ig runs on.
+const clockTicks = 100
+
+// ProcessStart is when process pid started, in nanoseconds since the epoch:
+// its start time since boot (/proc/<pid>/stat's 22nd field, in clock ticks)
+// moved onto the wall clock.
+func ProcessStart(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The fields after comm, which may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22, starttime
+	if err != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: starttime %q", pid, f[19])
+	}
+	var boot, real unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &real)
+	return real.Nano() - boot.Nano() + ticks*(int64(time.Second)/clockTicks), nil
+}
 
 func namespace(pid int, kind string) (uint64, error) {
 	if pid <= 0 {

@@ -51,6 +51,15 @@ type Container struct {
 	// container on the host's network has the host's; the containers of
 	// a pod share the pod's.
 	NetNsID uint64
+	// StartedAt is when its first process (Pid) started, in nanoseconds
+	// since the epoch (10 ms resolution), filled by the Collection from
+	// /proc/<Pid>/stat; 0 when unknown. The same for every runtime, where
+	// their own start times differ in what they count.
+	StartedAt int64
+	// ImageDigest is the image's digest (sha256:...): containerd's image
+	// store's (one request per container), CRI-O's image reference by
+	// digest; empty for docker and podman (as Inspektor Gadget).
+	ImageDigest string
 }
 
 // CRI labels, set by containerd's CRI plugin and by CRI-O.

@@ -1,11 +1,15 @@
 package tests
 
 import (
+	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // capEvent is a trace capabilities event, as JSON.
@@ -17,6 +21,11 @@ type capEvent struct {
 	Audit   int    `json:"audit"`
 	Verdict string `json:"verdict"`
 	InsetID bool   `json:"insetid"`
+	// IG's, from the checked credentials and namespace.
+	TargetUserNs  uint64   `json:"targetuserns"`
+	CurrentUserNs uint64   `json:"currentuserns"`
+	Caps          uint64   `json:"caps"`
+	CapsNames     []string `json:"capsNames"`
 }
 
 // capProgs are trace capabilities' programs on this host (the tracepoint variant).
@@ -103,11 +112,111 @@ func TestTraceCapabilities(t *testing.T) {
 	if ev.MountNsID != mntns {
 		t.Errorf("denied: mountnsid %d, want %d", ev.MountNsID, mntns)
 	}
+	userns := nsInode(t, "/proc/self/ns/user")
+	// otherUID has no capability at all; root has the test's own.
+	checkCaps(t, "denied", ev, 0, nil, userns, userns)
 	ev = findOne(t, evs, "the allowed bind", func(ev *capEvent) bool { return ev.Pid == int64(allowed) && ev.CapName == "NET_BIND_SERVICE" })
 	checkBindEvent(t, "allowed", ev, allowed, "Allow")
-	if ev.Uid != 0 || ev.Gid != 0 {
-		t.Errorf("allowed: uid/gid %d/%d, want 0/0", ev.Uid, ev.Gid)
+	if ev.Uid != 0 || ev.Gid != 0 || ev.User != "root" || ev.Group != "root" {
+		t.Errorf("allowed: uid/gid %d/%d (%q/%q), want 0/0 (root/root)", ev.Uid, ev.Gid, ev.User, ev.Group)
 	}
+	checkCaps(t, "allowed", ev, capEff(t), []string{"chown", "net_bind_service", "sys_admin"}, userns, userns)
+}
+
+// checkCaps checks an event's effective capabilities (caps exactly, some
+// of capsNames) and user namespaces.
+func checkCaps(t *testing.T, what string, ev capEvent, caps uint64, names []string, current, target uint64) {
+	t.Helper()
+	if ev.Caps != caps || ev.CapsNames == nil || (caps == 0) != (len(ev.CapsNames) == 0) {
+		t.Errorf("%s: caps %#x %v, want %#x", what, ev.Caps, ev.CapsNames, caps)
+	}
+	for _, n := range names {
+		if !slices.Contains(ev.CapsNames, n) {
+			t.Errorf("%s: capsNames %v lack %s", what, ev.CapsNames, n)
+		}
+	}
+	if ev.CurrentUserNs != current || ev.TargetUserNs != target {
+		t.Errorf("%s: currentuserns %d targetuserns %d, want %d %d", what, ev.CurrentUserNs, ev.TargetUserNs, current, target)
+	}
+}
+
+// capEff is the test's effective capabilities (/proc/self/status CapEff).
+func capEff(t *testing.T) uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("/proc/self/status has no CapEff")
+	return 0
+}
+
+// nsInode is the inode number of a namespace link (/proc/PID/ns/KIND).
+func nsInode(t *testing.T, link string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(link, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// TestTraceCapabilitiesUserNs: root of a new user namespace binding port 80
+// of the host's network is denied: the capability is checked in the
+// host's user namespace (targetuserns), not in its own (currentuserns),
+// where it has every capability (caps).
+func TestTraceCapabilitiesUserNs(t *testing.T) {
+	igBinary(t)
+	ig := startIG(t, "trace", "capabilities", "-o", "json")
+	ig.waitCapAttached()
+	// The script says its user namespace, then binds.
+	script := "import os; print(os.stat('/proc/self/ns/user').st_ino, flush=True)\n" + bindScript
+	cmd := exec.Command("unshare", "--user", "--map-root-user", "/usr/bin/python3", "-c", script, "1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("unshare python3: %v", err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 2 || f[1] != "denied" {
+		t.Fatalf("unshare python3: %q, want its user namespace and denied", out)
+	}
+	inner, _ := strconv.ParseUint(f[0], 10, 64)
+	pid := cmd.ProcessState.Pid() // unshare execs python3
+	ig.waitCapAttached()
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	ev := findOne(t, eventsOf[capEvent](t, r.Stdout), "the bind in a user namespace", func(ev *capEvent) bool {
+		return ev.Pid == int64(pid) && ev.CapName == "NET_BIND_SERVICE"
+	})
+	checkBindEvent(t, "user namespace", ev, pid, "Deny")
+	full := uint64(1)<<(capLastCap(t)+1) - 1
+	checkCaps(t, "user namespace", ev, full, []string{"chown", "net_bind_service", "sys_admin"}, inner, nsInode(t, "/proc/self/ns/user"))
+	if inner == nsInode(t, "/proc/self/ns/user") {
+		t.Errorf("unshare --user made no new user namespace")
+	}
+}
+
+// capLastCap is the kernel's highest capability number.
+func capLastCap(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestTraceCapabilitiesUnique: with --unique, a process checking the same

@@ -18,7 +18,7 @@ import (
 // dnsEvent is a trace dns event, as JSON.
 type dnsEvent struct {
 	commonEvent
-	NetNs      uint64   `json:"netns"`
+	NetNs      uint64   `json:"netnsid"`
 	SrcIP      string   `json:"srcIP"`
 	DstIP      string   `json:"dstIP"`
 	SrcPort    int      `json:"srcPort"`

@@ -327,6 +327,8 @@ type commonEvent struct {
 	Uid       int64  `json:"uid"`
 	Gid       int64  `json:"gid"`
 	Comm      string `json:"comm"`
+	User      string `json:"user"`  // uid's name on the host
+	Group     string `json:"group"` // gid's name on the host
 }
 
 // openEvent is a trace open event, as JSON.
@@ -609,6 +611,9 @@ func checkOtherIDs(t *testing.T, what string, ev commonEvent) {
 	t.Helper()
 	if ev.Uid != otherUID || ev.Gid != otherGID {
 		t.Errorf("%s: uid/gid %d/%d, want %d/%d", what, ev.Uid, ev.Gid, otherUID, otherGID)
+	}
+	if ev.User != "" || ev.Group != "" { // ids the host does not name
+		t.Errorf("%s: user/group %q/%q, want none for %d/%d", what, ev.User, ev.Group, otherUID, otherGID)
 	}
 }
 

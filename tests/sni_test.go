@@ -16,7 +16,7 @@ import (
 // sniEvent is a trace sni event, as JSON.
 type sniEvent struct {
 	commonEvent
-	NetNs     uint64   `json:"netns"`
+	NetNs     uint64   `json:"netnsid"`
 	IPVersion int      `json:"ipversion"`
 	Src       endpoint `json:"src"`
 	Dst       endpoint `json:"dst"`

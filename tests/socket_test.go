@@ -25,7 +25,7 @@ type socketRow struct {
 	} `json:"dst"`
 	Status string `json:"status"`
 	Inode  uint64 `json:"inodeNumber"`
-	NetNs  uint64 `json:"netns"`
+	NetNs  uint64 `json:"netnsid"`
 	Path   string `json:"path"`
 	Type   string `json:"type"`
 }

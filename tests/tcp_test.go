@@ -24,7 +24,7 @@ type connFields struct {
 	IPVersion int      `json:"ipversion"`
 	Src       endpoint `json:"src"`
 	Dst       endpoint `json:"dst"`
-	NetNs     uint64   `json:"netns"`
+	NetNs     uint64   `json:"netnsid"`
 }
 
 // tcpEvent is a trace tcp event, as JSON.

@@ -1,6 +1,7 @@
 package tracers
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/runtimes"
 )
 
@@ -36,7 +38,8 @@ type Containers interface {
 // namespaces, and this runs for every event.
 func Enricher(cs Containers) func(*Event) bool {
 	type answer struct {
-		ct     *runtimes.Container
+		rt     Runtime
+		k8s    K8s
 		gen    uint64
 		serial uint32
 	}
@@ -50,31 +53,62 @@ func Enricher(cs Containers) func(*Event) bool {
 				ev.Runtime, ev.K8s = Runtime{}, K8s{}
 				return false
 			}
-			a = answer{ct: ct, gen: gen, serial: ev.MountNsSerial}
+			a = answer{gen: gen, serial: ev.MountNsSerial}
+			if ct != nil {
+				a.rt, a.k8s = ContainerFields(ct)
+			}
 			if len(cache) > 4096 {
 				clear(cache)
 			}
 			cache[ev.MountNsID] = a
 		}
-		ct := a.ct
-		if ct == nil {
-			ev.Runtime, ev.K8s = Runtime{}, K8s{}
-			return true
-		}
-		ev.Runtime, ev.K8s = ContainerFields(ct)
+		ev.Runtime, ev.K8s = a.rt, a.k8s // zero for no container
 		return true
 	}
 }
 
 // ContainerFields are an event's container fields for ct.
 func ContainerFields(ct *runtimes.Container) (Runtime, K8s) {
-	r := Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
+	r := Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerPid: uint32(ct.Pid),
+		ContainerImageName: ct.Image, ContainerImageDigest: ct.ImageDigest, ContainerStartedAt: ct.StartedAt}
 	k := K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
 	if ct.PodName != "" {
 		k.ContainerName = ct.Name
 	}
+	k.PodLabels = podLabelsJSON(ct)
+	k.HostNetwork = ct.NetNsID != 0 && ct.NetNsID == hostNetNs()
 	return r, k
 }
+
+// podLabelsJSON is ct's pod labels as JSON (nil for none), encoded once
+// per container: a CRI sandbox's labels never change.
+func podLabelsJSON(ct *runtimes.Container) output.JSONText {
+	if ct.PodLabels == nil {
+		return ""
+	}
+	podLabels.Lock()
+	defer podLabels.Unlock()
+	if b, ok := podLabels.m[ct.ID]; ok {
+		return b
+	}
+	if podLabels.m == nil || len(podLabels.m) > 4096 {
+		podLabels.m = map[string]output.JSONText{}
+	}
+	b, _ := json.Marshal(ct.PodLabels) // sorted keys
+	podLabels.m[ct.ID] = output.JSONText(b)
+	return output.JSONText(b)
+}
+
+var podLabels struct {
+	sync.Mutex
+	m map[string]output.JSONText
+}
+
+// hostNetNs is the host's network namespace: ig's own.
+var hostNetNs = sync.OnceValue(func() uint64 {
+	ns, _ := runtimes.NetworkNamespace(os.Getpid())
+	return ns
+})
 
 // Selection is which processes -c, --containers and --host ask for.
 type Selection struct {

@@ -5,22 +5,37 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ig-tracer/ig/output"
 )
 
 // Runtime says which container an event came from; filled by runtimes/.
 // The JSON names are Inspektor Gadget's, so existing jq filters keep working.
 type Runtime struct {
-	RuntimeName        string `json:"runtimeName" column:"runtime,width:10" desc:"container runtime: docker, containerd, cri-o or podman; empty for host processes"`
-	ContainerID        string `json:"containerId" column:"containerid,width:13" desc:"container id"`
-	ContainerName      string `json:"containerName" column:"container,width:16" desc:"container name"`
-	ContainerImageName string `json:"containerImageName" column:"image,width:20" desc:"container image"`
+	RuntimeName          string `json:"runtimeName" column:"runtime,width:10" desc:"container runtime: docker, containerd, cri-o or podman; empty for host processes"`
+	ContainerID          string `json:"containerId" column:"containerid,width:13" desc:"container id"`
+	ContainerName        string `json:"containerName" column:"container,width:16" desc:"container name"`
+	ContainerPid         uint32 `json:"containerPid" column:"containerpid,width:7,right" desc:"host pid of the container's first process; 0 for host processes"`
+	ContainerImageName   string `json:"containerImageName" column:"image,width:20" desc:"container image"`
+	ContainerImageDigest string `json:"containerImageDigest" column:"imagedigest,width:20" desc:"the digest of the container's image (sha256:...) in containerd's image store, or CRI-O's image reference by digest; empty for docker and podman, as IG leaves it"`
+	ContainerStartedAt   int64  `json:"containerStartedAt" column:"startedat,width:15,walltime" desc:"when the container's first process started, nanoseconds since the epoch (10 ms resolution); 0 for host processes"`
 }
 
 // K8s is the Kubernetes identity of a container, from CRI labels.
 type K8s struct {
-	Namespace     string `json:"namespace" column:"k8s.namespace,width:12" desc:"Kubernetes namespace of the pod (CRI labels)"`
-	PodName       string `json:"podName" column:"k8s.pod,width:16" desc:"Kubernetes pod name (CRI labels)"`
-	ContainerName string `json:"containerName" column:"k8s.container,width:16" desc:"Kubernetes container name (CRI labels)"`
+	Node          string          `json:"node" column:"k8s.node,width:12" desc:"Kubernetes node name: always empty, as in IG's ig, which runs on one host outside of Kubernetes"`
+	Namespace     string          `json:"namespace" column:"k8s.namespace,width:12" desc:"Kubernetes namespace of the pod (CRI labels)"`
+	PodName       string          `json:"podName" column:"k8s.pod,width:16" desc:"Kubernetes pod name (CRI labels)"`
+	PodLabels     output.JSONText `json:"podLabels" desc:"the pod's labels, as the CRI has them in its sandbox's config; null for a container of no CRI pod and for host processes"`
+	ContainerName string          `json:"containerName" column:"k8s.container,width:16" desc:"Kubernetes container name (CRI labels)"`
+	HostNetwork   bool            `json:"hostNetwork" column:"k8s.hostnetwork,width:5" desc:"true for a container on the host's network namespace"`
+	Owner         K8sOwner        `json:"owner" desc:"the pod's controller: always empty, ig asks no Kubernetes API server"`
+}
+
+// K8sOwner is the controller of a pod (IG's k8s.owner, from the API server).
+type K8sOwner struct {
+	Kind string `json:"kind" desc:"its kind (Deployment, DaemonSet...): always empty"`
+	Name string `json:"name" desc:"its name: always empty"`
 }
 
 // Event is what every event of every gadget carries. Gadget event types embed
@@ -37,6 +52,8 @@ type Event struct {
 	Uid       uint32    `json:"uid" column:"uid,width:6,right" desc:"user id"`
 	Gid       uint32    `json:"gid" column:"gid,width:6,right" desc:"group id"`
 	Comm      string    `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
+	User      string    `json:"user" column:"user,width:10" desc:"uid's name in the host's /etc/passwd (read when ig starts); empty for an id it lacks and for an event with no process"`
+	Group     string    `json:"group" column:"group,width:10" desc:"gid's name in the host's /etc/group; empty as user"`
 	// MountNsSerial tells a namespace from an earlier one that had the
 	// same number (the kernel reuses them); low 32 bits, 0 when unknown.
 	MountNsSerial uint32 `json:"-"`

@@ -98,6 +98,7 @@ func RunInterval[T any, PT eventPtr[T], K, V any](ctx context.Context, env *Env,
 				return
 			}
 			e := PT(&row).Common()
+			fillNames(e)
 			settled := true
 			if env.Enrich != nil {
 				settled = env.Enrich(e) // a namespace not known yet is shown as the host's

@@ -76,17 +76,11 @@ func NetAttribution(cts []*runtimes.Container) (Runtime, K8s) {
 	}
 	named := slices.DeleteFunc(slices.Clone(cts), func(ct *runtimes.Container) bool { return ct.Sandbox })
 	if len(named) == 1 {
-		ct := named[0]
-		rt := Runtime{RuntimeName: ct.Runtime, ContainerID: ct.ID, ContainerName: ct.Name, ContainerImageName: ct.Image}
-		k8s := K8s{Namespace: ct.PodNamespace, PodName: ct.PodName}
-		if ct.PodName != "" {
-			k8s.ContainerName = ct.Name
-		}
-		return rt, k8s
+		return ContainerFields(named[0])
 	}
 	first := cts[0]
 	rt := Runtime{RuntimeName: first.Runtime}
-	k8s := K8s{Namespace: first.PodNamespace, PodName: first.PodName}
+	k8s := K8s{Namespace: first.PodNamespace, PodName: first.PodName, PodLabels: podLabelsJSON(first)}
 	var names []string
 	for _, ct := range named {
 		names = append(names, ct.Name)

@@ -305,6 +305,7 @@ func (r *recorder[T, PT]) dump(b *recorded, title string) error {
 	for i := range rows {
 		ev := PT(&rows[i]).Common()
 		ev.Runtime, ev.K8s = b.fields.Runtime, b.fields.K8s
+		fillNames(ev)
 	}
 	rows = output.Keep(r.env.Format.Filter, rows) // -F, before the title counts them
 	title = fmt.Sprintf("%s: %d system calls, oldest first", title, len(rows))

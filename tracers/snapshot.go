@@ -72,6 +72,7 @@ func FilterSnapshot[T any, PT eventPtr[T]](env *Env, rows []T, netNs func(*T) ui
 	kept := rows[:0]
 	for i := range rows {
 		e := PT(&rows[i]).Common()
+		fillNames(e)
 		accepted := true
 		switch {
 		case netNs != nil && e.MountNsID == 0:

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/ig-tracer/ig/output"
 )
 
 // Address families, as the kernel numbers them.
@@ -52,12 +54,17 @@ func ParseFamily(s string) (uint16, error) {
 }
 
 // L4Endpoint is one end of a connection as Inspektor Gadget prints it in
-// JSON ({"addr","version","port","proto"}).
+// JSON. Its Kubernetes fields are those IG fills from the API server (the
+// pod or service an address is); ig, asking none, leaves them empty.
 type L4Endpoint struct {
-	Addr    string `json:"addr" desc:"the IP address"`
-	Version uint8  `json:"version" desc:"the IP version: 4 or 6"`
-	Port    uint16 `json:"port" desc:"the port"`
-	Proto   uint16 `json:"proto" desc:"the transport protocol's number (6: TCP)"`
+	Addr      string          `json:"addr" desc:"the IP address"`
+	Version   uint8           `json:"version" desc:"the IP version: 4 or 6"`
+	Namespace string          `json:"namespace" desc:"the Kubernetes namespace of the pod or service the address is: always empty, ig asks no Kubernetes API server"`
+	PodName   string          `json:"podname" desc:"the name of that pod or service: always empty"`
+	Kind      string          `json:"kind" desc:"pod, svc or raw (neither) in IG: always empty"`
+	PodLabels output.JSONText `json:"podlabels" desc:"that pod's labels: always null"`
+	Port      uint16          `json:"port" desc:"the port"`
+	Proto     uint16          `json:"proto" desc:"the transport protocol's number (6: TCP)"`
 }
 
 // String is addr:port, [addr]:port for IPv6.
@@ -143,7 +150,7 @@ type Connection struct {
 	Dst       L4Endpoint `json:"dst" desc:"the remote end"`
 	SrcText   string     `json:"-" column:"src,width:24" desc:"the local address and port"`
 	DstText   string     `json:"-" column:"dst,width:24" desc:"the remote address and port"`
-	NetNsID   uint64     `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
+	NetNsID   uint64     `json:"netnsid" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
 }
 
 // SetConnection fills c from struct ig_sock_ends of bpf/sock.h (the bpf2go

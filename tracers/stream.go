@@ -139,6 +139,7 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	}
 	// show attributes, filters and prints ev, as emit says.
 	show = func(last bool) bool {
+		fillNames(PT(&ev).Common())
 		if s.NetNs != nil && PT(&ev).Common().MountNsID == 0 {
 			e := PT(&ev).Common()
 			rt, k8s, accepted, settled := env.NetContainer(s.NetNs(&ev))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types/task"
@@ -39,6 +40,11 @@ type Client struct {
 	socket    string
 	namespace string // "" for every namespace
 	api       *client.Client
+
+	// digests are the image digests of containers listed, by container
+	// id: a container's image never changes, so each costs one request.
+	mu      sync.Mutex
+	digests map[string]string
 }
 
 var _ runtimes.Client = (*Client)(nil)
@@ -192,9 +198,30 @@ func (c *Client) namespaceContainers(ctx context.Context, ns string) ([]runtimes
 		if ns == DockerNamespace {
 			ct.Owner = runtimes.Docker
 		}
+		ct.ImageDigest = c.imageDigest(ctx, ci)
 		out = append(out, ct)
 	}
 	return out, nil
+}
+
+// imageDigest is the digest of ci's image (its manifest's, or its index's),
+// as the image store has it when ci is first listed; "" when the image is
+// gone from the store.
+func (c *Client) imageDigest(ctx context.Context, ci containers.Container) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.digests[ci.ID]; ok {
+		return d
+	}
+	if c.digests == nil || len(c.digests) > 4096 {
+		c.digests = map[string]string{} // forget gone containers now and then
+	}
+	d := ""
+	if img, err := c.api.ImageService().Get(ctx, ci.Image); err == nil {
+		d = img.Target.Digest.String()
+	}
+	c.digests[ci.ID] = d
+	return d
 }
 
 // The CRI plugin's container extensions, JSON since containerd 1.x.

@@ -185,6 +185,7 @@ func fromCRI(lc *cri.Container, st *cri.ContainerStatus, pid int) runtimes.Conta
 		c.Name = lc.Metadata.Name
 	}
 	c.Image = imageName(lc, st)
+	c.ImageDigest = imageDigest(st.ImageRef, lc.ImageRef)
 	if c.Labels == nil {
 		c.Labels = st.Labels
 	}
@@ -194,6 +195,16 @@ func fromCRI(lc *cri.Container, st *cri.ContainerStatus, pid int) runtimes.Conta
 	c.PodName = c.Labels[runtimes.LabelPodName]
 	c.PodNamespace = c.Labels[runtimes.LabelPodNamespace]
 	return c
+}
+
+// imageDigest is the digest of the first reference by digest (name@sha256:...).
+func imageDigest(refs ...string) string {
+	for _, r := range refs {
+		if _, d, ok := strings.Cut(r, "@"); ok && strings.HasPrefix(d, "sha256:") {
+			return d
+		}
+	}
+	return ""
 }
 
 // imageName picks the most readable image reference CRI-O gave: the name the

@@ -189,3 +189,21 @@ func TestImageName(t *testing.T) {
 		t.Errorf("user specified: %q", got)
 	}
 }
+
+// The digest is that of the first reference by digest; an image id or a
+// name by tag has none.
+func TestImageDigest(t *testing.T) {
+	for _, c := range []struct {
+		refs []string
+		want string
+	}{
+		{[]string{"quay.io/x/y@sha256:abc", "sha256:def"}, "sha256:abc"},
+		{[]string{"sha256:def", "localhost/pause:latest"}, ""},
+		{[]string{"", "docker.io/library/busybox@sha256:123"}, "sha256:123"},
+		{nil, ""},
+	} {
+		if got := imageDigest(c.refs...); got != c.want {
+			t.Errorf("imageDigest(%q) = %q, want %q", c.refs, got, c.want)
+		}
+	}
+}

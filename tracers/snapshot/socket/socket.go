@@ -33,7 +33,7 @@ type Socket struct {
 	DstText  string             `json:"-" column:"dst,width:24" desc:"the remote address and port"`
 	Status   string             `json:"status" column:"status,width:12" desc:"TCP: its state (LISTEN, ESTABLISHED...); UDP: ACTIVE when connected, INACTIVE otherwise; unix: LISTEN, CONNECTED or UNCONNECTED"`
 	Inode    uint64             `json:"inodeNumber" column:"inode,width:10,right" desc:"the socket's inode number (as in /proc/PID/fd); 0 for sockets no descriptor refers to (TCP request and time-wait sockets)"`
-	NetNsID  uint64             `json:"netns" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
+	NetNsID  uint64             `json:"netnsid" column:"netns,width:10,right" desc:"the socket's network namespace (inode number)"`
 	Path     string             `json:"path" desc:"a unix socket's path (@ for an abstract name); empty otherwise"`
 	Type     string             `json:"type" desc:"a unix socket's type: STREAM, DGRAM or SEQPACKET; empty otherwise"`
 }

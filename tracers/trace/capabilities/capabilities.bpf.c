@@ -18,6 +18,9 @@ struct cap_event {
 	__s8 audit;    /* 1 audited, 0 not (CAP_OPT_NOAUDIT), -1 unknown (tracepoint) */
 	__s8 insetid;  /* 1 with CAP_OPT_INSETID, 0 without, -1 unknown (tracepoint) */
 	__u8 pad[6];
+	__u64 caps;          /* the credentials' effective capabilities */
+	__u64 current_userns; /* their user namespace's inode number */
+	__u64 target_userns;  /* the namespace the capability is asked in */
 };
 
 const volatile bool audit_only = false;
@@ -68,12 +71,17 @@ static __always_inline bool first_time(int cap)
 	return true;
 }
 
-static __always_inline void emit(int cap, int ret, __s8 audit, __s8 insetid)
+static __always_inline void emit(const struct cred *cred, const struct user_namespace *target, int cap, int ret,
+				 __s8 audit, __s8 insetid)
 {
 	if (!first_time(cap))
 		return;
 	struct cap_event e = {};
 	ig_header_current(&e.hdr);
+	/* kernel_cap_t is a u64 since 6.3, two u32 before: the same 8 bytes. */
+	bpf_core_read(&e.caps, sizeof(e.caps), &cred->cap_effective);
+	e.current_userns = BPF_CORE_READ(cred, user_ns, ns.inum);
+	e.target_userns = BPF_CORE_READ(target, ns.inum);
 	e.syscall = ig_current_syscall();
 	e.cap = cap;
 	e.ret = ret;
@@ -87,12 +95,14 @@ int cap_capable_tp(struct trace_event_raw_cap_capable *ctx)
 {
 	if (ig_skip_current() || foreign_cred(ctx->cred))
 		return 0;
-	emit(ctx->cap, ctx->ret, -1, -1);
+	emit(ctx->cred, ctx->target_ns, ctx->cap, ctx->ret, -1, -1);
 	return 0;
 }
 
 /* The kprobe variant: the check's arguments at entry, its verdict at return. */
 struct cap_args {
+	__u64 cred; /* const struct cred *: bpf2go takes no pointer */
+	__u64 ns;   /* struct user_namespace * */
 	__s32 cap;
 	__u32 opts;
 };
@@ -107,7 +117,7 @@ int BPF_KPROBE(cap_capable_enter, const struct cred *cred, struct user_namespace
 	if (audit_only && (opts & CAP_OPT_NOAUDIT))
 		return 0;
 	__u32 tid = ig_current_tid();
-	struct cap_args args = {.cap = cap, .opts = opts};
+	struct cap_args args = {.cred = (__u64)cred, .ns = (__u64)ns, .cap = cap, .opts = opts};
 	bpf_map_update_elem(&pending, &tid, &args, BPF_ANY);
 	return 0;
 }
@@ -119,7 +129,7 @@ int BPF_KRETPROBE(cap_capable_exit, int ret)
 	struct cap_args *args = bpf_map_lookup_elem(&pending, &tid);
 	if (!args)
 		return 0;
-	emit(args->cap, ret, !(args->opts & CAP_OPT_NOAUDIT), !!(args->opts & CAP_OPT_INSETID));
+	emit((const struct cred *)args->cred, (const struct user_namespace *)args->ns, args->cap, ret, !(args->opts & CAP_OPT_NOAUDIT), !!(args->opts & CAP_OPT_INSETID));
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/urfave/cli/v2"
@@ -27,7 +28,11 @@ type Event struct {
 	Verdict string `json:"verdict" column:"verdict,width:7" desc:"Allow or Deny"`
 	InsetID bool   `json:"insetid" desc:"the check was made with CAP_OPT_INSETID (for set*id); false too when the variant cannot tell (audit is -1)"`
 	// InsetIDText is insetid for people: N/A when the variant cannot tell.
-	InsetIDText string `json:"-" column:"insetid,width:7" desc:"insetid as true, false, or N/A when the variant cannot tell"`
+	InsetIDText   string   `json:"-" column:"insetid,width:7" desc:"insetid as true, false, or N/A when the variant cannot tell"`
+	TargetUserNs  uint64   `json:"targetuserns" column:"targetuserns,width:10,right" desc:"the user namespace the capability is checked in (inode number)"`
+	CurrentUserNs uint64   `json:"currentuserns" column:"currentuserns,width:10,right" desc:"the user namespace of the process's credentials (inode number)"`
+	Caps          uint64   `json:"caps" column:"caps,width:16" desc:"the process's effective capabilities, a bit per capability number"`
+	CapsNames     []string `json:"capsNames" column:"capsnames,width:30" desc:"caps by name, lower case without cap_ (as Inspektor Gadget names them: chown, net_bind_service)"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -76,6 +81,8 @@ func run(ctx context.Context, env *tracers.Env) error {
 type decoder struct {
 	clock   tracers.Clock
 	strings tracers.Interner
+	// capsNames memoizes capsNames: most processes share a few sets.
+	capsNames map[uint64][]string
 }
 
 func newDecoder() *decoder { return &decoder{clock: tracers.NewClock()} }
@@ -91,6 +98,8 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Cap = e.Cap
 	ev.CapName = capName(e.Cap)
 	ev.Audit = int32(e.Audit)
+	ev.TargetUserNs, ev.CurrentUserNs, ev.Caps = e.TargetUserns, e.CurrentUserns, e.Caps
+	ev.CapsNames = d.names(e.Caps)
 	ev.Verdict = "Deny"
 	if e.Ret == 0 {
 		ev.Verdict = "Allow"
@@ -104,6 +113,24 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		ev.InsetID, ev.InsetIDText = true, "true"
 	}
 	return true
+}
+
+// names is the lower-case names of the capabilities set in caps.
+func (d *decoder) names(caps uint64) []string {
+	if n, ok := d.capsNames[caps]; ok {
+		return n
+	}
+	if d.capsNames == nil || len(d.capsNames) > 256 {
+		d.capsNames = map[uint64][]string{}
+	}
+	n := []string{}
+	for c := int32(0); c < 64; c++ {
+		if caps&(1<<c) != 0 {
+			n = append(n, strings.ToLower(capName(c)))
+		}
+	}
+	d.capsNames[caps] = n
+	return n
 }
 
 // capName names a capability; one newer than ig's table is "CAP_<n>".

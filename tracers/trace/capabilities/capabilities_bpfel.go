@@ -15,6 +15,8 @@ import (
 
 type capabilitiesCapArgs struct {
 	_    structs.HostLayout
+	Cred uint64
+	Ns   uint64
 	Cap  int32
 	Opts uint32
 }
@@ -33,12 +35,15 @@ type capabilitiesCapEvent struct {
 		Comm        [16]uint8
 		MntnsSerial uint32
 	}
-	Syscall int64
-	Cap     int32
-	Ret     int32
-	Audit   int8
-	Insetid int8
-	Pad     [6]uint8
+	Syscall       int64
+	Cap           int32
+	Ret           int32
+	Audit         int8
+	Insetid       int8
+	Pad           [6]uint8
+	Caps          uint64
+	CurrentUserns uint64
+	TargetUserns  uint64
 }
 
 type capabilitiesMntnsVerdict struct {

@@ -20,7 +20,7 @@ import (
 // Event is one DNS message. JSON names follow Inspektor Gadget's trace dns.
 type Event struct {
 	tracers.Event
-	NetNsID    uint64   `json:"netns" column:"netns,width:10,right" desc:"the network namespace the message was seen in (inode number)"`
+	NetNsID    uint64   `json:"netnsid" column:"netns,width:10,right" desc:"the network namespace the message was seen in (inode number)"`
 	SrcIP      string   `json:"srcIP" desc:"the sender's address"`
 	DstIP      string   `json:"dstIP" desc:"the receiver's address"`
 	SrcPort    uint16   `json:"srcPort" desc:"the sender's port"`

@@ -13,14 +13,22 @@
 #define __O_TMPFILE 020000000
 #endif
 
+/* With full_path, the opened file's path from the kernel follows the path
+ * as passed. */
+#define DATA_MASK (16384 - 1) /* the path (PATH_MAX) and the full path's components (IG_PATH_MAX) */
+
 struct open_event {
 	struct event_header hdr;
 	__s64 ret; /* fd, or -errno */
 	__u32 flags;
 	__u32 mode;
-	__u8 path_truncated; /* the path was longer than path[]: path holds its start */
-	__u8 pad[3];
-	__u8 path[]; /* up to PATH_MAX bytes: only what the path takes is sent */
+	__u32 path_len; /* bytes of the path as passed in path[], its NUL included */
+	__u32 cursor;   /* the end of path[]; in map memory on purpose, see ig_read_path */
+	__u8 path_truncated; /* the path was longer than PATH_MAX: path holds its start */
+	__u8 full;           /* path[] holds the full path's components after the path */
+	__u8 full_truncated; /* ig_read_path stopped short of the root */
+	__u8 pad[5];
+	__u8 path[]; /* the path as passed, then with full_path the full path's components, leaf first */
 };
 
 struct open_args {
@@ -30,6 +38,7 @@ struct open_args {
 };
 
 const volatile bool failed_only = false;
+const volatile bool full_path = false;
 
 IG_PENDING_BY_THREAD(struct open_args);
 
@@ -40,7 +49,7 @@ IG_PENDING_BY_THREAD(struct open_args);
 const struct open_event *const open_event_type __attribute__((unused)) = 0;
 
 struct open_scratch {
-	__u8 buf[sizeof(struct open_event) + PATH_MAX];
+	__u8 buf[sizeof(struct open_event) + DATA_MASK + 1 + IG_NAME_MAX];
 };
 
 struct {
@@ -92,7 +101,18 @@ static __always_inline void emit(const char *path, __u32 flags, __u32 mode, long
 	}
 	if (len > PATH_MAX)
 		len = PATH_MAX;
-	ig_submit(e, offsetof(struct open_event, path) + len);
+	e->path_len = len;
+	e->cursor = len;
+	e->full = 0;
+	e->full_truncated = 0;
+	if (full_path && ret >= 0) {
+		struct file *f = ig_fd_file(ret);
+		if (f) {
+			e->full = 1;
+			e->full_truncated = ig_read_path(&f->f_path, e->path, &e->cursor, DATA_MASK);
+		}
+	}
+	ig_submit(e, offsetof(struct open_event, path) + (e->cursor & DATA_MASK));
 }
 
 static __always_inline int leave(long ret)

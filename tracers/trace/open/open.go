@@ -28,6 +28,7 @@ type Event struct {
 	// than the kernel accepts); Path holds its first 4095 bytes.
 	PathTruncated bool   `json:"pathTruncated" column:"truncated,width:5" desc:"true when the path was longer than 4095 bytes and path is its start"`
 	PathText      string `json:"-" column:"path,width:32" desc:"path, with … after it when it was cut"`
+	FullPath      string `json:"fullPath" column:"fullpath,width:32" desc:"with --full-path, the opened file's full path from the kernel (mount points crossed, at most 32 components; starts with …/ when cut); empty without it and for failed opens"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -39,6 +40,7 @@ func init() {
 		Description: "Trace files being opened (open, openat, openat2)",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "failed", Usage: "show only failed opens"},
+			&cli.BoolFlag{Name: "full-path", Usage: "show the opened file's full path (fullPath), read from the kernel"},
 		},
 		Schema:  schema,
 		Columns: tracers.Fixed("container", "pid", "tid", "comm", "uid", "fd", "err", "flags", "path"),
@@ -53,7 +55,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 	}
 	d := newDecoder()
 	return tracers.RunStream[Event](ctx, env, spec,
-		map[string]any{"failed_only": env.Args.Bool("failed")},
+		map[string]any{"failed_only": env.Args.Bool("failed"), "full_path": env.Args.Bool("full-path")},
 		tracers.StreamSpec[Event]{Decode: d.decode})
 }
 
@@ -85,9 +87,17 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Flags = d.flags.Of(uint64(e.Flags))
 	ev.ModeRaw = e.Mode
 	ev.Mode = d.mode(ev.ModeRaw)
-	ev.Path = d.strings.String(tracers.CString(path))
+	n, end := int(e.PathLen), int(e.Cursor)
+	if n > end || end > len(path) {
+		return false
+	}
+	ev.Path = d.strings.String(tracers.CString(path[:n]))
 	ev.PathTruncated = e.PathTruncated != 0
 	ev.PathText = tracers.CutText(ev.Path, ev.PathTruncated)
+	ev.FullPath = ""
+	if e.Full != 0 {
+		ev.FullPath = tracers.PathFromComponents(path[n:end], e.FullTruncated != 0)
+	}
 	return true
 }
 

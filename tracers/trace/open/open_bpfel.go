@@ -44,15 +44,18 @@ type openOpenEvent struct {
 	Ret           int64
 	Flags         uint32
 	Mode          uint32
+	PathLen       uint32
+	Cursor        uint32
 	PathTruncated uint8
-	Pad           [3]uint8
+	Full          uint8
+	FullTruncated uint8
+	Pad           [5]uint8
 	Path          [0]uint8
-	_             [4]byte
 }
 
 type openOpenScratch struct {
 	_   structs.HostLayout
-	Buf [4176]uint8
+	Buf [16728]uint8
 }
 
 // Names of all BPF objects in the ELF.
@@ -78,6 +81,7 @@ const (
 	openVarFilterMntnsMode = "filter_mntns_mode"
 	openVarFilterPid       = "filter_pid"
 	openVarFilterUid       = "filter_uid"
+	openVarFullPath        = "full_path"
 	openVarOpenEventType   = "open_event_type"
 )
 
@@ -154,6 +158,7 @@ type openVariableSpecs struct {
 	FilterMntnsMode *ebpf.VariableSpec `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
 	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
+	FullPath        *ebpf.VariableSpec `ebpf:"full_path"`
 	OpenEventType   *ebpf.VariableSpec `ebpf:"open_event_type"`
 }
 
@@ -205,6 +210,7 @@ type openVariables struct {
 	FilterMntnsMode *ebpf.Variable `ebpf:"filter_mntns_mode"`
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
 	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
+	FullPath        *ebpf.Variable `ebpf:"full_path"`
 	OpenEventType   *ebpf.Variable `ebpf:"open_event_type"`
 }
 

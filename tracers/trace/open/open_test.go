@@ -10,9 +10,42 @@ import (
 )
 
 // record is what open.bpf.c sends: the fixed part and the path with its NUL.
-func record(ev *openOpenEvent, path string) []byte {
+func record(ev *openOpenEvent, path string) []byte { return recordFull(ev, path, "") }
+
+// recordFull is record with the full path's components (leaf first, each
+// NUL-terminated) after the path.
+func recordFull(ev *openOpenEvent, path, components string) []byte {
+	ev.PathLen = uint32(len(path) + 1)
+	ev.Cursor = ev.PathLen + uint32(len(components))
 	fixed := unsafe.Slice((*byte)(unsafe.Pointer(ev)), pathAt)
-	return append(append([]byte(nil), fixed...), path+"\x00"...)
+	return append(append(append([]byte(nil), fixed...), path+"\x00"...), components...)
+}
+
+// With --full-path, fullPath is the kernel's path of the opened file; an
+// event without it (a failed open) has none, and a bad cursor is refused.
+func TestDecodeFullPath(t *testing.T) {
+	d := newDecoder()
+	var ev Event
+	raw := openOpenEvent{Ret: 3, Full: 1}
+	if !tracers.Decoder[Event](d.decode).Into(recordFull(&raw, "b", "b\x00a\x00"), &ev) {
+		t.Fatal("decode failed")
+	}
+	if ev.Path != "b" || ev.FullPath != "/a/b" {
+		t.Errorf("path %q fullPath %q, want b /a/b", ev.Path, ev.FullPath)
+	}
+	raw = openOpenEvent{Ret: 3, Full: 1, FullTruncated: 1}
+	if !tracers.Decoder[Event](d.decode).Into(recordFull(&raw, "b", "b\x00a\x00"), &ev) || ev.FullPath != tracers.Ellipsis+"/a/b" {
+		t.Errorf("cut fullPath %q, want %s/a/b", ev.FullPath, tracers.Ellipsis)
+	}
+	raw = openOpenEvent{Ret: -2}
+	if !tracers.Decoder[Event](d.decode).Into(record(&raw, "b"), &ev) || ev.FullPath != "" {
+		t.Errorf("failed open: fullPath %q, want empty", ev.FullPath)
+	}
+	b := recordFull(&raw, "b", "b\x00")
+	(*openOpenEvent)(unsafe.Pointer(&b[0])).Cursor = 100
+	if d.decode(b, &ev) {
+		t.Error("a cursor past the record was accepted")
+	}
 }
 
 func TestHeaderLayout(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 // Inspektor Gadget's trace sni, with the connection's ends added.
 type Event struct {
 	tracers.Event
-	NetNsID   uint64             `json:"netns" column:"netns,width:10,right" desc:"the network namespace the hello was seen in (inode number)"`
+	NetNsID   uint64             `json:"netnsid" column:"netns,width:10,right" desc:"the network namespace the hello was seen in (inode number)"`
 	IPVersion uint8              `json:"ipversion" column:"ip,width:2,right" desc:"the IP version: 4 or 6"`
 	Src       tracers.L4Endpoint `json:"src" desc:"the client's end"`
 	Dst       tracers.L4Endpoint `json:"dst" desc:"the server's end"`
