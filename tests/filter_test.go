@@ -173,27 +173,14 @@ func removed(s []string, x string) []string {
 // wraps: a long path is cut with an ellipsis.
 func TestTerminalWidth(t *testing.T) {
 	ig := igBinary(t)
-	tmux := requireTool(t, "tmux")
 	op := startOpener(t)
 	long := unique("igw") + strings.Repeat("-long", 20)
-	socket := filepath.Join(t.TempDir(), "tmux.sock")
-	session := unique("igw")
-	run := func(args ...string) string {
-		out, err := exec.Command(tmux, append([]string{"-S", socket}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("tmux %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	cmd := fmt.Sprintf("%s trace open --pid %d; sleep 30", ig, op.pid)
-	run("new-session", "-d", "-s", session, "-x", "80", "-y", "10", cmd)
-	t.Cleanup(func() { _ = exec.Command(tmux, "-S", socket, "kill-server").Run() })
+	read := tmuxScreen(t, 80, 10, fmt.Sprintf("%s trace open --pid %d; sleep 30", ig, op.pid))
 	var screen []string
 	deadline := time.Now().Add(attachTimeout)
 	for time.Now().Before(deadline) {
 		op.open(t, long)
-		// -J joins wrapped lines: a line that wrapped comes back whole
-		screen = strings.Split(strings.TrimRight(run("capture-pane", "-p", "-J", "-t", session), "\n"), "\n")
+		screen = read()
 		if strings.Contains(strings.Join(screen, "\n"), strconv.Itoa(op.pid)) {
 			break
 		}
@@ -214,10 +201,11 @@ func TestTerminalWidth(t *testing.T) {
 	}
 }
 
-// TestTerminalWidthTable: a snapshot's table, as wide as its content, is
-// cut to a 60-column terminal too.
-func TestTerminalWidthTable(t *testing.T) {
-	ig := igBinary(t)
+// tmuxScreen runs cmd in a tmux terminal of width x height and returns
+// what reads its screen, wrapped lines joined (-J): a line that wrapped
+// comes back whole.
+func tmuxScreen(t *testing.T, width, height int, cmd string) func() []string {
+	t.Helper()
 	tmux := requireTool(t, "tmux")
 	socket := filepath.Join(t.TempDir(), "tmux.sock")
 	session := unique("igw")
@@ -228,12 +216,22 @@ func TestTerminalWidthTable(t *testing.T) {
 		}
 		return string(out)
 	}
-	run("new-session", "-d", "-s", session, "-x", "60", "-y", "50", fmt.Sprintf("%s snapshot process -m 40 -o columns=+runtime,+k8s,+time,+tid; sleep 30", ig))
+	run("new-session", "-d", "-s", session, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), cmd)
 	t.Cleanup(func() { _ = exec.Command(tmux, "-S", socket, "kill-server").Run() })
+	return func() []string {
+		return strings.Split(strings.TrimRight(run("capture-pane", "-p", "-J", "-t", session), "\n"), "\n")
+	}
+}
+
+// TestTerminalWidthTable: a snapshot's table, as wide as its content, is
+// cut to a 60-column terminal too.
+func TestTerminalWidthTable(t *testing.T) {
+	ig := igBinary(t)
+	read := tmuxScreen(t, 60, 50, fmt.Sprintf("%s snapshot process -m 40 -o columns=+runtime,+k8s,+time,+tid; sleep 30", ig))
 	var screen []string
 	deadline := time.Now().Add(attachTimeout)
 	for time.Now().Before(deadline) {
-		screen = strings.Split(strings.TrimRight(run("capture-pane", "-p", "-J", "-t", session), "\n"), "\n")
+		screen = read()
 		if len(screen) > 10 {
 			break
 		}
