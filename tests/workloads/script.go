@@ -35,6 +35,9 @@ func script(r *Run, h Host) (string, error) {
 		os.ReadFile("/proc/self/stat")
 		time.Sleep(50 * time.Millisecond)
 	}
+	// bpftrace says "attached" as it enables its probes: a moment more,
+	// or the first open may come before the probe counts (seen once: 19)
+	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 20; i++ {
 		os.ReadFile("/proc/self/stat")
 	}
