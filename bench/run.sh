@@ -93,7 +93,13 @@ stop_ig() { # stop_ig: SIGINT, up to 5 s to exit, then SIGKILL. Sets IG_RC.
 		sleep 0.05
 	done
 	if kill -0 "$IGPID" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$IGPID/stat" 2>/dev/null) != Z ]]; then
-		echo "bench: ig (pid $IGPID) ignored SIGINT for 5 s, killing it" >&2
+		# SIGQUIT first: Go prints every goroutine's stack, which says
+		# where ig was waiting (seen a few times in 2026-11-27's benches,
+		# never outside them)
+		echo "bench: ig (pid $IGPID) ignored SIGINT for 5 s; its goroutines (SIGQUIT), then SIGKILL" >&2
+		kill -QUIT "$IGPID" 2>/dev/null || true
+		sleep 1
+		[[ -z ${IGERR:-} ]] || grep -A12 -E '^goroutine [0-9]+ ' "$IGERR" | head -200 | sed 's/^/  /' >&2
 		kill -KILL "$IGPID" 2>/dev/null || true
 	fi
 	wait "$IGPID" 2>/dev/null || IG_RC=$?
@@ -144,7 +150,7 @@ measure() {
 		# A simple command (not the pin function) so that $! is the tracer
 		# itself: taskset execs it in place.
 		"${cmd[@]}" >"$out" 2>"$err" &
-		IGPID=$!
+		IGPID=$! IGERR=$err
 		if ! fe=$("$BT" firstevent -out "$out" -marker "$dir/marker-$$-$r-$RANDOM" -since "$t0" -pid "$IGPID" -timeout 20s); then
 			echo "bench: $bin stderr:" >&2
 			sed 's/^/  /' "$err" >&2
@@ -259,7 +265,7 @@ measure_gadget() {
 		U[r]=$(kv wall_s "$line")
 		out=$dir/ig.out err=$dir/ig.err hwm=$dir/hwm
 		if [[ $IG_CPU == none ]]; then "$IG" "$@" -v >"$out" 2>"$err" & else taskset -c "$IG_CPU" "$IG" "$@" -v >"$out" 2>"$err" & fi
-		IGPID=$!
+		IGPID=$! IGERR=$err
 		for _ in $(seq 400); do grep -q 'attached after' "$err" 2>/dev/null && break; sleep 0.05; done
 		grep -q 'attached after' "$err" || { sed 's/^/  /' "$err" >&2; die "ig $* did not attach"; }
 		(while [[ -r /proc/$IGPID/status ]]; do awk '/^VmHWM:/ {print $2}' "/proc/$IGPID/status" >"$hwm.tmp" 2>/dev/null && [[ -s $hwm.tmp ]] && mv "$hwm.tmp" "$hwm"; sleep 0.05; done) &
