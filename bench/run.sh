@@ -87,19 +87,26 @@ stop_ig() { # stop_ig: SIGINT, up to 5 s to exit, then SIGKILL. Sets IG_RC.
 	IG_RC=0
 	[[ -n $IGPID ]] || return 0
 	kill -INT "$IGPID" 2>/dev/null || true
+	# Running while one of its threads is: a process that has exited and
+	# awaits its wait (a zombie) has none left in /proc/PID/task.
+	running() { compgen -G "/proc/$IGPID/task/*" >/dev/null && [[ $(awk '{print $3}' "/proc/$IGPID/stat" 2>/dev/null) != Z ]]; }
 	for _ in $(seq 100); do
-		kill -0 "$IGPID" 2>/dev/null || break
-		[[ $(awk '{print $3}' "/proc/$IGPID/stat" 2>/dev/null) == Z ]] && break
+		running || break
 		sleep 0.05
 	done
-	if kill -0 "$IGPID" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$IGPID/stat" 2>/dev/null) != Z ]]; then
+	if running; then
 		# SIGQUIT first: Go prints every goroutine's stack, which says
 		# where ig was waiting (seen a few times in 2026-11-27's benches,
 		# never outside them)
-		echo "bench: ig (pid $IGPID) ignored SIGINT for 5 s; its goroutines (SIGQUIT), then SIGKILL" >&2
+		echo "bench: ig (pid $IGPID) ignored SIGINT for 5 s; its threads' kernel stacks, its goroutines (SIGQUIT), then SIGKILL" >&2
+		local task
+		for task in /proc/"$IGPID"/task/*; do
+			echo "  thread ${task##*/}: state $(awk '{print $3}' "$task/stat" 2>/dev/null)" >&2
+			sed 's/^/    /' "$task/stack" >&2 2>/dev/null || true
+		done
 		kill -QUIT "$IGPID" 2>/dev/null || true
 		sleep 1
-		[[ -z ${IGERR:-} ]] || grep -A12 -E '^goroutine [0-9]+ ' "$IGERR" | head -200 | sed 's/^/  /' >&2
+		[[ -z ${IGERR:-} ]] || { grep -A12 -E '^goroutine [0-9]+ ' "$IGERR" | head -200 | sed 's/^/  /' >&2 || true; }
 		kill -KILL "$IGPID" 2>/dev/null || true
 	fi
 	wait "$IGPID" 2>/dev/null || IG_RC=$?
