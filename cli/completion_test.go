@@ -42,7 +42,7 @@ func TestComplete(t *testing.T) {
 		{shell: "bash", words: []string{"trace", "open", "-o", "columns", "=", "pid,co"}, want: []string{"pid,containerid", "pid,container", "pid,containerpid", "pid,comm"}},
 		{shell: "bash", words: []string{"trace", "open", "-o", "j"}, want: []string{"json", "jsonpretty"}},
 		{shell: "bash", words: []string{"profile", "cpu", "-o", "pp"}, want: []string{"pprof="}},
-		{shell: "bash", words: []string{"snapshot", "process", "--sort", "-p"}, want: []string{"-pid", "-ppid"}},
+		{shell: "bash", words: []string{"snapshot", "process", "--sort", "-p"}, want: []string{"-pid", "-ppid", "-pcomm"}},
 		{shell: "bash", words: []string{"snapshot", "process", "--sort", "comm,ui"}, want: []string{"comm,uid"}},
 		{shell: "bash", words: []string{"snapshot", "socket", "--proto", "u"}, want: []string{"udp", "unix"}},
 		{shell: "bash", words: []string{"top", "tcp", "--family", ""}, want: []string{"4", "6"}},

@@ -327,6 +327,7 @@ type commonEvent struct {
 	Uid       int64  `json:"uid"`
 	Gid       int64  `json:"gid"`
 	Comm      string `json:"comm"`
+	Pcomm     string `json:"pcomm"` // the parent's comm
 	User      string `json:"user"`  // uid's name on the host
 	Group     string `json:"group"` // gid's name on the host
 }
@@ -360,7 +361,6 @@ type execEvent struct {
 	CwdTruncated     bool     `json:"cwdTruncated"`
 	// IG's (v0.26 to v0.41)
 	Ptid                   int64  `json:"ptid"`
-	Pcomm                  string `json:"pcomm"`
 	UpperLayer             bool   `json:"upperlayer"`
 	PupperLayer            bool   `json:"pupperlayer"`
 	LoginUid               int64  `json:"loginuid"`

@@ -111,6 +111,9 @@ func checkOpenEvent(t *testing.T, c openCase, ev openEvent, tid int, comm string
 	if ev.Comm != comm {
 		t.Errorf("%s: comm %q, want %q", c.name, ev.Comm, comm)
 	}
+	if pcomm := procComm(t, strconv.Itoa(os.Getppid())); ev.Pcomm != pcomm {
+		t.Errorf("%s: pcomm %q, want the parent's, %q", c.name, ev.Pcomm, pcomm)
+	}
 	if ev.Uid != 0 || ev.Gid != 0 {
 		t.Errorf("%s: uid/gid %d/%d, want 0/0", c.name, ev.Uid, ev.Gid)
 	}

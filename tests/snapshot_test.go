@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -65,6 +67,18 @@ func startSleep(t *testing.T, opts ...func(*exec.Cmd)) int {
 	return cmd.Process.Pid
 }
 
+// threadComms lists the comms of pid's threads.
+func threadComms(pid int) []string {
+	dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/comm", pid))
+	var comms []string
+	for _, d := range dirs {
+		if b, err := os.ReadFile(d); err == nil {
+			comms = append(comms, strings.TrimSuffix(string(b), "\n"))
+		}
+	}
+	return comms
+}
+
 func procComm(t *testing.T, pid string) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/" + pid + "/comm")
@@ -91,21 +105,22 @@ func TestSnapshotProcess(t *testing.T) {
 			checkNear(t, fmt.Sprintf("pid %d (%s)", p.Pid, p.Comm), p.Timestamp, from, to)
 		}
 		me := findOne(t, procs, "the test process", func(p *commonEvent) bool { return p.Pid == int64(self) })
-		if me.Tid != me.Pid || me.Ppid != int64(os.Getppid()) || me.Uid != 0 || me.Comm != comm {
-			t.Errorf("test process: got %+v, want tid=pid=%d ppid=%d uid=0 comm=%q", me, self, os.Getppid(), comm)
+		pcomm := procComm(t, strconv.Itoa(os.Getppid()))
+		if me.Tid != me.Pid || me.Ppid != int64(os.Getppid()) || me.Uid != 0 || me.Comm != comm || me.Pcomm != pcomm {
+			t.Errorf("test process: got %+v, want tid=pid=%d ppid=%d uid=0 comm=%q pcomm=%q", me, self, os.Getppid(), comm, pcomm)
 		}
 		if me.MountNsID != mountNsID(t) {
 			t.Errorf("test process: mountnsid %d, want %d", me.MountNsID, mountNsID(t))
 		}
 		c := findOne(t, procs, "the sleep child", func(p *commonEvent) bool { return p.Pid == int64(child) })
-		if c.Ppid != int64(self) || c.Comm != "sleep" || c.Tid != c.Pid {
-			t.Errorf("sleep child: got %+v, want pid=tid=%d ppid=%d comm=sleep", c, child, self)
+		if c.Ppid != int64(self) || c.Comm != "sleep" || c.Tid != c.Pid || c.Pcomm != comm {
+			t.Errorf("sleep child: got %+v, want pid=tid=%d ppid=%d comm=sleep pcomm=%q", c, child, self, comm)
 		}
 		o := findOne(t, procs, "the sleep child of other ids", func(p *commonEvent) bool { return p.Pid == int64(other) })
 		checkOtherIDs(t, "sleep child of other ids", o)
 		pid1 := findOne(t, procs, "PID 1", func(p *commonEvent) bool { return p.Pid == 1 })
-		if want := procComm(t, "1"); pid1.Comm != want || pid1.Ppid != 0 {
-			t.Errorf("PID 1: got %+v, want comm %q ppid 0", pid1, want)
+		if want := procComm(t, "1"); pid1.Comm != want || pid1.Ppid != 0 || pid1.Pcomm != "" {
+			t.Errorf("PID 1: got %+v, want comm %q ppid 0 and no pcomm", pid1, want)
 		}
 		seen := map[int64]int{}
 		for _, p := range procs {
@@ -251,13 +266,17 @@ func TestSnapshotProcessFromProc(t *testing.T) {
 		// must look the same from /proc.
 		b, ok1 := before[key{p.Pid, p.Tid}]
 		a, ok2 := after[key{p.Pid, p.Tid}]
-		if !ok1 || !ok2 || a.Comm != b.Comm || a.Ppid != b.Ppid || a.Uid != b.Uid || a.Gid != b.Gid {
+		if !ok1 || !ok2 || a.Comm != b.Comm || a.Ppid != b.Ppid || a.Pcomm != b.Pcomm || a.Uid != b.Uid || a.Gid != b.Gid {
 			continue
 		}
 		compared++
-		if p.Comm != a.Comm || p.Ppid != a.Ppid || p.Uid != a.Uid || p.Gid != a.Gid || (p.MountNsID != 0 && p.MountNsID != a.MountNsID) {
-			t.Errorf("pid %d tid %d: from /proc comm %q ppid %d uid %d gid %d mntns %d; the iterator says comm %q ppid %d uid %d gid %d mntns %d",
-				p.Pid, p.Tid, p.Comm, p.Ppid, p.Uid, p.Gid, p.MountNsID, a.Comm, a.Ppid, a.Uid, a.Gid, a.MountNsID)
+		// The kernel's pcomm is the forking thread's; /proc knows only the
+		// parent's main thread, and no parent for ppid 0 (the kernel's
+		// swapper/0, or one outside this pid namespace).
+		pcommOK := p.Pcomm == a.Pcomm || a.Ppid == 0 && p.Pcomm == "" || slices.Contains(threadComms(int(a.Ppid)), a.Pcomm)
+		if p.Comm != a.Comm || p.Ppid != a.Ppid || !pcommOK || p.Uid != a.Uid || p.Gid != a.Gid || (p.MountNsID != 0 && p.MountNsID != a.MountNsID) {
+			t.Errorf("pid %d tid %d: from /proc comm %q ppid %d pcomm %q uid %d gid %d mntns %d; the iterator says comm %q ppid %d pcomm %q uid %d gid %d mntns %d",
+				p.Pid, p.Tid, p.Comm, p.Ppid, p.Pcomm, p.Uid, p.Gid, p.MountNsID, a.Comm, a.Ppid, a.Pcomm, a.Uid, a.Gid, a.MountNsID)
 		}
 	}
 	if compared < 10 {

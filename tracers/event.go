@@ -52,6 +52,7 @@ type Event struct {
 	Uid       uint32    `json:"uid" column:"uid,width:6,right" desc:"user id"`
 	Gid       uint32    `json:"gid" column:"gid,width:6,right" desc:"group id"`
 	Comm      string    `json:"comm" column:"comm,width:16" desc:"command name (at most 15 characters, as the kernel keeps it)"`
+	Pcomm     string    `json:"pcomm" column:"pcomm,width:16" desc:"the parent's command name: the comm of the thread that started the process (its real parent, whose pid is ppid), as IG's proc.parent.comm; read from /proc (snapshot process without BTF), the parent's main thread's, and empty for ppid 0; empty for an event with no process"`
 	User      string    `json:"user" column:"user,width:10" desc:"uid's name in the host's /etc/passwd (read when ig starts); empty for an id it lacks and for an event with no process"`
 	Group     string    `json:"group" column:"group,width:10" desc:"gid's name in the host's /etc/group; empty as user"`
 	// MountNsSerial tells a namespace from an earlier one that had the
@@ -82,6 +83,7 @@ type RawHeader struct {
 	Uid         uint32
 	Gid         uint32
 	Comm        [16]byte
+	Pcomm       [16]byte
 	MntNsSerial uint32
 }
 
@@ -146,6 +148,7 @@ func (c Clock) FromHeader(h *RawHeader, ev *Event, names *Interner) {
 	ev.Pid, ev.Tid, ev.Ppid = h.Pid, h.Tid, h.Ppid
 	ev.Uid, ev.Gid = h.Uid, h.Gid
 	ev.Comm = names.String(CString(h.Comm[:]))
+	ev.Pcomm = names.String(CString(h.Pcomm[:]))
 	ev.MountNsSerial = h.MntNsSerial
 }
 

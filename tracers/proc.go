@@ -21,7 +21,7 @@ func ProcPIDs() []int {
 }
 
 // ReadProcTask reads a task's comm, its ppid, uid and gid from its
-// status file, and its mount namespace, from its /proc directory dir
+// status file, its parent's comm, and its mount namespace, from its /proc directory dir
 // (/proc/PID or /proc/PID/task/TID) into p; false when it is gone. A task
 // whose namespace cannot be read (PID 1 in some sandboxes) has mntns 0.
 func ReadProcTask(dir string, p *Event) bool {
@@ -44,6 +44,9 @@ func ReadProcTask(dir string, p *Event) bool {
 		case "Gid":
 			p.Gid = parseUint32(firstField(val))
 		}
+	}
+	if p.Ppid != 0 {
+		p.Pcomm = taskComm("/proc/" + strconv.FormatUint(uint64(p.Ppid), 10))
 	}
 	if link, err := os.Readlink(filepath.Join(dir, "ns/mnt")); err == nil {
 		// "mnt:[4026531841]"

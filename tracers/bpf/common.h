@@ -22,6 +22,7 @@ struct event_header {
 	__u32 uid;
 	__u32 gid;
 	__u8 comm[TASK_COMM_LEN];
+	__u8 pcomm[TASK_COMM_LEN]; /* the parent's (real_parent) comm, as IG's proc.parent.comm */
 	__u32 mntns_serial; /* see task_mntns_serial */
 };
 
@@ -203,8 +204,10 @@ static __always_inline void ig_header_current(struct event_header *h)
 		h->gid = cred->gid.val;
 		h->mntns_id = ns->ns.inum;
 		h->mntns_serial = ig_btf_mntns_serial(ns);
-		h->ppid = task->real_parent->tgid;
+		struct task_struct *parent = task->real_parent;
+		h->ppid = parent->tgid;
 		__builtin_memcpy(h->comm, task->comm, TASK_COMM_LEN);
+		__builtin_memcpy(h->pcomm, parent->comm, TASK_COMM_LEN);
 	} else {
 		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 		__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -215,8 +218,10 @@ static __always_inline void ig_header_current(struct event_header *h)
 		h->gid = uid_gid >> 32;
 		h->mntns_id = task_mntns_id(task);
 		h->mntns_serial = task_mntns_serial(task);
-		h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+		struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+		h->ppid = BPF_CORE_READ(parent, tgid);
 		bpf_get_current_comm(h->comm, sizeof(h->comm));
+		BPF_CORE_READ_STR_INTO(&h->pcomm, parent, comm);
 	}
 }
 
@@ -228,10 +233,12 @@ static __always_inline void ig_header_task(struct event_header *h, struct task_s
 	h->mntns_serial = task_mntns_serial(task);
 	h->pid = BPF_CORE_READ(task, tgid);
 	h->tid = BPF_CORE_READ(task, pid);
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	h->ppid = BPF_CORE_READ(parent, tgid);
 	h->uid = BPF_CORE_READ(task, cred, uid.val);
 	h->gid = BPF_CORE_READ(task, cred, gid.val);
 	BPF_CORE_READ_STR_INTO(&h->comm, task, comm);
+	BPF_CORE_READ_STR_INTO(&h->pcomm, parent, comm);
 }
 
 /* Waking the reader for every event costs an interrupt per event (on a VM, an

@@ -36,6 +36,7 @@ type networkpolicyIgSockOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	StartNs uint64

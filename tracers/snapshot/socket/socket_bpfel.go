@@ -25,6 +25,7 @@ type socketIgSockOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	StartNs uint64
@@ -52,6 +53,7 @@ type socketSocketOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Inode uint64

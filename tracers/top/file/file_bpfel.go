@@ -32,6 +32,7 @@ type fileFileStats struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Reads   uint64

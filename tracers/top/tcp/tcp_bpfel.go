@@ -41,6 +41,7 @@ type tcpConnStats struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Sent     uint64
@@ -59,6 +60,7 @@ type tcpIgSockOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	StartNs uint64

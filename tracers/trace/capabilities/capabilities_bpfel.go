@@ -33,6 +33,7 @@ type capabilitiesCapEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Syscall       int64

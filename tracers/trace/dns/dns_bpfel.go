@@ -27,6 +27,7 @@ type dnsDnsPacket struct {
 			Uid         uint32
 			Gid         uint32
 			Comm        [16]uint8
+			Pcomm       [16]uint8
 			MntnsSerial uint32
 		}
 		Netns   uint64
@@ -60,6 +61,7 @@ type dnsIgPortOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Skip uint8

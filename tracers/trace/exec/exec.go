@@ -33,9 +33,8 @@ type Event struct {
 	Cwd              string `json:"cwd" column:"cwd,width:24" desc:"with --cwd, the working directory (cut as exepath on success: its end, after …/); empty without it"` // starts with "…/" when cut
 	CwdTruncated     bool   `json:"cwdTruncated" desc:"true when cwd was cut"`
 	// IG's fields (v0.26: upperlayer, loginuid, sessionid; later: ptid,
-	// pcomm, pupperlayer, parent_exepath).
+	// pupperlayer, parent_exepath; pcomm is every event's).
 	Ptid                   uint32 `json:"ptid" column:"ptid,width:7,right" desc:"the parent's thread id (the thread that forked the caller)"`
-	Pcomm                  string `json:"pcomm" column:"pcomm,width:16" desc:"the parent's command name"`
 	UpperLayer             bool   `json:"upperlayer" column:"upperlayer,width:10" desc:"true when the executable is on the upper layer of an overlayfs (written or changed in the container, not from its image); false on a failed exec"`
 	PupperLayer            bool   `json:"pupperlayer" column:"pupperlayer,width:11" desc:"true when the parent's executable is on the upper layer of an overlayfs"`
 	LoginUid               uint32 `json:"loginuid" column:"loginuid,width:10,right" desc:"the audit login uid (who logged in, kept across su and sudo); 4294967295 when none is set or the kernel lacks CONFIG_AUDIT"`
@@ -104,7 +103,6 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	ev.Ptid = e.Ptid
-	ev.Pcomm = d.strings.String(tracers.CString(unsafe.Slice((*byte)(unsafe.Pointer(&e.Pcomm[0])), len(e.Pcomm))))
 	ev.UpperLayer, ev.PupperLayer = e.UpperLayer != 0, e.PupperLayer != 0
 	ev.LoginUid, ev.SessionId = e.Loginuid, e.Sessionid
 	if pexeSize > 0 {

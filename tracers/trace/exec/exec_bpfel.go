@@ -31,6 +31,7 @@ type execExecEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Ret           int64
@@ -57,7 +58,7 @@ type execExecEvent struct {
 
 type execExecScratch struct {
 	_   structs.HostLayout
-	Buf [33144]uint8
+	Buf [33160]uint8
 }
 
 type execMntnsVerdict struct {

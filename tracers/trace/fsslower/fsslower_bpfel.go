@@ -25,6 +25,7 @@ type fsslowerFsEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Bytes     uint64

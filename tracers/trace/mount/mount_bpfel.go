@@ -40,6 +40,7 @@ type mountMountEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Ret         int64
@@ -61,7 +62,7 @@ type mountMountEvent struct {
 
 type mountMountScratch struct {
 	_   structs.HostLayout
-	Buf [20624]uint8
+	Buf [20640]uint8
 }
 
 // Names of all BPF objects in the ELF.

@@ -39,6 +39,7 @@ type openOpenEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Ret           int64
@@ -55,7 +56,7 @@ type openOpenEvent struct {
 
 type openOpenScratch struct {
 	_   structs.HostLayout
-	Buf [16728]uint8
+	Buf [16744]uint8
 }
 
 // Names of all BPF objects in the ELF.

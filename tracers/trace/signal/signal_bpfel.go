@@ -40,6 +40,7 @@ type signalSignalEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Ret     int64

@@ -34,6 +34,7 @@ type sniIgPortOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Skip uint8
@@ -71,6 +72,7 @@ type sniSniPacket struct {
 			Uid         uint32
 			Gid         uint32
 			Comm        [16]uint8
+			Pcomm       [16]uint8
 			MntnsSerial uint32
 		}
 		Netns   uint64

@@ -25,6 +25,7 @@ type tcpconnectConnectEvent struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	Ends struct {
@@ -55,6 +56,7 @@ type tcpconnectIgSockOwner struct {
 		Uid         uint32
 		Gid         uint32
 		Comm        [16]uint8
+		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
 	StartNs uint64
