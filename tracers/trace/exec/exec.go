@@ -44,12 +44,12 @@ type Event struct {
 	ParentExePathTruncated bool   `json:"parent_exepathTruncated" desc:"true when parent_exepath was cut"`
 	// IG's (v0.41): the file the caller asked to run, which for a script
 	// is the script, not exepath's interpreter.
-	File          string `json:"file" column:"file,width:24" desc:"the file the caller asked to run: the executable, or for a script (or a binfmt_misc program) the script itself, not its interpreter. A full path from the kernel (cut as exepath: its end, after …/), except for a script without the kprobe variant, and on a failed exec: then the path as passed (its first 4095 bytes at most; execveat with a descriptor passes /dev/fd/N/...); empty in the rare exec ig saw no sched_process_exec of"`
+	File          string `json:"file" column:"file,width:24" desc:"the file the caller asked to run: the executable, or for a script (or a binfmt_misc program) the script itself, not its interpreter. A full path from the kernel (cut as exepath: its end, after …/), except for a script without the kprobe variant, and on a failed exec: then the path as passed (its first 4095 bytes at most; execveat with a descriptor passes /dev/fd/N/...); empty, with the fields after it 0, for a successful exec whose sched_process_exec ig did not see"`
 	FileTruncated bool   `json:"fileTruncated" desc:"true when file was cut"`
 	FupperLayer   bool   `json:"fupper_layer" column:"fupper_layer,width:12" desc:"true when file is on the upper layer of an overlayfs (written or changed in the container); false when it is not, on a failed exec, and for a script without the kprobe variant (not known)"`
-	DevMajor      uint32 `json:"dev_major" column:"dev_major,width:9,right" desc:"the major number of the device of file's filesystem (for overlayfs, the overlay's own); 0 on a failed exec and for a script without the kprobe variant (not known)"`
+	DevMajor      uint32 `json:"dev_major" column:"dev_major,width:9,right" desc:"the major number of the device of file's filesystem (for overlayfs, the overlay's own, as stat shows it in the container); 0 when not known: on a failed exec, and for a script without the kprobe variant"`
 	DevMinor      uint32 `json:"dev_minor" column:"dev_minor,width:9,right" desc:"the minor number of that device; 0 when dev_major is not known"`
-	Inode         uint64 `json:"inode" column:"inode,width:10,right" desc:"file's inode number; 0 on a failed exec and for a script without the kprobe variant (not known)"`
+	Inode         uint64 `json:"inode" column:"inode,width:10,right" desc:"file's inode number; 0 when not known, as dev_major"`
 }
 
 var schema = output.NewSchema[Event]()
