@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestTraceExec execs /bin/true with unusual arguments, and a missing
@@ -74,6 +77,7 @@ func TestTraceExec(t *testing.T) {
 			t.Errorf("cwd %q (cwdTruncated %v) without --cwd, want \"\"", ev.Cwd, ev.CwdTruncated)
 		}
 		checkNear(t, "exec", ev.Timestamp, from, to)
+		checkExecFile(t, &ev, execFile{path: trueExe, stat: hostStat(t, trueExe)})
 		// IG's fields: the parent is this test, on the host's filesystem.
 		self, err := os.Executable()
 		if err != nil {
@@ -121,7 +125,136 @@ func TestTraceExec(t *testing.T) {
 			t.Errorf("uid %d argsTruncated %v, want 0 false", ev.Uid, ev.ArgsTruncated)
 		}
 		checkNear(t, "failed exec", ev.Timestamp, from, to)
+		checkExecFile(t, &ev, execFile{path: missing}) // as passed; no device, no inode
 	})
+}
+
+// execFile is the file an exec event should name: stat is "%d %i" of it
+// (st_dev as user space encodes it, and the inode), "" when unknown.
+type execFile struct {
+	path, stat string
+	upper      bool
+}
+
+// checkExecFile checks ev's file, fupper_layer, dev_major, dev_minor and
+// inode against want.
+func checkExecFile(t *testing.T, ev *execEvent, want execFile) {
+	t.Helper()
+	var major, minor, ino uint64
+	if want.stat != "" {
+		var dev uint64
+		if _, err := fmt.Sscanf(want.stat, "%d %d", &dev, &ino); err != nil {
+			t.Fatalf("stat %q: %v", want.stat, err)
+		}
+		major, minor = uint64(unix.Major(dev)), uint64(unix.Minor(dev))
+	}
+	if ev.File != want.path || ev.FileTruncated || ev.FupperLayer != want.upper ||
+		uint64(ev.DevMajor) != major || uint64(ev.DevMinor) != minor || ev.Inode != ino {
+		t.Errorf("exec of %q: file %q (truncated %v), fupper_layer %v, dev %d:%d, inode %d; want %q whole, %v, %d:%d, %d",
+			ev.Args, ev.File, ev.FileTruncated, ev.FupperLayer, ev.DevMajor, ev.DevMinor, ev.Inode,
+			want.path, want.upper, major, minor, ino)
+	}
+}
+
+// hostStat is "%d %i" of path on this host.
+func hostStat(t *testing.T, path string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d %d", st.Dev, st.Ino)
+}
+
+// TestTraceExecFile runs, in a docker container, a program of its image
+// and a #!/bin/sh script written in the container (on the overlayfs upper
+// layer), and checks the file each exec asked to run (IG's file,
+// fupper_layer, dev_major, dev_minor, inode) against stat in the container,
+// with each variant this host offers: the kprobe variant sees the script
+// itself; the tracepoint variant, which cannot, gives the script's path as
+// passed and no device, inode or layer. Both see the program's file.
+func TestTraceExecFile(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "docker")
+	const script = "/igscript/run.sh"
+	inContainer(t, "docker", name, "/bin/sh", "-c",
+		"mkdir -p /igscript && printf '#!/bin/sh\\nexit 0\\n' >"+script+" && chmod +x "+script)
+	out := func(argv ...string) string {
+		b, err := exec.Command("runtimes/run.sh", append([]string{"exec", "docker", name}, argv...)...).Output()
+		if err != nil {
+			t.Fatalf("%q in %s: %v\n%s", argv, name, err, stderrOf(err))
+		}
+		return strings.TrimSpace(string(b))
+	}
+	program := out("readlink", "-f", "/bin/true") // busybox: the kernel opens the link's target
+	programStat, scriptStat := out("stat", "-L", "-c", "%d %i", program), out("stat", "-c", "%d %i", script)
+	if out("stat", "-c", "%d", "/bin/sh") != strings.Fields(scriptStat)[0] {
+		t.Fatalf("%s is not on the image's filesystem (stat %s)", script, scriptStat)
+	}
+
+	// The kprobe variant where the host offers it (not this machine kind:
+	// the kernel-matrix guests run it, tests/workloads); never a skip.
+	variants := []string{"tracepoint"}
+	if execVariant(t) == "kprobe" {
+		variants = append(variants, "kprobe")
+	}
+	for _, variant := range variants {
+		t.Run(variant, func(t *testing.T) {
+			ig := startIG(t, "trace", "exec", "--variant", variant, "-c", name, "-o", "json")
+			ready := unique("ig-ready")
+			ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", ready) },
+				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == ready }))
+			progArg, scriptArg := unique("ig-program"), unique("ig-script")
+			inContainer(t, "docker", name, "/bin/true", progArg)
+			inContainer(t, "docker", name, script, scriptArg)
+			done := unique("ig-done")
+			ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", done) },
+				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == done }))
+			r := ig.stop(sigINT)
+			checkSuccess(t, r)
+			evs := eventsOf[execEvent](t, r.Stdout)
+
+			ev := findOne(t, evs, "/bin/true "+progArg, func(ev *execEvent) bool { return slices.Contains(ev.Args, progArg) })
+			if ev.ExePath != program || ev.UpperLayer {
+				t.Errorf("exec of /bin/true: exepath %q upperlayer %v, want %q false", ev.ExePath, ev.UpperLayer, program)
+			}
+			checkExecFile(t, &ev, execFile{path: program, stat: programStat})
+
+			ev = findOne(t, evs, script+" "+scriptArg, func(ev *execEvent) bool { return slices.Contains(ev.Args, scriptArg) })
+			if want := []string{"/bin/sh", script, scriptArg}; !slices.Equal(ev.Args, want) || ev.Ret != 0 {
+				t.Errorf("exec of %s: args %q ret %d, want %q 0", script, ev.Args, ev.Ret, want)
+			}
+			// exepath is the interpreter, of the image; file is the script.
+			if ev.ExePath != program || ev.UpperLayer {
+				t.Errorf("exec of %s: exepath %q upperlayer %v, want the interpreter %q, false", script, ev.ExePath, ev.UpperLayer, program)
+			}
+			want := execFile{path: script} // as passed: its file is gone by sched_process_exec
+			if variant == "kprobe" {
+				want = execFile{path: script, stat: scriptStat, upper: true}
+			}
+			checkExecFile(t, &ev, want)
+		})
+	}
+}
+
+// execVariant is the variant of trace exec this host gets (ig requirements).
+func execVariant(t *testing.T) string {
+	t.Helper()
+	r := runIG(t, "requirements", "-o", "json")
+	checkSuccess(t, r)
+	var rows []struct {
+		Gadget, Variant string
+	}
+	if err := json.Unmarshal(r.Stdout, &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.Gadget == "trace exec" {
+			return row.Variant
+		}
+	}
+	t.Fatal("ig requirements has no trace exec")
+	return ""
 }
 
 // TestTraceExecIDs: /bin/true, run as otherUID:otherGID, has that uid and
@@ -322,7 +455,7 @@ func TestTraceExecLongPaths(t *testing.T) {
 	for _, p := range []struct {
 		name, got, whole string
 		cut              bool
-	}{{"exepath", ev.ExePath, deepExe, ev.ExePathTruncated}, {"cwd", ev.Cwd, deep, ev.CwdTruncated}} {
+	}{{"exepath", ev.ExePath, deepExe, ev.ExePathTruncated}, {"cwd", ev.Cwd, deep, ev.CwdTruncated}, {"file", ev.File, deepExe, ev.FileTruncated}} {
 		tail, marked := strings.CutPrefix(p.got, "…/")
 		if !p.cut || !marked || !strings.HasSuffix(p.whole, "/"+tail) || len(tail) < len("d39/true") {
 			t.Errorf("%s %q (truncated %v), want \"…/\" and the end of %s, truncated", p.name, p.got, p.cut, p.whole)

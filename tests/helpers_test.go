@@ -367,6 +367,13 @@ type execEvent struct {
 	SessionId              int64  `json:"sessionid"`
 	ParentExePath          string `json:"parent_exepath"`
 	ParentExePathTruncated bool   `json:"parent_exepathTruncated"`
+	// IG's (v0.41): the file asked to run
+	File          string `json:"file"`
+	FileTruncated bool   `json:"fileTruncated"`
+	FupperLayer   bool   `json:"fupper_layer"`
+	DevMajor      int64  `json:"dev_major"`
+	DevMinor      int64  `json:"dev_minor"`
+	Inode         uint64 `json:"inode"`
 }
 
 // jsonKeys lists the JSON names of T's fields, embedded structs included.

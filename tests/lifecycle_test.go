@@ -25,7 +25,8 @@ var (
 )
 
 var (
-	execProgs     = []string{"enter_execve", "exit_execve", "enter_execveat", "exit_execveat"}
+	// trace exec's tracepoint variant, the one this host gets
+	execProgs     = []string{"enter_execve", "exit_execve", "enter_execveat", "exit_execveat", "exec_done"}
 	snapshotProgs = []string{"snapshot_proces"} // snapshot_process, cut to 15
 	profileProgs  = []string{"ig_profile_cpu"}
 )

@@ -44,6 +44,12 @@ func PathFromComponents(b []byte, cut bool) string {
 	return sb.String()
 }
 
+// DevMajorMinor splits a device number as the kernel encodes it inside
+// (dev_t: major << 20 | minor, MINORBITS), not as stat shows it to users.
+func DevMajorMinor(dev uint32) (major, minor uint32) {
+	return dev >> 20, dev & (1<<20 - 1)
+}
+
 // SplitNul splits NUL-separated strings (an argument list); a trailing NUL
 // ends the last one rather than starting an empty one.
 func SplitNul(b []byte) []string {

@@ -110,6 +110,14 @@ var tcpOwnerTracepoints = append([]string{"sock/inet_sock_set_state"}, sysExits(
 // tcpRetransTracepoints: retransmissions, and the sockets' owners.
 var tcpRetransTracepoints = append([]string{"tcp/tcp_retransmit_skb"}, tcpOwnerTracepoints...)
 
+// execTracepoints: the system calls, and the exec itself (a raw
+// tracepoint, for its struct linux_binprm).
+var execTracepoints = append(syscalls("execve", "execveat"), "sched/sched_process_exec")
+
+func execPrograms(more ...ebpf.ProgramType) []ebpf.ProgramType {
+	return append([]ebpf.ProgramType{ebpf.TracePoint, ebpf.RawTracepoint}, more...)
+}
+
 var blockRequests = []string{"block_rq_insert", "block_rq_issue", "block_rq_merge", "block_rq_complete"}
 
 func syscalls(names ...string) []string {
@@ -192,9 +200,14 @@ var Table = []Requirements{
 	{Gadget: "trace dns", Variants: captureVariants,
 		Note: "a packet socket per network namespace; the process is the client's, found by its local port, when it is on this host; " +
 			"without kernel BTF there is none (pid 0) and the container is the namespace's"},
-	{Gadget: "trace exec", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.8",
-		Configs: syscallConfigs, ProgramTypes: tp, MapTypes: ringBuffer,
-		Tracepoints: syscalls("execve", "execveat")}}},
+	{Gadget: "trace exec", Variants: []Variant{
+		{Name: "kprobe", MinKernel: "5.8", Configs: append([]string{"CONFIG_SECURITY", "CONFIG_FTRACE_SYSCALLS"}, kprobeConfigs...),
+			ProgramTypes: execPrograms(ebpf.Kprobe), MapTypes: ringBuffer,
+			Tracepoints: execTracepoints, KernelFuncs: []string{"security_bprm_check"}},
+		{Name: "tracepoint", MinKernel: "5.8", Configs: syscallConfigs, ProgramTypes: execPrograms(),
+			MapTypes: ringBuffer, Tracepoints: execTracepoints}},
+		Note: "a script's own file (file, its device, inode and fupper_layer) needs the kprobe variant: " +
+			"without it file is the path as passed, with no device or inode"},
 	{Gadget: "trace fsslower", Variants: []Variant{
 		{Name: "fentry", MinKernel: "5.8", Configs: []string{"CONFIG_BPF_JIT", "CONFIG_DEBUG_INFO_BTF", "CONFIG_BPF_EVENTS", "CONFIG_FTRACE_SYSCALLS"},
 			ProgramTypes: []ebpf.ProgramType{ebpf.Tracing, ebpf.TracePoint}, MapTypes: ringBuffer, KernelBTF: true,

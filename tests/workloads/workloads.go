@@ -13,11 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ig-tracer/ig/tests/syncbuf"
 )
@@ -279,12 +282,33 @@ func traceOpen(r *Run, h Host) (string, error) {
 	return fmt.Sprintf("caught open of an existing file (fd %d) and of a missing one (ENOENT)", fd), nil
 }
 
-// trace exec: busybox run as `true` with a unique argument, as a child of this process.
+// trace exec: busybox run as `true` with a unique argument, as a child of
+// this process, then a script (#!busybox sh) with another: the file each
+// asked to run, with its device and inode. The kprobe variant sees the
+// script's own file; the tracepoint variant gives its path as passed and no
+// device or inode (ig -v says which ran).
 func traceExec(r *Run, h Host) (string, error) {
 	self := os.Getpid()
 	markerArg := "ig-exec-marker-" + r.Tag
 	uniqueArg := "ig-exec-" + r.Tag
-	if err := r.Start(true); err != nil {
+	scriptArg := "ig-exec-script-" + r.Tag
+	dir, err := os.MkdirTemp("", "ig-exec-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		return "", err
+	}
+	script := filepath.Join(dir, "run.sh")
+	if err := os.WriteFile(script, []byte("#!"+h.Busybox+" sh\nexit 0\n"), 0o755); err != nil {
+		return "", err
+	}
+	var args []string
+	if !slices.Contains(r.Args, "-v") {
+		args = append(args, "-v") // to know the variant
+	}
+	if err := r.Start(true, args...); err != nil {
 		return "", err
 	}
 	if _, err := r.Await("exec of the marker command", r.AttachTimeout, func() {
@@ -296,8 +320,16 @@ func traceExec(r *Run, h Host) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("running busybox true: %v", err)
 	}
+	if err := exec.Command(script, scriptArg).Run(); err != nil {
+		return "", fmt.Errorf("running %s: %v", script, err)
+	}
 	e, err := r.Await("exec of "+h.Busybox+" true "+uniqueArg, r.EventTimeout, nil,
 		func(e Event) bool { return slices.Contains(e.Args, uniqueArg) })
+	if err != nil {
+		return "", err
+	}
+	se, err := r.Await("exec of "+script, r.EventTimeout, nil,
+		func(e Event) bool { return slices.Contains(e.Args, scriptArg) })
 	if err != nil {
 		return "", err
 	}
@@ -309,13 +341,56 @@ func traceExec(r *Run, h Host) (string, error) {
 	check("ret", e.Ret, 0)
 	check("error", e.Error, "")
 	check("exepath", e.Exepath, h.Busybox)
+	checkExecFile(&problems, "busybox true", e, h.Busybox, true)
+	check("script: args", strings.Join(se.Args, " "), h.Busybox+" sh "+script+" "+scriptArg)
+	check("script: exepath (its interpreter)", se.Exepath, h.Busybox)
+	variant := ""
+	if m := regexp.MustCompile(`(?m)^ig: trace exec: using the (\S+) variant$`).FindStringSubmatch(r.Stderr()); m != nil {
+		variant = m[1]
+	}
+	switch variant {
+	case "kprobe":
+		checkExecFile(&problems, "script", se, script, true)
+	case "tracepoint":
+		checkExecFile(&problems, "script", se, script, false) // as passed
+	default:
+		problems = append(problems, fmt.Sprintf("ig -v named no trace exec variant in %q", r.Stderr()))
+	}
 	if err := r.StopClean(); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
 		return "", errors.New(strings.Join(problems, "; "))
 	}
-	return "caught exec of busybox true with its arguments, ppid and ret 0", nil
+	return "caught exec of busybox true with its arguments, ppid and ret 0, and of a script: its file, device and inode (" + variant + ")", nil
+}
+
+// checkExecFile checks the event's file, dev_major, dev_minor and inode:
+// path with what stat says of it when known, else with 0.
+func checkExecFile(p *Problems, what string, e Event, path string, known bool) {
+	var f struct {
+		File     string `json:"file"`
+		DevMajor uint32 `json:"dev_major"`
+		DevMinor uint32 `json:"dev_minor"`
+		Inode    uint64 `json:"inode"`
+	}
+	if err := e.DecodeRaw(&f); err != nil {
+		*p = append(*p, what+": "+err.Error())
+		return
+	}
+	var major, minor uint32
+	var ino uint64
+	if known {
+		var st unix.Stat_t
+		if err := unix.Stat(path, &st); err != nil {
+			*p = append(*p, what+": "+err.Error())
+			return
+		}
+		major, minor, ino = unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino
+	}
+	p.Check(what+": file", f.File, path)
+	p.Check(what+": dev", fmt.Sprintf("%d:%d", f.DevMajor, f.DevMinor), fmt.Sprintf("%d:%d", major, minor))
+	p.Check(what+": inode", f.Inode, ino)
 }
 
 // snapshot process: this process, with its parent and name, and ig itself as its child.

@@ -10,7 +10,13 @@
  * The event shows the comm at exit: the new program's after a successful
  * exec, the caller's after a failed one. So --comm is checked at exit, on that
  * comm; --pid and the mount-namespace filter, which an exec does not change,
- * are checked at entry. */
+ * are checked at entry.
+ * The file the caller asked to run (IG's file, fupper_layer, dev, inode) is
+ * the executable, except when a script (or a binfmt_misc handler) got an
+ * interpreter: by sched_process_exec the script's struct file is released,
+ * so only the kprobe variant, on security_bprm_check, sees it (its first
+ * call per exec is the file asked for). Without kprobes a script's file is
+ * the path as passed, with no device or inode. */
 #include "common.h"
 
 #define ARGS_SIZE 8192        /* bytes of arguments kept, NULs included */
@@ -19,6 +25,13 @@
 #define DATA_MASK (32768 - 1) /* args | exe | cwd | parent's exe all fit below 32 KiB */
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630
 #define NO_LOGINUID 4294967295 /* (uid_t)-1: no login uid, or no CONFIG_AUDIT */
+#define MAX_FILES 128          /* execs in flight whose file the kprobe keeps (exec.go); past it, an exec's file is as without the kprobe */
+
+/* Where exec_event's file is (file_source). */
+#define FILE_NONE 0       /* not known: the exec ended without sched_process_exec */
+#define FILE_EXE 1        /* the same as exe, in every way (a binary; a failed exec) */
+#define FILE_PASSED 2     /* the path as passed, a plain string: a script, without the kprobe */
+#define FILE_COMPONENTS 3 /* path components from the kprobe, leaf first */
 
 struct exec_event {
 	struct event_header hdr;
@@ -34,18 +47,52 @@ struct exec_event {
 	__u8 pexe_truncated; /* the parent's exe path did not fit */
 	__u8 upper_layer;    /* the executable is on an overlayfs upper layer (success only) */
 	__u8 pupper_layer;   /* the parent's executable is */
+	__u8 file_source;    /* FILE_*: where the file asked for is */
+	__u8 file_truncated; /* its path did not fit */
+	__u8 fupper_layer;   /* it is on an overlayfs upper layer */
+	__u16 file_size;
+	__u32 file_dev; /* its filesystem's device, the kernel's encoding; 0 when not known */
+	__u64 file_ino; /* 0 when not known */
 	__u32 ptid;          /* the parent's thread (real_parent->pid) */
 	__u32 loginuid;      /* the audit login uid, NO_LOGINUID without one */
 	__u32 sessionid;     /* the audit session, 0 without CONFIG_AUDIT */
-	char pcomm[16];      /* the parent's comm */
 	__u32 cursor; /* where the next part of data goes; in map memory on purpose, see ig_read_path */
-	__u8 data[]; /* args, then exe, then cwd, then the parent's exe: only what they take is sent */
+	__u8 data[]; /* args, exe, cwd, the parent's exe, the file: only what they take is sent */
 };
 
 struct exec_args {
 	__u64 filename; /* user pointers, kept for a failed exec */
 	__u64 argv;
+	/* from sched_process_exec: the path as passed, as the kernel copied it
+	 * into the new program's memory (bprm->exec, AT_EXECFN) */
+	__u64 execfn;
+	__u64 file_ino; /* from the kprobe */
+	__u32 file_dev;
+	__u8 exec_seen;      /* sched_process_exec ran */
+	__u8 interpreted;    /* the file asked for is not the executable (a script) */
+	__u8 file_kept;      /* the kprobe kept the file (files) */
+	__u8 fupper_layer;
 };
+
+/* The path of the file asked for, walked by the kprobe while it is held. */
+struct exec_file {
+	__u32 cursor; /* in map memory, for ig_read_path */
+	__u8 truncated;
+	__u8 data[IG_PATH_MAX + IG_NAME_MAX];
+};
+
+/* Only its first entry's fields are set before ig_read_path writes; the
+ * value a new files entry starts from. */
+struct exec_file file_init = {};
+
+/* LRU: an exec that never reaches its syscall exit (killed on the way)
+ * leaves its entry, which then ages out instead of filling the map. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_FILES); /* 1 for the tracepoint variant (exec.go) */
+	__type(key, __u32);             /* tgid, as pending */
+	__type(value, struct exec_file);
+} files SEC(".maps");
 
 const volatile bool want_cwd = false;
 
@@ -60,12 +107,13 @@ struct {
  * BTF, for bpf2go (-type exec_event). */
 const struct exec_event *const exec_event_type __attribute__((unused)) = 0;
 
-/* One scratch event per CPU, with room for its data after the fixed part.
+/* One scratch event per CPU, with room for its data after the fixed part
+ * (a whole path past the mask, so that the verifier sees any copy fit).
  * Larger than a per-CPU array's value may be (32 KiB), so it is an array
  * indexed by CPU, sized to the possible CPUs at load time (exec.go): a
  * tracepoint's program is not migrated while it runs. */
 struct exec_scratch {
-	__u8 buf[sizeof(struct exec_event) + DATA_MASK + 1 + IG_NAME_MAX];
+	__u8 buf[sizeof(struct exec_event) + DATA_MASK + 1 + IG_PATH_MAX];
 };
 
 struct {
@@ -127,6 +175,48 @@ static __always_inline __u8 has_upper_layer(struct inode *inode)
 	struct dentry *upper = NULL;
 	bpf_probe_read_kernel(&upper, sizeof(upper), (void *)inode + bpf_core_type_size(struct inode));
 	return upper != NULL;
+}
+
+/* read_file sets the event's file: what the caller asked to run. */
+static __always_inline void read_file(struct exec_event *e, struct exec_args *args, long ret, __u32 tgid)
+{
+	e->file_source = FILE_NONE;
+	e->file_truncated = 0;
+	e->fupper_layer = 0;
+	e->file_dev = 0;
+	e->file_ino = 0;
+	e->file_size = 0;
+	if (ret != 0) { /* the path as passed, which exe is then */
+		e->file_source = FILE_EXE;
+		return;
+	}
+	__u32 before = e->cursor;
+	struct exec_file *f = args->file_kept ? bpf_map_lookup_elem(&files, &tgid) : NULL;
+	if (f) {
+		__u32 n = f->cursor;
+		if (n > IG_PATH_MAX)
+			n = IG_PATH_MAX;
+		if (bpf_probe_read_kernel(&e->data[e->cursor & DATA_MASK], n, f->data) == 0)
+			e->cursor += n;
+		e->file_source = FILE_COMPONENTS;
+		e->file_truncated = f->truncated;
+		e->fupper_layer = args->fupper_layer;
+		e->file_dev = args->file_dev;
+		e->file_ino = args->file_ino;
+	} else if (args->exec_seen && args->interpreted) {
+		long n = ig_read_user_str(&e->data[e->cursor & DATA_MASK], IG_PATH_MAX,
+					  (const char *)args->execfn, &e->file_truncated);
+		if (n > 0)
+			e->cursor += n;
+		e->file_source = FILE_PASSED;
+	} else if (args->exec_seen) {
+		struct inode *inode = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), mm, exe_file, f_inode);
+		e->file_source = FILE_EXE;
+		e->fupper_layer = has_upper_layer(inode);
+		e->file_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		e->file_ino = BPF_CORE_READ(inode, i_ino);
+	}
+	e->file_size = e->cursor - before;
 }
 
 static __always_inline int leave(long ret)
@@ -192,8 +282,6 @@ static __always_inline int leave(long ret)
 		e->sessionid = BPF_CORE_READ(task, sessionid);
 	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
 	e->ptid = BPF_CORE_READ(parent, pid);
-	__builtin_memset(e->pcomm, 0, sizeof(e->pcomm));
-	bpf_probe_read_kernel_str(e->pcomm, sizeof(e->pcomm), &parent->comm);
 	e->pupper_layer = 0;
 	e->pexe_size = 0;
 	e->pexe_truncated = 0;
@@ -204,8 +292,11 @@ static __always_inline int leave(long ret)
 		e->pexe_truncated = ig_read_path(&pexe->f_path, e->data, &e->cursor, DATA_MASK);
 		e->pexe_size = e->cursor - before;
 	}
+	read_file(e, args, ret, tgid);
 	ig_submit(e, offsetof(struct exec_event, data) + (e->cursor & DATA_MASK));
 out:
+	if (args->file_kept)
+		bpf_map_delete_elem(&files, &tgid);
 	bpf_map_delete_elem(&pending, &tgid);
 	return 0;
 }
@@ -232,4 +323,48 @@ SEC("tracepoint/syscalls/sys_exit_execveat")
 int exit_execveat(struct trace_event_raw_sys_exit *ctx)
 {
 	return leave(ctx->ret);
+}
+
+/* The exec is past its point of no return, in the thread group's leader
+ * (the tgid a thread that execs takes). A raw tracepoint: the tracefs one
+ * does not give the struct linux_binprm. */
+SEC("raw_tracepoint/sched_process_exec")
+int exec_done(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_args *args = bpf_map_lookup_elem(&pending, &tgid);
+	if (!args)
+		return 0;
+	args->exec_seen = 1;
+	args->execfn = BPF_CORE_READ(bprm, exec);
+	/* interp starts as filename; a script or binfmt_misc handler changes it
+	 * to its interpreter's (bprm_change_interp) */
+	args->interpreted = BPF_CORE_READ(bprm, interp) != BPF_CORE_READ(bprm, filename);
+	return 0;
+}
+
+/* The kprobe variant: the first check of an exec is of the file asked for,
+ * held open here (a script, before its interpreter is checked). */
+SEC("kprobe/security_bprm_check")
+int BPF_KPROBE(bprm_check, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct exec_args *args = bpf_map_lookup_elem(&pending, &tgid);
+	if (!args || args->file_kept)
+		return 0;
+	if (bpf_map_update_elem(&files, &tgid, &file_init, BPF_ANY))
+		return 0; /* full: the exit falls back to what sched_process_exec saw */
+	struct exec_file *f = bpf_map_lookup_elem(&files, &tgid);
+	if (!f)
+		return 0;
+	struct file *file = BPF_CORE_READ(bprm, file);
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	f->cursor = 0;
+	f->truncated = ig_read_path(&file->f_path, f->data, &f->cursor, IG_PATH_MAX - 1);
+	args->file_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	args->file_ino = BPF_CORE_READ(inode, i_ino);
+	args->fupper_layer = has_upper_layer(inode);
+	args->file_kept = 1;
+	return 0;
 }

@@ -41,6 +41,14 @@ type Event struct {
 	SessionId              uint32 `json:"sessionid" column:"sessionid,width:10,right" desc:"the audit session id; 4294967295 when none is set, 0 when the kernel lacks CONFIG_AUDIT"`
 	ParentExePath          string `json:"parent_exepath" column:"parent_exepath,width:24" desc:"the parent's executable, full path from the kernel (cut as exepath: its end, after …/); empty for a kernel thread's child"`
 	ParentExePathTruncated bool   `json:"parent_exepathTruncated" desc:"true when parent_exepath was cut"`
+	// IG's (v0.41): the file the caller asked to run, which for a script
+	// is the script, not exepath's interpreter.
+	File          string `json:"file" column:"file,width:24" desc:"the file the caller asked to run: the executable, or for a script (or a binfmt_misc program) the script itself, not its interpreter. A full path from the kernel (cut as exepath: its end, after …/), except for a script without the kprobe variant, and on a failed exec: then the path as passed (its first 4095 bytes at most; execveat with a descriptor passes /dev/fd/N/...); empty, with the fields after it 0, for a successful exec whose sched_process_exec ig did not see"`
+	FileTruncated bool   `json:"fileTruncated" desc:"true when file was cut"`
+	FupperLayer   bool   `json:"fupper_layer" column:"fupper_layer,width:12" desc:"true when file is on the upper layer of an overlayfs (written or changed in the container); false when it is not, on a failed exec, and for a script without the kprobe variant (not known)"`
+	DevMajor      uint32 `json:"dev_major" column:"dev_major,width:9,right" desc:"the major number of the device of file's filesystem (for overlayfs, the overlay's own, as stat shows it in the container); 0 when not known: on a failed exec, and for a script without the kprobe variant"`
+	DevMinor      uint32 `json:"dev_minor" column:"dev_minor,width:9,right" desc:"the minor number of that device; 0 when dev_major is not known"`
+	Inode         uint64 `json:"inode" column:"inode,width:10,right" desc:"file's inode number; 0 when not known, as dev_major"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -69,10 +77,16 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	spec.Maps["scratch"].MaxEntries = uint32(cpus)
+	if env.Variant != kprobe {
+		spec.Maps["files"].MaxEntries = 1 // the kprobe's alone: 4 KiB a path
+	}
 	d := &decoder{clock: tracers.NewClock()}
 	return tracers.RunStream[Event](ctx, env, spec, map[string]any{"want_cwd": env.Args.Bool("cwd")},
 		tracers.StreamSpec[Event]{Decode: d.decode})
 }
+
+// kprobe is the variant that sees a script's own file (security_bprm_check).
+const kprobe = "kprobe"
 
 // columns: --cwd adds the working directory.
 func columns(args tracers.Args) []string {
@@ -82,6 +96,14 @@ func columns(args tracers.Args) []string {
 	}
 	return cols
 }
+
+// Where exec_event's file is (file_source, exec.bpf.c's FILE_*).
+const (
+	fileNone = iota
+	fileExe
+	filePassed
+	fileComponents
+)
 
 // dataAt is where args, exe and cwd start: exec_event's flexible array member.
 var dataAt = unsafe.Offsetof(execExecEvent{}.Data)
@@ -99,7 +121,8 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Ret = e.Ret
 	ev.Err, ev.Error = tracers.Errno(ev.Ret)
 	argsSize, exeSize, cwdSize, pexeSize := int(e.ArgsSize), int(e.ExeSize), int(e.CwdSize), int(e.PexeSize)
-	if argsSize+exeSize+cwdSize+pexeSize > len(data) {
+	fileAt := argsSize + exeSize + cwdSize + pexeSize
+	if fileAt+int(e.FileSize) > len(data) {
 		return false
 	}
 	ev.Ptid = e.Ptid
@@ -134,5 +157,18 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		ev.CwdTruncated = e.CwdTruncated != 0
 		ev.Cwd = tracers.PathFromComponents(data[argsSize+exeSize:argsSize+exeSize+cwdSize], ev.CwdTruncated)
 	}
+	file := data[fileAt : fileAt+int(e.FileSize)]
+	ev.File, ev.FileTruncated = "", e.FileTruncated != 0
+	switch e.FileSource {
+	case fileExe:
+		ev.File, ev.FileTruncated = ev.ExePath, ev.ExePathTruncated
+	case filePassed:
+		ev.File = string(tracers.CString(file))
+	case fileComponents:
+		ev.File = tracers.PathFromComponents(file, ev.FileTruncated)
+	}
+	ev.FupperLayer = e.FupperLayer != 0
+	ev.DevMajor, ev.DevMinor = tracers.DevMajorMinor(e.FileDev)
+	ev.Inode = e.FileIno
 	return true
 }

@@ -14,9 +14,16 @@ import (
 )
 
 type execExecArgs struct {
-	_        structs.HostLayout
-	Filename uint64
-	Argv     uint64
+	_           structs.HostLayout
+	Filename    uint64
+	Argv        uint64
+	Execfn      uint64
+	FileIno     uint64
+	FileDev     uint32
+	ExecSeen    uint8
+	Interpreted uint8
+	FileKept    uint8
+	FupperLayer uint8
 }
 
 type execExecEvent struct {
@@ -46,19 +53,32 @@ type execExecEvent struct {
 	PexeTruncated uint8
 	UpperLayer    uint8
 	PupperLayer   uint8
-	_             [3]byte
+	FileSource    uint8
+	FileTruncated uint8
+	FupperLayer   uint8
+	FileSize      uint16
+	_             [2]byte
+	FileDev       uint32
+	_             [4]byte
+	FileIno       uint64
 	Ptid          uint32
 	Loginuid      uint32
 	Sessionid     uint32
-	Pcomm         [16]int8
 	Cursor        uint32
 	Data          [0]uint8
-	_             [4]byte
+}
+
+type execExecFile struct {
+	_         structs.HostLayout
+	Cursor    uint32
+	Truncated uint8
+	Data      [4352]uint8
+	_         [3]byte
 }
 
 type execExecScratch struct {
 	_   structs.HostLayout
-	Buf [33160]uint8
+	Buf [37000]uint8
 }
 
 type execMntnsVerdict struct {
@@ -73,15 +93,19 @@ type execMntnsVerdict struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	execMapEvents          = "events"
+	execMapFiles           = "files"
 	execMapLostEvents      = "lost_events"
 	execMapMntnsFilter     = "mntns_filter"
 	execMapPending         = "pending"
 	execMapScratch         = "scratch"
+	execProgBprmCheck      = "bprm_check"
 	execProgEnterExecve    = "enter_execve"
 	execProgEnterExecveat  = "enter_execveat"
+	execProgExecDone       = "exec_done"
 	execProgExitExecve     = "exit_execve"
 	execProgExitExecveat   = "exit_execveat"
 	execVarExecEventType   = "exec_event_type"
+	execVarFileInit        = "file_init"
 	execVarFilterByComm    = "filter_by_comm"
 	execVarFilterByUid     = "filter_by_uid"
 	execVarFilterComm      = "filter_comm"
@@ -133,8 +157,10 @@ type execSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type execProgramSpecs struct {
+	BprmCheck     *ebpf.ProgramSpec `ebpf:"bprm_check"`
 	EnterExecve   *ebpf.ProgramSpec `ebpf:"enter_execve"`
 	EnterExecveat *ebpf.ProgramSpec `ebpf:"enter_execveat"`
+	ExecDone      *ebpf.ProgramSpec `ebpf:"exec_done"`
 	ExitExecve    *ebpf.ProgramSpec `ebpf:"exit_execve"`
 	ExitExecveat  *ebpf.ProgramSpec `ebpf:"exit_execveat"`
 }
@@ -144,6 +170,7 @@ type execProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type execMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
+	Files       *ebpf.MapSpec `ebpf:"files"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
 	Pending     *ebpf.MapSpec `ebpf:"pending"`
@@ -155,6 +182,7 @@ type execMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type execVariableSpecs struct {
 	ExecEventType   *ebpf.VariableSpec `ebpf:"exec_event_type"`
+	FileInit        *ebpf.VariableSpec `ebpf:"file_init"`
 	FilterByComm    *ebpf.VariableSpec `ebpf:"filter_by_comm"`
 	FilterByUid     *ebpf.VariableSpec `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.VariableSpec `ebpf:"filter_comm"`
@@ -185,6 +213,7 @@ func (o *execObjects) Close() error {
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
+	Files       *ebpf.Map `ebpf:"files"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
 	Pending     *ebpf.Map `ebpf:"pending"`
@@ -194,6 +223,7 @@ type execMaps struct {
 func (m *execMaps) Close() error {
 	return _ExecClose(
 		m.Events,
+		m.Files,
 		m.LostEvents,
 		m.MntnsFilter,
 		m.Pending,
@@ -206,6 +236,7 @@ func (m *execMaps) Close() error {
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execVariables struct {
 	ExecEventType   *ebpf.Variable `ebpf:"exec_event_type"`
+	FileInit        *ebpf.Variable `ebpf:"file_init"`
 	FilterByComm    *ebpf.Variable `ebpf:"filter_by_comm"`
 	FilterByUid     *ebpf.Variable `ebpf:"filter_by_uid"`
 	FilterComm      *ebpf.Variable `ebpf:"filter_comm"`
@@ -219,16 +250,20 @@ type execVariables struct {
 //
 // It can be passed to loadExecObjects or ebpf.CollectionSpec.LoadAndAssign.
 type execPrograms struct {
+	BprmCheck     *ebpf.Program `ebpf:"bprm_check"`
 	EnterExecve   *ebpf.Program `ebpf:"enter_execve"`
 	EnterExecveat *ebpf.Program `ebpf:"enter_execveat"`
+	ExecDone      *ebpf.Program `ebpf:"exec_done"`
 	ExitExecve    *ebpf.Program `ebpf:"exit_execve"`
 	ExitExecveat  *ebpf.Program `ebpf:"exit_execveat"`
 }
 
 func (p *execPrograms) Close() error {
 	return _ExecClose(
+		p.BprmCheck,
 		p.EnterExecve,
 		p.EnterExecveat,
+		p.ExecDone,
 		p.ExitExecve,
 		p.ExitExecveat,
 	)
