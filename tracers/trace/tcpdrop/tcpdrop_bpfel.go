@@ -36,11 +36,13 @@ type tcpdropDropEvent struct {
 		Dport  uint16
 		Pad    uint16
 	}
-	Netns    uint64
-	Reason   uint32
-	Tcpflags uint16
-	State    uint8
-	Owner    uint8
+	Netns       uint64
+	Reason      uint32
+	Tcpflags    uint16
+	State       uint8
+	Owner       uint8
+	KernelStack int32
+	Pad         uint32
 }
 
 type tcpdropIgSockOwner struct {
@@ -79,6 +81,7 @@ const (
 	tcpdropMapMntnsFilter     = "mntns_filter"
 	tcpdropMapNetnsFilter     = "netns_filter"
 	tcpdropMapSockOwners      = "sock_owners"
+	tcpdropMapStacks          = "stacks"
 	tcpdropProgExitAccept     = "exit_accept"
 	tcpdropProgExitAccept4    = "exit_accept4"
 	tcpdropProgKfreeSkb       = "kfree_skb"
@@ -151,6 +154,7 @@ type tcpdropMapSpecs struct {
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
+	Stacks      *ebpf.MapSpec `ebpf:"stacks"`
 }
 
 // tcpdropVariableSpecs contains global variables before they are loaded into the kernel.
@@ -191,6 +195,7 @@ type tcpdropMaps struct {
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
+	Stacks      *ebpf.Map `ebpf:"stacks"`
 }
 
 func (m *tcpdropMaps) Close() error {
@@ -200,6 +205,7 @@ func (m *tcpdropMaps) Close() error {
 		m.MntnsFilter,
 		m.NetnsFilter,
 		m.SockOwners,
+		m.Stacks,
 	)
 }
 
