@@ -115,6 +115,14 @@ func (k *KernelStacks) Report(env *Env) {
 	}
 }
 
+// UserStack is a user stack as Inspektor Gadget's ustack operator writes
+// it (its addresses and their functions; the gadget's desc says when it
+// is empty).
+type UserStack struct {
+	Addresses string `json:"addresses" desc:"the user stack's instruction pointers, innermost first, as \"[0]0x00007f3a5c2e1d2b; [1]...; \""`
+	Symbols   string `json:"symbols" desc:"their functions, as \"[0]getppid; [1]main.main; \": from the ELF symbols (or Go's pclntab) of the files the process maps, read when the event comes; [unknown] where nothing maps the address (every frame when the process is gone by then), FILE+0xOFFSET where the file has no symbol there"`
+}
+
 // UserStacks names the user stacks a streaming gadget's events refer to
 // by id, as each event comes: the process may not live long (a seccomp
 // kill), so its mappings are read then. As with KernelStacks, the map is
@@ -132,20 +140,19 @@ func NewUserStacks(m *ebpf.Map) *UserStacks {
 	return &UserStacks{m: m, procs: NewProcesses()}
 }
 
-// Format is the stack id of process pid: its addresses and its symbols
-// ("[0]fn; [1]caller; "); both empty when the stack was not taken
-// (counted as lost).
-func (u *UserStacks) Format(pid uint32, id int32) (addresses, symbols string) {
+// Format is the stack id of process pid; empty when the stack was not
+// taken (counted as lost).
+func (u *UserStacks) Format(pid uint32, id int32) UserStack {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	ips, err := ReadStack(u.m, id)
 	if err != nil {
 		u.lost++
-		return "", ""
+		return UserStack{}
 	}
 	names := u.procs.Resolve([][]FrameRef{u.procs.UserRefs(pid, ips)})
 	u.procs.Forget()
-	return FormatAddresses(ips), FormatFrames(names[0])
+	return UserStack{Addresses: FormatAddresses(ips), Symbols: FormatFrames(names[0])}
 }
 
 // Report warns of the stacks lost, and lets go of the files held.

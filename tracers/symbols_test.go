@@ -177,7 +177,8 @@ func TestUserStacks(t *testing.T) {
 	m := stackMap(t, map[uint32][]uint64{3: {pc, pc + 1}})
 	us := NewUserStacks(m)
 	defer us.procs.Close()
-	addrs, syms := us.Format(uint32(os.Getpid()), 3)
+	st := us.Format(uint32(os.Getpid()), 3)
+	addrs, syms := st.Addresses, st.Symbols
 	fn := "github.com/ig-tracer/ig/tracers.symbolizeMe"
 	if want := "[0]" + fn + "; [1]" + fn + "; "; syms != want {
 		t.Errorf("symbols %q, want %q", syms, want)
@@ -185,7 +186,7 @@ func TestUserStacks(t *testing.T) {
 	if want := FormatAddresses([]uint64{pc, pc + 1}); addrs != want {
 		t.Errorf("addresses %q, want %q", addrs, want)
 	}
-	if a, s := us.Format(1, -14); a != "" || s != "" || us.lost != 1 {
-		t.Errorf("a stack not taken: %q %q, lost %d", a, s, us.lost)
+	if st := us.Format(1, -14); st != (UserStack{}) || us.lost != 1 {
+		t.Errorf("a stack not taken: %+v, lost %d", st, us.lost)
 	}
 }
