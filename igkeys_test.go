@@ -13,7 +13,9 @@ import (
 // types/types.go; trace dns: types/dns.go, trace sni: types/snisnoop.go,
 // snapshot process and socket: types/*-collector.go; the common ones:
 // pkg/types/types.go's CommonData, Event, WithMountNsID, WithNetNsID and
-// L4Endpoint), plus the common keys v0.41.0's pkg/types/types.go adds.
+// L4Endpoint), plus the common keys v0.41.0's pkg/types/types.go adds and
+// the stacks of v0.41.0's image-based gadgets (trace_tcpdrop's
+// kernel_stack, audit_seccomp's ustack, as its ustack operator fills it).
 // Most of those gadgets need kprobes, which this host and CI lack, so they
 // cannot be run beside ig (tests/parity_test.go does, where they can); the
 // source is not here either: hence the lists. Nested keys are paths.
@@ -56,7 +58,8 @@ var igKeys = map[string][][]string{
 	"trace sni":        {igEvent, {"mountnsid", "netnsid", "pid", "tid", "comm", "uid", "gid", "name"}},
 	"trace tcp":        {igEvent, {"mountnsid", "operation", "pid", "uid", "gid", "comm", "ipversion"}, endpoints("src", "dst")},
 	"trace tcpconnect": {igEvent, {"mountnsid", "pid", "uid", "gid", "comm", "ipversion", "latency"}, endpoints("src", "dst")},
-	"trace tcpdrop": {igEvent, {"mountnsid", "netnsid", "pid", "comm", "uid", "gid", "ipversion", "state", "tcpflags", "reason"},
+	"trace tcpdrop": {igEvent, {"mountnsid", "netnsid", "pid", "comm", "uid", "gid", "ipversion", "state", "tcpflags", "reason",
+		"kernel_stack", "kernel_stack_raw"}, // v0.41
 		endpoints("src", "dst")},
 	"trace tcpretrans": {igEvent, {"mountnsid", "netnsid", "pid", "comm", "uid", "gid", "ipversion", "state", "tcpflags"}, endpoints("src", "dst")},
 	"snapshot process": {igEvent, {"mountnsid", "comm", "pid", "tid", "uid", "gid", "ppid"}},
@@ -72,7 +75,8 @@ var igKeys = map[string][][]string{
 	"profile block-io": {{"unit", "intervals", "intervals[].count", "intervals[].start", "intervals[].end"}},
 	"profile tcprtt": {{"unit", "intervals", "intervals[].count", "intervals[].start", "intervals[].end",
 		"address", "addressType", "average", "localPort", "remotePort"}},
-	"audit seccomp": {igEvent, {"mountnsid", "pid", "comm", "syscall", "code"}},
+	"audit seccomp": {igEvent, {"mountnsid", "pid", "comm", "syscall", "code",
+		"ustack.addresses", "ustack.symbols"}}, // v0.41
 	"traceloop": {igEvent, {"mountnsid", "cpu", "pid", "comm", "syscall", "parameters", "parameters[].name",
 		"parameters[].value", "parameters[].content", "ret"}},
 }

@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,12 +17,58 @@ type tcpDropEvent struct {
 	State    string `json:"state"`
 	TCPFlags string `json:"tcpflags"`
 	Reason   string `json:"reason"`
+	Stack    string `json:"kernel_stack"`
+	StackRaw int32  `json:"kernel_stack_raw"`
+}
+
+// checkDropStack: the kernel stack of a segment that nftables dropped on
+// its way out holds, innermost first, the function that freed it
+// (kfree_skb_reason, or sk_skb_reason_drop since 6.9), then the netfilter
+// hook that dropped it, IP's output (ip_local_out, or __ip_local_out where
+// that is not inlined) and TCP's transmission. The frames between
+// (nft_do_chain...) vary between kernels, and those after with what sent
+// the segment (a send, a close, a retransmission timer).
+func checkDropStack(t *testing.T, e *tcpDropEvent) {
+	t.Helper()
+	frames, err := parseStack(e.Stack)
+	if err != nil || e.StackRaw < 0 {
+		t.Errorf("kernel stack (id %d): %v", e.StackRaw, err)
+		return
+	}
+	if len(frames) == 0 || frames[0] != "kfree_skb_reason" && frames[0] != "sk_skb_reason_drop" {
+		t.Errorf("kernel stack %q: the innermost frame is not the freeing function", e.Stack)
+	}
+	want := [][]string{{"nf_hook_slow"}, {"ip_local_out", "__ip_local_out"}, {"__tcp_transmit_skb"}}
+	i := 0
+	for _, f := range frames[min(1, len(frames)):] {
+		if i < len(want) && slices.Contains(want[i], f) {
+			i++
+		}
+	}
+	if i < len(want) {
+		t.Errorf("kernel stack %q: no %s (after %v)", e.Stack, want[i], want[:i])
+	}
+}
+
+// parseStack reads a stack as IG writes it, "[0]fn; [1]caller; ",
+// checking the numbering.
+func parseStack(s string) ([]string, error) {
+	var frames []string
+	for i, f := range strings.Split(strings.TrimSuffix(s, "; "), "; ") {
+		name, ok := strings.CutPrefix(f, "["+strconv.Itoa(i)+"]")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("frame %d: %q in %q", i, f, s)
+		}
+		frames = append(frames, name)
+	}
+	return frames, nil
 }
 
 // TestTraceTCPDrop: nftables drops the data segments this process sends
 // to a local listener (not the handshake's): each drop shows with this
 // process, the connection, ESTABLISHED, the segment's flags and the
-// kernel's reason, NETFILTER_DROP, named from its BTF.
+// kernel's reason, NETFILTER_DROP, named from its BTF, and the kernel
+// stack of the drop.
 func TestTraceTCPDrop(t *testing.T) {
 	igBinary(t)
 	_, port := listenDiscard(t)
@@ -53,6 +101,7 @@ func TestTraceTCPDrop(t *testing.T) {
 			e.Reason != "NETFILTER_DROP" || !strings.Contains(e.TCPFlags, "ACK") || e.IPVersion != 4 || e.NetNs != netNsOf(t, pid) {
 			t.Errorf("a dropped segment: %+v", e)
 		}
+		checkDropStack(t, &e)
 		return
 	}
 	t.Error("no dropped segment of this process")
@@ -85,6 +134,8 @@ func TestTraceTCPDropContainer(t *testing.T) {
 			t.Errorf("-c %s: a drop of %q: %+v", name, e.Runtime.ContainerName, e)
 		} else if e.Comm == "nc" && (e.Reason != "NETFILTER_DROP" || e.Pid == 0) {
 			t.Errorf("nc's drop: %+v", e)
+		} else if e.Comm == "nc" && e.Reason == "NETFILTER_DROP" {
+			checkDropStack(t, &e)
 		}
 	}
 }

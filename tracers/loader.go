@@ -120,8 +120,9 @@ func load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any, shared map
 	// Shared maps that no program of this variant uses are not made: a
 	// top or profile gadget adds up in its own maps (the ring buffer would
 	// be megabytes of nothing), and only gadgets that attribute by network
-	// namespace look at netns_filter, or own sockets.
-	for _, name := range []string{"events", "netns_filter", "sock_owners", "port_owners"} {
+	// namespace look at netns_filter, or own sockets; a variant that takes
+	// no stacks makes no stack map (megabytes).
+	for _, name := range []string{"events", "netns_filter", "sock_owners", "port_owners", StackMapName} {
 		if _, ok := spec.Maps[name]; ok && !referenced(spec, name) {
 			delete(spec.Maps, name)
 		}

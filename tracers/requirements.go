@@ -144,11 +144,11 @@ var Table = []Requirements{
 		Note: "the system calls each container's mount namespace made, one byte per number, in the kernel"},
 	{Gadget: "audit seccomp", Variants: []Variant{
 		{Name: "kprobe", MinKernel: "5.8", Configs: append([]string{"CONFIG_AUDIT", "CONFIG_SECCOMP_FILTER"}, kprobeConfigs...),
-			ProgramTypes: kp, MapTypes: ringBuffer, KernelFuncs: []string{"audit_seccomp"}},
+			ProgramTypes: kp, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.StackTrace}, KernelFuncs: []string{"audit_seccomp"}},
 		{Name: "audit-netlink", MinKernel: "5.8", Configs: append([]string{"CONFIG_AUDIT", "CONFIG_SECCOMP_FILTER"}, tracepointConfigs...),
 			ProgramTypes: tp, MapTypes: []ebpf.MapType{ebpf.LRUHash}, Tracepoints: []string{"sched/sched_process_exit"}}},
 		Note: "no tracepoint reports seccomp actions: without kprobes, the kernel's own audit records (netlink read-log group, needs CAP_AUDIT_READ), " +
-			"with the exit tracepoint for the mount namespace of a process already gone"},
+			"with the exit tracepoint for the mount namespace of a process already gone; only the kprobe variant has the user stack"},
 	{Gadget: "profile block-io", Variants: []Variant{{Name: "tp_btf", MinKernel: "5.9",
 		Configs: tracepointConfigs, ProgramTypes: tracing,
 		MapTypes: []ebpf.MapType{ebpf.Hash, ebpf.LRUHash}, BTFTracepoints: blockRequests, KernelBTF: true}},
@@ -250,7 +250,7 @@ var Table = []Requirements{
 		Tracepoints: []string{"sock/inet_sock_set_state"}}},
 		Note: "an attempt is reported at its outcome: the source port is chosen after the tracepoint fires for the attempt"},
 	{Gadget: "trace tcpdrop", Variants: []Variant{{Name: "tracepoint", MinKernel: "5.17",
-		Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash},
+		Configs: syscallConfigs, ProgramTypes: tpSeed, MapTypes: []ebpf.MapType{ebpf.RingBuf, ebpf.LRUHash, ebpf.StackTrace},
 		Tracepoints: append([]string{"skb/kfree_skb"}, tcpOwnerTracepoints...), SeedIterators: seedIterators, KernelBTF: true}},
 		Note: "kfree_skb has the drop reason since 5.17; only packets with a socket are reported"},
 	{Gadget: "trace tcpretrans", Variants: []Variant{

@@ -58,6 +58,9 @@ type StreamSpec[T any] struct {
 	// Source, when set, is where records come from instead of the
 	// program's ring buffer (the kernel's audit records, over netlink).
 	Source func(p *Program) (RecordSource, error)
+	// Loaded, when set, is called with the program loaded, before the
+	// first record: for the gadget to find its maps (a stack map).
+	Loaded func(p *Program)
 }
 
 // pollInterval bounds how long an event waits in the ring buffer when too few
@@ -75,6 +78,9 @@ func Stream[T any, PT eventPtr[T]](ctx context.Context, env *Env, p *Program, s 
 	printer, err := output.NewPrinter[T](env.Stdout, env.Schema, env.Format, env.Columns)
 	if err != nil {
 		return err
+	}
+	if s.Loaded != nil {
+		s.Loaded(p)
 	}
 	var rd RecordSource
 	if s.Source != nil {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -94,10 +93,7 @@ func traceCapabilities(r *Run, h Host) (string, error) {
 	}
 	// The variant, when -v said it: the kprobe variant knows the check is
 	// audited (ns_capable), the tracepoint variant cannot tell (-1).
-	variant := ""
-	if m := regexp.MustCompile(`(?m)^ig: trace capabilities: using the (\S+) variant$`).FindStringSubmatch(r.Stderr()); m != nil {
-		variant = m[1]
-	}
+	variant := r.VariantRan()
 	var problems Problems
 	check := problems.Check
 	for _, c := range []struct {

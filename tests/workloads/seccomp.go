@@ -17,7 +17,15 @@ func init() { Table["audit seccomp"] = auditSeccomp }
 type seccompEvent struct {
 	Syscall string `json:"syscall"`
 	Code    string `json:"code"`
+	Ustack  struct {
+		Addresses string `json:"addresses"`
+		Symbols   string `json:"symbols"`
+	} `json:"ustack"`
 }
+
+// loggedGetppidFrame is the function of LoggedGetppid that makes the
+// system call: a frame of its user stack.
+const loggedGetppidFrame = "]github.com/ig-tracer/ig/tests/workloads.LoggedGetppid.func1; "
 
 // LoggedGetppid calls getppid on a thread of its own whose seccomp
 // filter logs that call (SECCOMP_RET_LOG); the thread ends with it. It
@@ -81,9 +89,25 @@ func auditSeccomp(r *Run, h Host) (string, error) {
 		var p Problems
 		p.Check("code", s.Code, "log")
 		p.Check("comm", ev.Comm, h.Comm)
+		// The kprobe variant takes the user stack in the thread that made
+		// the call; the audit-netlink variant has none.
+		switch u := s.Ustack; r.VariantRan() {
+		case "kprobe":
+			if !strings.Contains(u.Symbols, loggedGetppidFrame) || strings.Count(u.Symbols, "; ") != strings.Count(u.Addresses, "; ") ||
+				!strings.HasPrefix(u.Addresses, "[0]0x0000") {
+				p = append(p, fmt.Sprintf("user stack: symbols %q, addresses %q: want %s among as many frames as addresses", u.Symbols, u.Addresses, loggedGetppidFrame))
+			}
+		case "audit-netlink":
+			p.Check("ustack.symbols", u.Symbols, "")
+			p.Check("ustack.addresses", u.Addresses, "")
+		}
 		if len(p) > 0 {
 			return "", errors.New(strings.Join(p, "; "))
 		}
-		return fmt.Sprintf("getppid logged by a seccomp filter, of this process (%s)", s.Code), nil
+		stack := ""
+		if s.Ustack.Symbols != "" {
+			stack = fmt.Sprintf(", user stack of %d frames with LoggedGetppid's", strings.Count(s.Ustack.Symbols, "; "))
+		}
+		return fmt.Sprintf("getppid logged by a seccomp filter, of this process (%s)%s", s.Code, stack), nil
 	})
 }

@@ -646,11 +646,13 @@ type DropEvent struct {
 	State    string      `json:"state"`
 	TCPFlags string      `json:"tcpflags"`
 	Reason   string      `json:"reason"`
+	Stack    string      `json:"kernel_stack"`
 }
 
 // trace tcpdrop, filtered to this process: data sent to a socket whose
 // filter refuses it is dropped there, reason SOCKET_FILTER, by the
-// accepting process (this one).
+// accepting process (this one), in TCP's receive (tcp_v4_rcv, on the
+// kernel stack).
 func traceTCPDrop(r *Run, h Host) (string, error) {
 	if err := LoopbackUp(); err != nil {
 		return "", err
@@ -702,6 +704,9 @@ func traceTCPDrop(r *Run, h Host) (string, error) {
 	p.Check("state", d.State, "ESTABLISHED")
 	p.Check("reason", d.Reason, "SOCKET_FILTER")
 	p.Check("tcpflags has ACK", strings.Contains(d.TCPFlags, "ACK"), true)
+	if !strings.HasPrefix(d.Stack, "[0]") || !strings.Contains(d.Stack, "]tcp_v4_rcv; ") {
+		p = append(p, fmt.Sprintf("kernel stack %q: no tcp_v4_rcv", d.Stack))
+	}
 	if len(p) > 0 {
 		return "", errors.New(strings.Join(p, "; "))
 	}

@@ -490,6 +490,18 @@ func (r *Run) Variant() string {
 	return ""
 }
 
+// VariantRan is the variant of gadget that r ran, as -v said it (the
+// last said: a fallback's), else the one --variant asked for; "" when
+// neither says.
+func (r *Run) VariantRan() string {
+	re := regexp.MustCompile(`(?m)^ig: ` + regexp.QuoteMeta(r.Gadget) + `: using the (\S+) variant( \(--variant\))?$`)
+	m := re.FindAllStringSubmatch(r.Stderr(), -1)
+	if len(m) == 0 {
+		return r.Variant()
+	}
+	return m[len(m)-1][1]
+}
+
 // refusal is ig's one-line reason for not running variant (`ig: ...`), if any.
 func refusal(stderr, variant string) string {
 	for _, l := range strings.Split(stderr, "\n") {

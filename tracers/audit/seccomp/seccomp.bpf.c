@@ -5,14 +5,17 @@
  * The audit-netlink variant reads the same records from the kernel's
  * audit multicast group, in Go, and only needs this object to remember
  * the mount namespace of processes that exited (a seccomp kill ends the
- * process before ig reads its record). */
-#include "common.h"
+ * process before ig reads its record). The kprobe variant takes the
+ * task's user stack (where it made the system call); the audit-netlink
+ * variant has none: no tracepoint fires in the task's context for every
+ * action. */
+#include "stack.h"
 
 struct seccomp_event {
 	struct event_header hdr;
 	__u64 syscall;
-	__u32 code; /* the action and its data (SECCOMP_RET_*) */
-	__u32 pad;
+	__u32 code;       /* the action and its data (SECCOMP_RET_*) */
+	__s32 user_stack; /* id in stacks; negative: none */
 };
 
 const struct seccomp_event *const seccomp_event_type __attribute__((unused)) = 0;
@@ -24,6 +27,7 @@ int BPF_KPROBE(ig_audit_seccomp, unsigned long syscall, long signr, int code)
 		return 0;
 	struct seccomp_event ev = {.syscall = syscall, .code = code};
 	ig_header_current(&ev.hdr);
+	ev.user_stack = ig_user_stack(ctx);
 	ig_submit(&ev, sizeof(ev));
 	return 0;
 }

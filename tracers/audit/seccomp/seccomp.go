@@ -25,7 +25,9 @@ type Event struct {
 	tracers.Event
 	Syscall string `json:"syscall" column:"syscall,width:16" desc:"the system call's name (x86_64), or its number when ig does not know it"`
 	Code    string `json:"code" column:"code,width:12" desc:"the filter's action: kill_process, kill_thread, trap, errno, user_notif, trace, log"`
-	skip    bool   // filtered out (--pid, --comm) in Go: the audit-netlink variant
+	// As IG's ustack: where in the process the system call was made.
+	Ustack tracers.UserStack `json:"ustack" desc:"the process's user stack at the system call (kprobe variant); both fields empty with the audit-netlink variant, which reads the kernel's records after the fact and has no tracepoint in the task's context for every action, and when the stack map had no room (counted, said at the end)"`
+	skip   bool              // filtered out (--pid, --comm) in Go: the audit-netlink variant
 }
 
 var schema = output.NewSchema[Event]()
@@ -47,10 +49,11 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	d := &decoder{clock: tracers.NewClock(), filter: env.Filter}
-	s := tracers.StreamSpec[Event]{Decode: d.decodeKprobe, Skip: func(ev *Event) bool { return ev.skip }}
+	s := tracers.StreamSpec[Event]{Decode: d.decodeKprobe, Skip: func(ev *Event) bool { return ev.skip },
+		Loaded: func(p *tracers.Program) { d.stacks = tracers.NewUserStacks(p.Coll.Maps[tracers.StackMapName]) }}
 	var audit *auditSocket
 	if env.Variant == auditNetlink {
-		s.Decode = d.decodeRecord
+		s.Decode, s.Loaded = d.decodeRecord, nil
 		s.Source = func(p *tracers.Program) (tracers.RecordSource, error) {
 			d.exited = p.Coll.Maps["exited"]
 			audit, err = openAudit(env)
@@ -64,6 +67,9 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if audit != nil {
 		audit.report(env)
 	}
+	if d.stacks != nil {
+		d.stacks.Report(env)
+	}
 	return err
 }
 
@@ -75,6 +81,7 @@ type decoder struct {
 	strings tracers.Interner
 	filter  tracers.Filter
 	exited  *ebpf.Map // pid -> mount namespace of processes that exited
+	stacks  *tracers.UserStacks
 }
 
 func (d *decoder) decodeKprobe(raw []byte, ev *Event) bool {
@@ -84,6 +91,8 @@ func (d *decoder) decodeKprobe(raw []byte, ev *Event) bool {
 	}
 	ev.Syscall = tracers.SyscallName(int64(e.Syscall))
 	ev.Code = CodeName(e.Code)
+	// Now: after a kill the process is soon gone, with its mappings.
+	ev.Ustack = d.stacks.Format(ev.Pid, e.UserStack)
 	return true
 }
 

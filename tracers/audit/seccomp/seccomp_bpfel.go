@@ -35,9 +35,9 @@ type seccompSeccompEvent struct {
 		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
-	Syscall uint64
-	Code    uint32
-	Pad     uint32
+	Syscall   uint64
+	Code      uint32
+	UserStack int32
 }
 
 // Names of all BPF objects in the ELF.
@@ -48,6 +48,7 @@ const (
 	seccompMapExited           = "exited"
 	seccompMapLostEvents       = "lost_events"
 	seccompMapMntnsFilter      = "mntns_filter"
+	seccompMapStacks           = "stacks"
 	seccompProgIgAuditSeccomp  = "ig_audit_seccomp"
 	seccompProgIgNoteExit      = "ig_note_exit"
 	seccompVarFilterByComm     = "filter_by_comm"
@@ -113,6 +114,7 @@ type seccompMapSpecs struct {
 	Exited      *ebpf.MapSpec `ebpf:"exited"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
+	Stacks      *ebpf.MapSpec `ebpf:"stacks"`
 }
 
 // seccompVariableSpecs contains global variables before they are loaded into the kernel.
@@ -152,6 +154,7 @@ type seccompMaps struct {
 	Exited      *ebpf.Map `ebpf:"exited"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
+	Stacks      *ebpf.Map `ebpf:"stacks"`
 }
 
 func (m *seccompMaps) Close() error {
@@ -160,6 +163,7 @@ func (m *seccompMaps) Close() error {
 		m.Exited,
 		m.LostEvents,
 		m.MntnsFilter,
+		m.Stacks,
 	)
 }
 

@@ -81,8 +81,8 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err != nil {
 		return err
 	}
-	c := &collector{env: env, procs: newProcesses(), period: time.Second / time.Duration(hz)}
-	defer c.procs.close()
+	c := &collector{env: env, procs: tracers.NewProcesses(), period: time.Second / time.Duration(hz)}
+	defer c.procs.Close()
 	return tracers.RunSummary(ctx, env, spec,
 		map[string]any{"user_stacks": !kernel, "kernel_stacks": !user},
 		tracers.SummarySpec[Report]{
@@ -96,7 +96,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 
 type collector struct {
 	env    *tracers.Env
-	procs  *processes
+	procs  *tracers.Processes
 	period time.Duration // between two samples of a CPU
 }
 
@@ -118,7 +118,7 @@ func (c *collector) notePids(ctx context.Context, p *tracers.Program) {
 		for counts.NextKey(at, &next) == nil {
 			if next.UserStackId >= 0 && !seen[next.Pid] {
 				seen[next.Pid] = true
-				c.procs.note(next.Pid)
+				c.procs.Note(next.Pid)
 			}
 			key = next
 			at = &key
@@ -140,7 +140,7 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("read the samples: %w", err)
 	}
-	stacks := p.Coll.Maps["stack_traces"]
+	stacks := p.Coll.Maps[tracers.StackMapName]
 	ips := map[int32][]uint64{}
 	stack := func(id int32) []uint64 {
 		if id < 0 {
@@ -149,23 +149,15 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 		if s, ok := ips[id]; ok {
 			return s
 		}
-		var raw [127]uint64
-		var s []uint64
-		if err := stacks.Lookup(uint32(id), &raw); err == nil {
-			n := slices.Index(raw[:], 0)
-			if n < 0 {
-				n = len(raw)
-			}
-			s = slices.Clone(raw[:n])
-		}
+		s, _ := tracers.ReadStack(stacks, id)
 		ips[id] = s
 		return s
 	}
-	var ksyms *kernelSymbols
+	var ksyms *tracers.KernelSymbols
 	for _, s := range samples {
 		if s.key.KernelStackId >= 0 {
 			var err error
-			if ksyms, err = readKallsyms(); err != nil {
+			if ksyms, err = tracers.ReadKallsyms(); err != nil {
 				c.env.Warnf("kernel frames stay unknown: %v", err)
 			}
 			break
@@ -175,7 +167,7 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 	// The rows, then their user frames named all at once (one binary
 	// at a time), then rows whose frames read the same merged.
 	var all []Report
-	var refs [][]frameRef
+	var refs [][]tracers.FrameRef
 	kernelNames := map[string]string{}
 	for _, s := range samples {
 		r := Report{MountNsID: s.key.MntnsId, Pid: s.key.Pid, Comm: string(tracers.CString(s.key.Comm[:])), Count: s.count}
@@ -183,19 +175,19 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 		if r.Runtime, r.K8s, accepted = c.env.Container(r.MountNsID); !accepted {
 			continue
 		}
-		var ref []frameRef
+		var ref []tracers.FrameRef
 		if u := stack(s.key.UserStackId); u != nil {
-			ref = c.procs.userRefs(r.Pid, u)
+			ref = c.procs.UserRefs(r.Pid, u)
 		}
 		refs = append(refs, ref)
 		r.KernelStack = make([]string, 0, 8)
 		for _, ip := range stack(s.key.KernelStackId) {
-			r.KernelStack = append(r.KernelStack, ksyms.name(ip, kernelNames))
+			r.KernelStack = append(r.KernelStack, ksyms.Name(ip, kernelNames))
 		}
 		all = append(all, r)
 	}
 	ksyms = nil
-	userNames := c.procs.resolve(refs)
+	userNames := c.procs.Resolve(refs)
 	byStack := map[string]int{}
 	var rows []Report
 	for i, r := range all {
@@ -213,7 +205,7 @@ func (c *collector) collect(p *tracers.Program) ([]Report, error) {
 	for id := range ips {
 		_ = stacks.Delete(uint32(id))
 	}
-	c.procs.forget()
+	c.procs.Forget()
 	slices.SortStableFunc(rows, func(a, b Report) int {
 		if a.Count != b.Count {
 			if a.Count > b.Count {

@@ -2,9 +2,10 @@
 
 /* profile cpu: a perf_event program that the CPU clock fires -F times a
  * second on every CPU; each sample counts one under (process, stacks). */
-#include "common.h"
-
-#define PERF_MAX_STACK_DEPTH 127
+/* Each distinct stack once: ig empties the map after each report, when
+ * no sample names its ids any more. */
+#define IG_STACK_ENTRIES 16384
+#include "stack.h"
 
 const volatile bool user_stacks = true;
 const volatile bool kernel_stacks = true;
@@ -18,15 +19,6 @@ struct sample_key {
 	__u8 comm[TASK_COMM_LEN];
 	__u32 pad;
 };
-
-/* Stack id -> up to 127 instruction pointers, leaf first. A stack seen
- * again gets the same id: the table holds each distinct stack once. */
-struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 16384);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, PERF_MAX_STACK_DEPTH * sizeof(__u64));
-} stack_traces SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,8 +40,8 @@ int ig_profile_cpu(struct bpf_perf_event_data *ctx)
 	key.pid = pid_tgid >> 32;
 	key.mntns_id = task_mntns_id((struct task_struct *)bpf_get_current_task());
 	bpf_get_current_comm(key.comm, sizeof(key.comm));
-	key.user_stack_id = user_stacks ? bpf_get_stackid(ctx, &stack_traces, BPF_F_USER_STACK) : -1;
-	key.kernel_stack_id = kernel_stacks ? bpf_get_stackid(ctx, &stack_traces, 0) : -1;
+	key.user_stack_id = user_stacks ? ig_user_stack(ctx) : -1;
+	key.kernel_stack_id = kernel_stacks ? ig_kernel_stack(ctx) : -1;
 
 	__u64 zero = 0;
 	__u64 *n = ig_lookup_or_init(&counts, &key, &zero);

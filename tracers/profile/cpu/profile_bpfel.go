@@ -38,7 +38,7 @@ const (
 	profileMapEvents          = "events"
 	profileMapLostEvents      = "lost_events"
 	profileMapMntnsFilter     = "mntns_filter"
-	profileMapStackTraces     = "stack_traces"
+	profileMapStacks          = "stacks"
 	profileProgIgProfileCpu   = "ig_profile_cpu"
 	profileVarFilterByComm    = "filter_by_comm"
 	profileVarFilterByUid     = "filter_by_uid"
@@ -103,7 +103,7 @@ type profileMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
-	StackTraces *ebpf.MapSpec `ebpf:"stack_traces"`
+	Stacks      *ebpf.MapSpec `ebpf:"stacks"`
 }
 
 // profileVariableSpecs contains global variables before they are loaded into the kernel.
@@ -144,7 +144,7 @@ type profileMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
-	StackTraces *ebpf.Map `ebpf:"stack_traces"`
+	Stacks      *ebpf.Map `ebpf:"stacks"`
 }
 
 func (m *profileMaps) Close() error {
@@ -153,7 +153,7 @@ func (m *profileMaps) Close() error {
 		m.Events,
 		m.LostEvents,
 		m.MntnsFilter,
-		m.StackTraces,
+		m.Stacks,
 	)
 }
 

@@ -10,8 +10,10 @@
  * with no socket (a segment to a port nothing listens on) is not
  * reported, as by Inspektor Gadget. The process
  * is the socket's owner, recorded at connect and accept (bpf/sock.h);
- * without one the drop is attributed by network namespace. */
+ * without one the drop is attributed by network namespace. The kernel
+ * stack of each drop is taken: it says where the packet was dropped. */
 #include "sock.h"
+#include "stack.h"
 
 struct drop_event {
 	struct event_header hdr; /* the owner's; zero but the time when none is known */
@@ -21,6 +23,8 @@ struct drop_event {
 	__u16 tcpflags; /* the dropped segment's; 0 when its TCP header is not set yet */
 	__u8 state;     /* the socket's TCP state */
 	__u8 owner;     /* hdr is the process's */
+	__s32 kernel_stack; /* id in stacks; negative: none (no room) */
+	__u32 pad;
 };
 
 const struct drop_event *const drop_event_type __attribute__((unused)) = 0;
@@ -62,6 +66,7 @@ int kfree_skb(struct trace_event_raw_kfree_skb *ctx)
 		bpf_probe_read_kernel(&flags, 1, head + th + IG_TCP_FLAGS_OFFSET);
 		e.tcpflags = flags;
 	}
+	e.kernel_stack = ig_kernel_stack(ctx);
 	ig_submit(&e, sizeof(e));
 	return 0;
 }

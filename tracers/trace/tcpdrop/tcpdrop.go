@@ -23,6 +23,9 @@ type Event struct {
 	State    string `json:"state" column:"state,width:11" desc:"the socket's TCP state"`
 	TCPFlags string `json:"tcpflags" column:"tcpflags,width:12" desc:"the dropped segment's TCP flags; empty when its TCP header was not built yet"`
 	Reason   string `json:"reason" column:"reason,width:22" desc:"why the kernel dropped it: its skb_drop_reason, named from this kernel's BTF (NETFILTER_DROP, TCP_CSUM...)"`
+	// As IG's: the stack's id, and its kernel functions as IG writes them.
+	KernelStack    string `json:"kernel_stack" column:"kernel_stack,width:60" desc:"the kernel stack of the drop, innermost first, as \"[0]sk_skb_reason_drop; [1]nf_hook_slow; ...; \" (functions from /proc/kallsyms, [unknown] where none holds the address); empty when the stack map had no room for it (counted, and said at the end)"`
+	KernelStackRaw int32  `json:"kernel_stack_raw" desc:"the stack's id in ig's stack map: drops with the same stack have the same id; negative (minus an errno) when none was stored"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -48,8 +51,13 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return err
 	}
 	d := &decoder{clock: tracers.NewClock(), reasons: reasons}
-	return tracers.RunStream[Event](ctx, env, spec, nil,
-		tracers.StreamSpec[Event]{Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID }})
+	err = tracers.RunStream[Event](ctx, env, spec, nil,
+		tracers.StreamSpec[Event]{Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID },
+			Loaded: func(p *tracers.Program) { d.stacks = tracers.NewKernelStacks(p.Coll.Maps[tracers.StackMapName]) }})
+	if d.stacks != nil {
+		d.stacks.Report(env)
+	}
+	return err
 }
 
 // dropReasons names the kernel's drop reasons, which differ from one
@@ -78,6 +86,7 @@ type decoder struct {
 	strings tracers.Interner
 	flags   tracers.TCPFlags
 	reasons map[uint32]string
+	stacks  *tracers.KernelStacks
 }
 
 func (d *decoder) decode(raw []byte, ev *Event) bool {
@@ -96,5 +105,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	} else {
 		ev.Reason = strconv.FormatUint(uint64(e.Reason), 10)
 	}
+	ev.KernelStackRaw = e.KernelStack
+	ev.KernelStack = d.stacks.Format(e.KernelStack)
 	return true
 }

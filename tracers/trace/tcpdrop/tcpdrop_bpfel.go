@@ -37,11 +37,13 @@ type tcpdropDropEvent struct {
 		Dport  uint16
 		Pad    uint16
 	}
-	Netns    uint64
-	Reason   uint32
-	Tcpflags uint16
-	State    uint8
-	Owner    uint8
+	Netns       uint64
+	Reason      uint32
+	Tcpflags    uint16
+	State       uint8
+	Owner       uint8
+	KernelStack int32
+	Pad         uint32
 }
 
 type tcpdropIgSockOwner struct {
@@ -81,6 +83,7 @@ const (
 	tcpdropMapMntnsFilter     = "mntns_filter"
 	tcpdropMapNetnsFilter     = "netns_filter"
 	tcpdropMapSockOwners      = "sock_owners"
+	tcpdropMapStacks          = "stacks"
 	tcpdropProgExitAccept     = "exit_accept"
 	tcpdropProgExitAccept4    = "exit_accept4"
 	tcpdropProgKfreeSkb       = "kfree_skb"
@@ -153,6 +156,7 @@ type tcpdropMapSpecs struct {
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.MapSpec `ebpf:"netns_filter"`
 	SockOwners  *ebpf.MapSpec `ebpf:"sock_owners"`
+	Stacks      *ebpf.MapSpec `ebpf:"stacks"`
 }
 
 // tcpdropVariableSpecs contains global variables before they are loaded into the kernel.
@@ -193,6 +197,7 @@ type tcpdropMaps struct {
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
 	NetnsFilter *ebpf.Map `ebpf:"netns_filter"`
 	SockOwners  *ebpf.Map `ebpf:"sock_owners"`
+	Stacks      *ebpf.Map `ebpf:"stacks"`
 }
 
 func (m *tcpdropMaps) Close() error {
@@ -202,6 +207,7 @@ func (m *tcpdropMaps) Close() error {
 		m.MntnsFilter,
 		m.NetnsFilter,
 		m.SockOwners,
+		m.Stacks,
 	)
 }
 

@@ -1,4 +1,4 @@
-package cpu
+package tracers
 
 import (
 	"bufio"
@@ -7,6 +7,7 @@ import (
 	"debug/gosym"
 	bin "encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"runtime/debug"
@@ -16,24 +17,30 @@ import (
 	"sync"
 )
 
-// kernelSymbols are the kernel's text symbols from /proc/kallsyms, by
+// KernelSymbols are the kernel's text symbols from /proc/kallsyms, by
 // address: their names in one buffer (some 200 000 of them: as separate
 // strings they would be most of ig's memory).
-type kernelSymbols struct {
+type KernelSymbols struct {
 	addrs []uint64
 	ends  []uint32 // symbol i's name ends at names[ends[i]], a NUL
 	names []byte   // the names, each NUL-terminated
 }
 
-func readKallsyms() (*kernelSymbols, error) {
+// ReadKallsyms reads /proc/kallsyms.
+func ReadKallsyms() (*KernelSymbols, error) {
 	f, err := os.Open("/proc/kallsyms")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	k := &kernelSymbols{}
+	return ParseKallsyms(f)
+}
+
+// ParseKallsyms reads the text symbols of a kallsyms listing.
+func ParseKallsyms(r io.Reader) (*KernelSymbols, error) {
+	k := &KernelSymbols{}
 	sorted := true
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		// "ffffffff81000000 T _stext [module]"
 		line := sc.Bytes()
@@ -67,22 +74,23 @@ func readKallsyms() (*kernelSymbols, error) {
 	return k, nil
 }
 
-func (k *kernelSymbols) Len() int           { return len(k.addrs) }
-func (k *kernelSymbols) Less(i, j int) bool { return k.addrs[i] < k.addrs[j] }
-func (k *kernelSymbols) Swap(i, j int) {
+func (k *KernelSymbols) Len() int           { return len(k.addrs) }
+func (k *KernelSymbols) Less(i, j int) bool { return k.addrs[i] < k.addrs[j] }
+func (k *KernelSymbols) Swap(i, j int) {
 	// The names stay: each is found from its end, back to the NUL before it.
 	k.addrs[i], k.addrs[j] = k.addrs[j], k.addrs[i]
 	k.ends[i], k.ends[j] = k.ends[j], k.ends[i]
 }
 
-// name is the symbol addr is in.
-func (k *kernelSymbols) name(addr uint64, intern map[string]string) string {
+// Name is the symbol addr is in, interned in intern; UnknownFrame
+// without symbols or below the first.
+func (k *KernelSymbols) Name(addr uint64, intern map[string]string) string {
 	if k == nil {
-		return unknownFrame
+		return UnknownFrame
 	}
 	i := sort.Search(len(k.addrs), func(i int) bool { return k.addrs[i] > addr }) - 1
 	if i < 0 {
-		return unknownFrame
+		return UnknownFrame
 	}
 	end := k.ends[i]
 	start := bytes.LastIndexByte(k.names[:end], 0) + 1
@@ -95,7 +103,8 @@ func (k *kernelSymbols) name(addr uint64, intern map[string]string) string {
 	return s
 }
 
-const unknownFrame = "[unknown]"
+// UnknownFrame names a frame ig cannot place.
+const UnknownFrame = "[unknown]"
 
 // fileKey names a mapped file: device and inode, as /proc/PID/maps shows them.
 type fileKey struct {
@@ -106,34 +115,34 @@ type fileKey struct {
 // mapping is an executable mapping of a file into a process.
 type mapping struct {
 	start, end, offset uint64
-	bin                *binary
+	bin                *mappedFile
 }
 
-// binary is a mapped executable or library. Its file is held open from
+// mappedFile is a mapped executable or library. Its file is held open from
 // the moment ig notes the process, so that it resolves after the process
 // exits (or in a container that is gone); its symbols are read only for
 // a report, and dropped after it.
-type binary struct {
+type mappedFile struct {
 	name string // base name, for frames without a symbol
 	file *os.File
 	err  error
 }
 
-var vdso = &binary{name: "[vdso]"}
+var vdso = &mappedFile{name: "[vdso]"}
 
-// processes notes the mappings of the processes sampled.
-type processes struct {
+// Processes notes the mappings of processes whose user stacks ig names.
+type Processes struct {
 	mu    sync.Mutex
 	pids  map[uint32][]mapping // nil slice: gone before ig saw its mappings
-	files map[fileKey]*binary
+	files map[fileKey]*mappedFile
 }
 
-func newProcesses() *processes {
-	return &processes{pids: map[uint32][]mapping{}, files: map[fileKey]*binary{}}
+func NewProcesses() *Processes {
+	return &Processes{pids: map[uint32][]mapping{}, files: map[fileKey]*mappedFile{}}
 }
 
-// note reads pid's mappings unless known already.
-func (ps *processes) note(pid uint32) {
+// Note reads pid's mappings unless known already.
+func (ps *Processes) Note(pid uint32) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if _, ok := ps.pids[pid]; ok {
@@ -142,10 +151,10 @@ func (ps *processes) note(pid uint32) {
 	ps.pids[pid], _ = ps.readMaps(pid)
 }
 
-// userRefs places the user stack ips (leaf first) of pid in the files
+// UserRefs places the user stack ips (leaf first) of pid in the files
 // mapped there. It reads pid's mappings again if it still runs (it may
-// have loaded libraries since), else uses what note saw.
-func (ps *processes) userRefs(pid uint32, ips []uint64) []frameRef {
+// have loaded libraries since), else uses what Note saw.
+func (ps *Processes) UserRefs(pid uint32, ips []uint64) []FrameRef {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	// A zombie (exited, not yet reaped) has a maps file, empty: what
@@ -154,7 +163,7 @@ func (ps *processes) userRefs(pid uint32, ips []uint64) []frameRef {
 		ps.pids[pid] = m
 	}
 	maps := ps.pids[pid]
-	out := make([]frameRef, len(ips))
+	out := make([]FrameRef, len(ips))
 	for i, ip := range ips {
 		if i > 0 {
 			ip-- // a return address: the call is the instruction before
@@ -164,7 +173,7 @@ func (ps *processes) userRefs(pid uint32, ips []uint64) []frameRef {
 	return out
 }
 
-func (ps *processes) readMaps(pid uint32) ([]mapping, error) {
+func (ps *Processes) readMaps(pid uint32) ([]mapping, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
 	if err != nil {
 		return nil, err
@@ -206,7 +215,7 @@ func (ps *processes) readMaps(pid uint32) ([]mapping, error) {
 			if err != nil {
 				fh, err = os.Open(fmt.Sprintf("/proc/%d/root%s", pid, strings.TrimSuffix(file, " (deleted)")))
 			}
-			bin = &binary{name: path.Base(file), file: fh, err: err}
+			bin = &mappedFile{name: path.Base(file), file: fh, err: err}
 			if err != nil {
 				bin.file = nil
 			}
@@ -217,34 +226,34 @@ func (ps *processes) readMaps(pid uint32) ([]mapping, error) {
 	return out, sc.Err()
 }
 
-// frameRef is a user frame: a file offset in a binary, or a name when
+// FrameRef is a user frame: a file offset in a binary, or a name when
 // there is no file to read (nothing mapped there, the vdso).
-type frameRef struct {
-	bin  *binary
+type FrameRef struct {
+	bin  *mappedFile
 	off  uint64
 	name string
 }
 
-func place(maps []mapping, addr uint64) frameRef {
+func place(maps []mapping, addr uint64) FrameRef {
 	for _, m := range maps {
 		if addr < m.start || addr >= m.end {
 			continue
 		}
 		if m.bin == vdso {
-			return frameRef{name: "[vdso]"}
+			return FrameRef{name: "[vdso]"}
 		}
-		return frameRef{bin: m.bin, off: addr - m.start + m.offset}
+		return FrameRef{bin: m.bin, off: addr - m.start + m.offset}
 	}
-	return frameRef{name: unknownFrame}
+	return FrameRef{name: UnknownFrame}
 }
 
-// resolve names the frames, reading one binary's symbols at a time and
+// Resolve names the frames, reading one binary's symbols at a time and
 // only the names it needs: a report's memory stays that of the biggest
 // symbol table, not of all of them.
-func (ps *processes) resolve(stacks [][]frameRef) [][]string {
+func (ps *Processes) Resolve(stacks [][]FrameRef) [][]string {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	wanted := map[*binary][]uint64{}
+	wanted := map[*mappedFile][]uint64{}
 	for _, st := range stacks {
 		for _, f := range st {
 			if f.bin != nil {
@@ -252,7 +261,7 @@ func (ps *processes) resolve(stacks [][]frameRef) [][]string {
 			}
 		}
 	}
-	names := map[*binary]map[uint64]string{}
+	names := map[*mappedFile]map[uint64]string{}
 	for bin, offs := range wanted {
 		names[bin] = bin.names(offs)
 		debug.FreeOSMemory() // the symbol table read goes before the next
@@ -279,9 +288,9 @@ func (ps *processes) resolve(stacks [][]frameRef) [][]string {
 	return out
 }
 
-// forget drops the symbol tables read for a report (memory), and the
+// Forget drops the symbol tables read for a report (memory), and the
 // processes that are gone with their files.
-func (ps *processes) forget() {
+func (ps *Processes) Forget() {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for pid := range ps.pids {
@@ -289,7 +298,7 @@ func (ps *processes) forget() {
 			delete(ps.pids, pid)
 		}
 	}
-	used := map[*binary]bool{}
+	used := map[*mappedFile]bool{}
 	for _, maps := range ps.pids {
 		for _, m := range maps {
 			used[m.bin] = true
@@ -305,8 +314,8 @@ func (ps *processes) forget() {
 	}
 }
 
-// close lets go of every file.
-func (ps *processes) close() {
+// Close lets go of every file.
+func (ps *Processes) Close() {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	for _, b := range ps.files {
@@ -314,14 +323,14 @@ func (ps *processes) close() {
 			b.file.Close()
 		}
 	}
-	ps.files, ps.pids = map[fileKey]*binary{}, map[uint32][]mapping{}
+	ps.files, ps.pids = map[fileKey]*mappedFile{}, map[uint32][]mapping{}
 }
 
 // names maps file offsets of the binary to function names: from its ELF
 // symbol table (or the dynamic one), or from Go's pclntab when it has no
 // function symbols (go build -ldflags=-s). Only the names asked for are
 // read; an offset without a function is left out.
-func (b *binary) names(offs []uint64) map[uint64]string {
+func (b *mappedFile) names(offs []uint64) map[uint64]string {
 	out := map[uint64]string{}
 	if b.file == nil {
 		return out
