@@ -126,15 +126,19 @@ func TestTraceTCPDropContainer(t *testing.T) {
 		hostConn.Write(make([]byte, 500))
 		inContainer(t, "docker", name, "sh", "-c",
 			"nc -l -p 7777 >/dev/null & sleep 0.2; head -c 600 /dev/zero | nc -w 1 127.0.0.1 7777; kill %1; true")
-	}, streamMatcher(func(e *tcpDropEvent) bool { return e.Comm == "nc" && e.Dst.Port == 7777 }))
+	}, streamMatcher(func(e *tcpDropEvent) bool {
+		return e.Comm == "nc" && e.Dst.Port == 7777 && e.Reason == "NETFILTER_DROP"
+	}))
 	r := ig.stop(sigINT)
 	checkSuccess(t, r)
 	for _, e := range eventsOf[tcpDropEvent](t, r.Stdout) {
 		if e.Runtime.ContainerName != name || e.NetNs != netNsOf(t, pid) {
 			t.Errorf("-c %s: a drop of %q: %+v", name, e.Runtime.ContainerName, e)
-		} else if e.Comm == "nc" && (e.Reason != "NETFILTER_DROP" || e.Pid == 0) {
-			t.Errorf("nc's drop: %+v", e)
+		} else if e.Comm == "nc" && e.Pid == 0 {
+			t.Errorf("nc's drop without its pid: %+v", e)
 		} else if e.Comm == "nc" && e.Reason == "NETFILTER_DROP" {
+			// The rule's drops (waited for above). nc's sockets may also
+			// drop a late FIN as TCP_OLD_DATA, in their own stack.
 			checkDropStack(t, &e)
 		}
 	}
