@@ -109,7 +109,8 @@ type PacketHeader struct {
 	WireLen   uint32 // the packet's length from its IP header
 	PktType   uint8  // PACKET_HOST (0), PACKET_OUTGOING (4)...
 	Owned     uint8
-	_         [6]byte
+	_         [2]byte
+	Paths     uint32 // the walk of the process's paths in proc_paths (PathsReader); 0 none
 }
 
 // PacketHeaderSize is the size of struct ig_packet.
@@ -174,6 +175,9 @@ type CaptureSpec[T any] struct {
 	// NetNs gives an event's network namespace (the program's
 	// netns_id constant, copied into the event) for events with no process.
 	NetNs func(*T) uint64
+	// Loaded, when set, is given the first copy once loaded, before any
+	// event is decoded: its maps (NewPathsReader).
+	Loaded func(*Program)
 }
 
 // RunCapture is the per-namespace capture runner: the gadget's socket
@@ -196,6 +200,9 @@ func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf
 		return err
 	}
 	defer first.Close()
+	if s.Loaded != nil {
+		s.Loaded(first)
+	}
 	env.LoadedAll()
 	// The programs besides the filters (the process behind a port) run
 	// once, for every namespace: each namespace's copy is its filter alone.
