@@ -157,13 +157,25 @@ const portOwners = "ig_port_owner"
 // PacketProcesses refuses --pid and --comm for a capture variant that
 // cannot know the process behind a packet (without kernel BTF).
 func PacketProcesses(env *Env) error {
-	if !env.Filter.ByProcess() {
-		return nil
-	}
-	if env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue") {
+	if !env.Filter.ByProcess() || knowsPacketProcesses(env) {
 		return nil
 	}
 	return fmt.Errorf("the %s variant sees packets, not processes: --pid, --comm and -F on pid, comm or uid cannot apply; -c and --containers can", env.Variant)
+}
+
+// PacketPaths refuses a flag asking for the paths of a packet's process
+// (trace dns --paths) where the variant cannot know the process.
+func PacketPaths(env *Env, flag string) error {
+	if !env.Args.Bool(flag) || knowsPacketProcesses(env) {
+		return nil
+	}
+	return fmt.Errorf("the %s variant sees packets, not processes: --%s cannot apply", env.Variant, flag)
+}
+
+// knowsPacketProcesses: the variant records the process behind each local
+// port (bpf/capture.h's IG_PORT_OWNER_PROGRAM).
+func knowsPacketProcesses(env *Env) bool {
+	return env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue")
 }
 
 // CaptureSpec is what a packet gadget hands to RunCapture.

@@ -63,6 +63,9 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err := tracers.PacketProcesses(env); err != nil {
 		return err
 	}
+	if err := tracers.PacketPaths(env, "paths"); err != nil {
+		return err
+	}
 	spec, err := loadDns()
 	if err != nil {
 		return err
