@@ -96,7 +96,7 @@ struct ig_sock_owner {
 	__u8 known;              /* hdr is set */
 	__u8 skip;               /* the process is filtered out: so are the socket's events */
 	__u8 pad[2];
-	__s32 fd; /* the process's descriptor of the socket, from connect(2) or accept(2); -1 unknown */
+	__s32 fd; /* the process's descriptor of the socket: connect(2)'s, accept(2)'s, or found by the seed; -1 unknown */
 };
 
 struct {
