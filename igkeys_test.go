@@ -48,7 +48,8 @@ var igKeys = map[string][][]string{
 	"trace bind":         {igEvent, {"mountnsid", "pid", "comm", "proto", "addr", "port", "opts", "if", "uid", "gid"}},
 	"trace capabilities": {igEvent, {"mountnsid", "pid", "comm", "syscall", "uid", "gid", "cap", "capName", "audit", "verdict", "insetid", "targetuserns", "currentuserns", "caps", "capsNames"}},
 	"trace dns": {igEvent, {"mountnsid", "netnsid", "pid", "tid", "comm", "uid", "gid", "srcIP", "dstIP", "srcPort", "dstPort", "protocol",
-		"id", "qr", "nameserver", "pktType", "qtype", "name", "rcode", "latency", "numAnswers", "addresses"}},
+		"id", "qr", "nameserver", "pktType", "qtype", "name", "rcode", "latency", "numAnswers", "addresses",
+		"cwd", "exepath"}}, // cwd, exepath: v0.41
 	"trace exec":       {igEvent, {"mountnsid", "pid", "ppid", "comm", "ret", "args", "uid", "gid", "upperlayer", "loginuid", "sessionid", "cwd"}},
 	"trace fsslower":   {igEvent, {"mountnsid", "pid", "comm", "op", "bytes", "offset", "latency", "file"}},
 	"trace mount":      {igEvent, {"mountnsid", "comm", "pid", "tid", "operation", "ret", "latency", "fs", "source", "target", "data", "flags", "flagsRaw"}},
@@ -56,7 +57,7 @@ var igKeys = map[string][][]string{
 	"trace open":       {igEvent, {"mountnsid", "pid", "uid", "gid", "comm", "fd", "ret", "err", "flags", "flagsRaw", "mode", "modeRaw", "path", "fullPath"}},
 	"trace signal":     {igEvent, {"mountnsid", "pid", "comm", "signal", "tpid", "ret", "uid", "gid"}},
 	"trace sni":        {igEvent, {"mountnsid", "netnsid", "pid", "tid", "comm", "uid", "gid", "name"}},
-	"trace tcp":        {igEvent, {"mountnsid", "operation", "pid", "uid", "gid", "comm", "ipversion"}, endpoints("src", "dst")},
+	"trace tcp":        {igEvent, {"mountnsid", "operation", "pid", "uid", "gid", "comm", "ipversion", "fd", "accept_fd"}, endpoints("src", "dst")}, // fd, accept_fd: v0.41
 	"trace tcpconnect": {igEvent, {"mountnsid", "pid", "uid", "gid", "comm", "ipversion", "latency"}, endpoints("src", "dst")},
 	"trace tcpdrop": {igEvent, {"mountnsid", "netnsid", "pid", "comm", "uid", "gid", "ipversion", "state", "tcpflags", "reason",
 		"kernel_stack", "kernel_stack_raw"}, // v0.41

@@ -102,6 +102,16 @@ func inContainer(t *testing.T, kind, name string, argv ...string) {
 	}
 }
 
+// outputIn runs argv in the container and returns its output.
+func outputIn(t *testing.T, kind, name string, argv ...string) string {
+	t.Helper()
+	out, err := exec.Command("runtimes/run.sh", append([]string{"exec", kind, name}, argv...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("exec in %s container %s: %v\n%s", kind, name, err, out)
+	}
+	return string(out)
+}
+
 func stopContainer(t *testing.T, kind, name string) {
 	t.Helper()
 	if out, err := exec.Command("runtimes/run.sh", "stop", kind, name).CombinedOutput(); err != nil {

@@ -34,6 +34,8 @@ type dnsEvent struct {
 	Latency    uint64   `json:"latency"`
 	NumAnswers int      `json:"numAnswers"`
 	Addresses  []string `json:"addresses"`
+	Cwd        string   `json:"cwd"`
+	ExePath    string   `json:"exepath"`
 }
 
 // dnsServer answers A queries for name with addr, and NXDOMAIN for any
@@ -202,6 +204,33 @@ func TestTraceDNSContainer(t *testing.T) {
 		}
 		if e.Name == name && (e.Comm != "nslookup" || e.Pid == 0 || e.Pid == int64(os.Getpid()) || e.MountNsID != mountNsOf(t, pid)) {
 			t.Errorf("%s %s: process %d %q in mount namespace %d, want nslookup's in the container's", e.Qr, e.Name, e.Pid, e.Comm, e.MountNsID)
+		}
+	}
+}
+
+// TestTraceDNSPaths: with --paths, a query made in a podman container by
+// a copy of busybox at a path of the test's, run in a directory of the
+// test's, and its response, have that directory and that executable as
+// the container sees them (the response's process is the client's too).
+func TestTraceDNSPaths(t *testing.T) {
+	runtimesUp(t)
+	name := unique("igt") + ".test."
+	ctr, pid := container(t, "podman")
+	inNetns(t, pid, func() { dnsServer(t, name, netip.MustParseAddr("192.0.2.9")) })
+	dir := "/tmp/" + unique("igwd")
+	cwd, exe := dir+"/deep/er", dir+"/bin/busybox-igt"
+	inContainer(t, "podman", ctr, "sh", "-c", fmt.Sprintf("mkdir -p %s %s/bin && cp /bin/busybox %s", cwd, dir, exe))
+	ig := startIG(t, "trace", "dns", "--paths", "-o", "json", "-c", ctr)
+	ig.waitUntil("the container's response", func() {
+		inContainer(t, "podman", ctr, "sh", "-c", fmt.Sprintf("cd %s && %s nslookup %s 127.0.0.1 >/dev/null 2>&1; true", cwd, exe, strings.TrimSuffix(name, ".")))
+	}, streamMatcher(func(e *dnsEvent) bool { return e.Name == name && e.Qr == "R" }))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	evs := eventsOf[dnsEvent](t, r.Stdout)
+	for _, qr := range []string{"Q", "R"} {
+		e := findOne(t, evs, "nslookup's "+qr, func(e *dnsEvent) bool { return e.Name == name && e.Qr == qr && e.QType == "A" })
+		if e.Comm != "busybox-igt" || e.Cwd != cwd || e.ExePath != exe {
+			t.Errorf("%s %s: comm %q cwd %q exepath %q, want busybox-igt %q %q", qr, name, e.Comm, e.Cwd, e.ExePath, cwd, exe)
 		}
 	}
 }

@@ -57,6 +57,7 @@ func TestErrors(t *testing.T) {
 		{"--timeout -Inf before the command", []string{"-t", "-Inf", "trace", "open"}, []string{"--timeout", "-Inf"}},
 		{"--timeout negative", []string{"trace", "open", "-t", "-1"}, []string{"--timeout", "-1"}},
 		{"--timeout negative, list-containers", []string{"list-containers", "-t", "-0.5"}, []string{"--timeout", "-0.5"}},
+		{"--paths where packets have no process", []string{"trace", "dns", "--variant", "socket-filter-no-btf", "--paths", "-t", "1"}, []string{"socket-filter-no-btf", "--paths"}},
 		{"help on an unknown command", []string{"help", "nope"}, []string{"nope"}},
 		{"help on an unknown gadget", []string{"help", "trace", "nope"}, []string{"trace nope"}},
 	} {

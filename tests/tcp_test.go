@@ -38,6 +38,8 @@ type tcpEvent struct {
 	Duration  uint64 `json:"duration"`
 	Sent      uint64 `json:"sent"`
 	Received  uint64 `json:"received"`
+	Fd        int    `json:"fd"`
+	AcceptFd  int    `json:"accept_fd"`
 }
 
 func (e *tcpEvent) between(src, dst int) bool { return e.Src.Port == src && e.Dst.Port == dst }
@@ -328,6 +330,67 @@ func TestTraceTCPContainer(t *testing.T) {
 	for _, e := range evs {
 		if e.Runtime.ContainerName != name {
 			t.Errorf("-c %s: an event of %q: %s %s:%d", name, e.Runtime.ContainerName, e.Operation, e.Src.Addr, e.Src.Port)
+		}
+	}
+}
+
+// fdScript runs busybox nc as a server and a client in a container, with
+// more descriptors open in each than a shell leaves (the server 3-6, the
+// client 3-9), and prints the descriptors their sockets have, as /proc
+// shows them: the server's listening one while it waits in accept, its
+// accepted one and the client's while connected.
+const fdScript = `socks() { ls -l /proc/$1/fd | sed -n 's/.* \([0-9]*\) -> socket:.*/\1/p' | tr '\n' ' '; }
+exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null
+sleep 2 | nc -l -p 7779 >/dev/null &
+sleep 0.3; srv=$(pidof nc)
+echo "listen $(socks $srv)"
+(exec 7</dev/null 8</dev/null 9</dev/null; sleep 1 | exec nc 127.0.0.1 7779 >/dev/null) &
+sleep 0.5; cli=$(pidof nc | tr ' ' '\n' | grep -vx "$srv")
+echo "accepted $(socks $srv)"; echo "client $(socks $cli)"
+wait`
+
+// TestTraceTCPFds: nc in a podman container connects to nc there; the
+// connect's fd is the client's socket, the accept's fd the server's
+// listening socket and its accept_fd the socket accept returned, as the
+// processes' /proc showed them; closes have neither (-1, as IG).
+func TestTraceTCPFds(t *testing.T) {
+	runtimesUp(t)
+	name, _ := container(t, "podman")
+	ig := startIG(t, "trace", "tcp", "-o", "json", "-c", name)
+	var out string
+	ig.waitUntil("nc's connect", func() { out = outputIn(t, "podman", name, "sh", "-c", fdScript) },
+		streamMatcher(func(e *tcpEvent) bool { return e.Operation == "connect" && e.Dst.Port == 7779 }))
+	ig.waitUntil("nc's closes", func() {}, streamMatcher(func(e *tcpEvent) bool { return e.Operation == "close" && e.Src.Port == 7779 }))
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	want := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			t.Fatalf("the script's %q: want one socket; all it said:\n%s", line, out)
+		}
+		n, err := strconv.Atoi(f[1])
+		if err != nil {
+			t.Fatalf("the script's %q: %v", line, err)
+		}
+		want[f[0]] = n
+	}
+	if want["client"] < 10 || want["listen"] < 7 || want["accepted"] <= want["listen"] {
+		t.Fatalf("the script's descriptors %v: want the client's 10 or more, the server's 7 or more", want)
+	}
+	t.Logf("descriptors, from /proc: %v", want)
+	evs := eventsOf[tcpEvent](t, r.Stdout)
+	conn := findOne(t, evs, "nc's connect", func(e *tcpEvent) bool { return e.Operation == "connect" && e.Dst.Port == 7779 })
+	acc := findOne(t, evs, "nc's accept", func(e *tcpEvent) bool { return e.Operation == "accept" && e.Src.Port == 7779 })
+	if conn.Comm != "nc" || conn.Fd != want["client"] || conn.AcceptFd != -1 {
+		t.Errorf("nc's connect: comm %q fd %d accept_fd %d, want nc %d -1", conn.Comm, conn.Fd, conn.AcceptFd, want["client"])
+	}
+	if acc.Comm != "nc" || acc.Fd != want["listen"] || acc.AcceptFd != want["accepted"] {
+		t.Errorf("nc's accept: comm %q fd %d accept_fd %d, want nc %d %d", acc.Comm, acc.Fd, acc.AcceptFd, want["listen"], want["accepted"])
+	}
+	for _, e := range evs {
+		if e.Operation == "close" && (e.Fd != -1 || e.AcceptFd != -1) {
+			t.Errorf("close %d->%d: fd %d accept_fd %d, want -1 -1", e.Src.Port, e.Dst.Port, e.Fd, e.AcceptFd)
 		}
 	}
 }

@@ -109,7 +109,8 @@ type PacketHeader struct {
 	WireLen   uint32 // the packet's length from its IP header
 	PktType   uint8  // PACKET_HOST (0), PACKET_OUTGOING (4)...
 	Owned     uint8
-	_         [6]byte
+	_         [2]byte
+	Paths     uint32 // the walk of the process's paths in proc_paths (PathsReader); 0 none
 }
 
 // PacketHeaderSize is the size of struct ig_packet.
@@ -156,13 +157,25 @@ const portOwners = "ig_port_owner"
 // PacketProcesses refuses --pid and --comm for a capture variant that
 // cannot know the process behind a packet (without kernel BTF).
 func PacketProcesses(env *Env) error {
-	if !env.Filter.ByProcess() {
-		return nil
-	}
-	if env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue") {
+	if !env.Filter.ByProcess() || knowsPacketProcesses(env) {
 		return nil
 	}
 	return fmt.Errorf("the %s variant sees packets, not processes: --pid, --comm and -F on pid, comm or uid cannot apply; -c and --containers can", env.Variant)
+}
+
+// PacketPaths refuses a flag asking for the paths of a packet's process
+// (trace dns --paths) where the variant cannot know the process.
+func PacketPaths(env *Env, flag string) error {
+	if !env.Args.Bool(flag) || knowsPacketProcesses(env) {
+		return nil
+	}
+	return fmt.Errorf("the %s variant sees packets, not processes: --%s cannot apply", env.Variant, flag)
+}
+
+// knowsPacketProcesses: the variant records the process behind each local
+// port (bpf/capture.h's IG_PORT_OWNER_PROGRAM).
+func knowsPacketProcesses(env *Env) bool {
+	return env.VariantReq != nil && env.VariantReq.Attaches("tp_btf/net_dev_queue")
 }
 
 // CaptureSpec is what a packet gadget hands to RunCapture.
@@ -174,6 +187,9 @@ type CaptureSpec[T any] struct {
 	// NetNs gives an event's network namespace (the program's
 	// netns_id constant, copied into the event) for events with no process.
 	NetNs func(*T) uint64
+	// Loaded, when set, is given the first copy once loaded, before any
+	// event is decoded: its maps (NewPathsReader).
+	Loaded func(*Program)
 }
 
 // RunCapture is the per-namespace capture runner: the gadget's socket
@@ -196,6 +212,9 @@ func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf
 		return err
 	}
 	defer first.Close()
+	if s.Loaded != nil {
+		s.Loaded(first)
+	}
 	env.LoadedAll()
 	// The programs besides the filters (the process behind a port) run
 	// once, for every namespace: each namespace's copy is its filter alone.

@@ -49,12 +49,13 @@ func Load(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program,
 }
 
 // LoadSibling loads spec as Load does, but with p's ring buffer, lost
-// counter and port owners instead of its own: one reader for several
+// counter, port owners and their paths (and the scratch those are read
+// in, rather than a copy each) instead of its own: one reader for several
 // copies of a program (one per network namespace, each with its own
 // constants).
 func (p *Program) LoadSibling(spec *ebpf.CollectionSpec, env *Env, consts map[string]any) (*Program, error) {
 	shared := map[string]*ebpf.Map{}
-	for _, name := range []string{"events", "lost_events", "port_owners"} {
+	for _, name := range []string{"events", "lost_events", "port_owners", "proc_paths", "paths_walk"} {
 		if m := p.Coll.Maps[name]; m != nil {
 			shared[name] = m
 		}

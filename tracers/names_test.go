@@ -53,6 +53,31 @@ func TestPaths(t *testing.T) {
 	}
 }
 
+// Components of which only the first bytes were kept: the partial last
+// one is dropped and the path is cut; the interner gives the same.
+func TestPathFromKept(t *testing.T) {
+	buf := make([]byte, 16)
+	copy(buf, "leaf\x00dir\x00longname")
+	var in PathInterner
+	for _, c := range []struct {
+		n    int
+		cut  bool
+		want string
+	}{
+		{9, false, "/dir/leaf"},
+		{9, true, "…/dir/leaf"},
+		{0, false, "/"},
+		{40, false, "…/dir/leaf"}, // "longname..." went on past the 16 bytes kept
+	} {
+		if got := PathFromKept(buf, c.n, c.cut); got != c.want {
+			t.Errorf("PathFromKept(%d, %v) = %q, want %q", c.n, c.cut, got, c.want)
+		}
+		if got := in.FromKept(buf, c.n, c.cut); got != c.want {
+			t.Errorf("FromKept(%d, %v) = %q, want %q", c.n, c.cut, got, c.want)
+		}
+	}
+}
+
 func TestInterner(t *testing.T) {
 	var in Interner
 	a := in.String([]byte("comm"))

@@ -50,6 +50,37 @@ func DevMajorMinor(dev uint32) (major, minor uint32) {
 	return dev >> 20, dev & (1<<20 - 1)
 }
 
+// PathFromKept is PathFromComponents for components of which only the
+// first len(b) bytes were kept, of n written: beyond, the last component
+// may be partial, and is dropped; the path is then cut.
+func PathFromKept(b []byte, n int, cut bool) string {
+	if n <= len(b) {
+		return PathFromComponents(b[:max(n, 0)], cut)
+	}
+	return PathFromComponents(b[:bytes.LastIndexByte(b, 0)+1], true)
+}
+
+// PathInterner is PathFromKept, with the paths made once: a process's
+// come again with each of its packets.
+type PathInterner struct{ m map[string]string }
+
+// FromKept is PathFromKept(b, n, cut), shared with earlier equal values.
+func (in *PathInterner) FromKept(b []byte, n int, cut bool) string {
+	if n > len(b) || cut {
+		return PathFromKept(b, n, cut) // rare: not worth a key of their own
+	}
+	b = b[:max(n, 0)]
+	if s, ok := in.m[string(b)]; ok { // no allocation: the compiler optimizes this lookup
+		return s
+	}
+	if in.m == nil || len(in.m) >= internerMax {
+		in.m = make(map[string]string, 64)
+	}
+	s := PathFromComponents(b, false)
+	in.m[string(b)] = s
+	return s
+}
+
 // SplitNul splits NUL-separated strings (an argument list); a trailing NUL
 // ends the last one rather than starting an empty one.
 func SplitNul(b []byte) []string {

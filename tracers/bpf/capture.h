@@ -39,7 +39,8 @@ struct ig_packet {
 	__u32 wire_len; /* the packet's length from its IP header */
 	__u8 pkt_type;  /* PACKET_HOST (0), PACKET_OUTGOING (4)... */
 	__u8 owned;     /* hdr is the process's */
-	__u8 pad[6];
+	__u8 pad[2];
+	__u32 paths;    /* IG_PROC_PATHS: the walk of the process's paths in proc_paths; 0 none */
 };
 
 /* IG_PACKET_TYPE declares a gadget's packet, struct name: the header,
@@ -94,6 +95,135 @@ static __always_inline __s64 ig_tcp_payload(struct sk_buff *skb)
 	return (__s64)skb->len - from_data - (doff >> 4) * 4;
 }
 
+#ifdef IG_PROC_PATHS
+/* A gadget that defines IG_PROC_PATHS before including this file also
+ * gets the working directory and executable of a packet's process (IG's
+ * cwd and exepath), under want_paths (--paths). They are read where the
+ * owner is recorded, in process context, once per process: proc_paths
+ * keeps them by thread group, with what they were read from, and they
+ * are read again only when that changed (a chdir, an exec, a pid used
+ * again). A packet carries only the number of the walk its process's
+ * paths came from (ig_packet.paths): ig reads the paths from proc_paths
+ * once per walk (tracers.PathsReader), not a kilobyte per packet. */
+const volatile bool want_paths = false;
+
+#define IG_PROC_PATH 512 /* bytes of components kept per path, as IG */
+
+/* Mirrored by tracers.ProcPaths. Components as ig_read_path writes them,
+ * leaf first: the first IG_PROC_PATH bytes of what it wrote, *_len bytes
+ * in all (more than IG_PROC_PATH: the last component kept may be partial,
+ * and user space drops it). */
+struct ig_proc_paths {
+	__u64 exe_file; /* what they were read from: mm->exe_file, */
+	__u64 pwd;      /* fs->pwd's dentry */
+	__u64 pwd_mnt;  /* and mount */
+	__u32 walk;     /* this walk's number, never 0 */
+	__u16 cwd_len;
+	__u16 exe_len;
+	__u8 cwd_cut;   /* the walk stopped short of the root */
+	__u8 exe_cut;
+	__u8 pad[6];
+	__u8 cwd[IG_PROC_PATH];
+	__u8 exe[IG_PROC_PATH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 2048);
+	__type(key, __u32); /* thread group id */
+	__type(value, struct ig_proc_paths);
+} proc_paths SEC(".maps");
+
+/* Where the walks are made: ig_read_path's whole budget (so that it stops
+ * and says so rather than wrap), and its cursor in map memory. */
+struct ig_paths_walk {
+	__u32 cursor;
+	__u8 buf[IG_PATH_MAX + IG_NAME_MAX];
+	struct ig_proc_paths entry;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ig_paths_walk);
+} paths_walk SEC(".maps");
+
+/* ig_walk_path reads path into out (IG_PROC_PATH bytes), returning whether
+ * it was cut; *len is how many bytes the walk wrote. */
+static __always_inline __u8 ig_walk_path(struct ig_paths_walk *w, const struct path *path, __u8 *out, __u16 *len)
+{
+	w->cursor = 0;
+	__u8 cut = ig_read_path(path, w->buf, &w->cursor, IG_PATH_MAX - 1);
+	*len = w->cursor;
+	bpf_probe_read_kernel(out, IG_PROC_PATH, w->buf);
+	return cut;
+}
+
+/* ig_note_paths records the current process's paths unless proc_paths
+ * has them already, read from the same executable and directory. */
+static __always_inline void ig_note_paths(void)
+{
+	if (!want_paths)
+		return;
+	/* This runs for every packet a process sends: where the kernel has
+	 * bpf_get_current_task_btf (5.11), the check is plain loads; the
+	 * loader drops the branch the kernel cannot run. */
+	__u64 exe, pwd, pwd_mnt;
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		struct fs_struct *fs = t->fs;
+		exe = (__u64)t->mm->exe_file;
+		pwd = (__u64)fs->pwd.dentry;
+		pwd_mnt = (__u64)fs->pwd.mnt;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		exe = (__u64)BPF_CORE_READ(t, mm, exe_file);
+		pwd = (__u64)BPF_CORE_READ(t, fs, pwd.dentry);
+		pwd_mnt = (__u64)BPF_CORE_READ(t, fs, pwd.mnt);
+	}
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ig_proc_paths *known = bpf_map_lookup_elem(&proc_paths, &tgid);
+	if (known && known->exe_file == exe && known->pwd == pwd && known->pwd_mnt == pwd_mnt)
+		return;
+	if (!pwd)
+		return; /* no fs: an exiting task */
+	__u32 zero = 0;
+	struct ig_paths_walk *w = bpf_map_lookup_elem(&paths_walk, &zero);
+	if (!w)
+		return;
+	/* The walks are rare: through bpf_probe_read_kernel, as trace exec's. */
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct file *exe_file = BPF_CORE_READ(task, mm, exe_file);
+	struct ig_proc_paths *e = &w->entry;
+	e->exe_file = exe;
+	e->pwd = pwd;
+	e->pwd_mnt = pwd_mnt;
+	/* Tells walks of one process apart (ig caches by it): the clock's
+	 * low bits, which two walks of a process do not share but by a 1 in
+	 * 2^32 chance. */
+	e->walk = (__u32)bpf_ktime_get_ns() | 1;
+	e->cwd_cut = ig_walk_path(w, &fs->pwd, e->cwd, &e->cwd_len);
+	e->exe_len = 0;
+	e->exe_cut = 0;
+	if (exe_file)
+		e->exe_cut = ig_walk_path(w, &exe_file->f_path, e->exe, &e->exe_len);
+	bpf_map_update_elem(&proc_paths, &tgid, e, BPF_ANY);
+}
+
+/* ig_packet_paths notes in p which walk of its process's paths there is
+ * (0: none, or not --paths). */
+static __always_inline void ig_packet_paths(struct ig_packet *p)
+{
+	__u32 pid = p->hdr.pid;
+	struct ig_proc_paths *e = want_paths && p->owned ? bpf_map_lookup_elem(&proc_paths, &pid) : NULL;
+	p->paths = e ? e->walk : 0;
+}
+#else
+static __always_inline void ig_note_paths(void) {}
+#endif
+
 /* IG_PORT_OWNER_PROGRAM declares the program that fills port_owners: the
  * current task is a UDP packet's sender (UDP sends within the system
  * call), and a TCP connection's when it sends the SYN (connect) or its
@@ -134,6 +264,8 @@ static __always_inline __s64 ig_tcp_payload(struct sk_buff *skb)
 		struct ig_port_owner o = {.skip = ig_skip_current()};            \
 		ig_header_current(&o.hdr);                                       \
 		bpf_map_update_elem(&port_owners, &key, &o, flags);              \
+		if (!o.skip)                                                     \
+			ig_note_paths();                                         \
 		return 0;                                                        \
 	}
 
@@ -182,6 +314,7 @@ static __always_inline bool ig_packet_owner(struct ig_packet *p, __u8 l4, __u16 
 			return false;
 	}
 	p->hdr.timestamp = now;
+	p->paths = 0;
 	return true;
 }
 

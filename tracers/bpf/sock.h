@@ -95,7 +95,8 @@ struct ig_sock_owner {
 	__u64 start_ns;          /* connect called, or handshake begun (server side) */
 	__u8 known;              /* hdr is set */
 	__u8 skip;               /* the process is filtered out: so are the socket's events */
-	__u8 pad[6];
+	__u8 pad[2];
+	__s32 fd; /* the process's descriptor of the socket: connect(2)'s, accept(2)'s, or found by the seed; -1 unknown */
 };
 
 struct {
@@ -113,7 +114,7 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 	__u64 key = (__u64)sk;
 	struct ig_sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
 	if (!o) {
-		struct ig_sock_owner fresh = {.start_ns = now};
+		struct ig_sock_owner fresh = {.start_ns = now, .fd = -1};
 		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
 		o = bpf_map_lookup_elem(&sock_owners, &key);
 		if (!o)
@@ -152,7 +153,7 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 		if (family != IG_AF_INET && family != IG_AF_INET6)               \
 			return 0;                                                \
 		__u64 key = (__u64)sk;                                           \
-		struct ig_sock_owner o = {};                                     \
+		struct ig_sock_owner o = {.fd = ctx->fd};                        \
 		o.skip = ig_skip_task(task);                                     \
 		if (!o.skip) {                                                   \
 			ig_header_task(&o.hdr, task);                            \
@@ -162,6 +163,20 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 		return 0;                                                        \
 	}
 
+/* ig_connect_fd is the descriptor connect(2) was called with when the
+ * current task is in that call (its first argument, still in the registers
+ * saved at entry), else -1: a SYN sent by sendto(MSG_FASTOPEN) or by
+ * io_uring. No entry program: the SYN_SENT state change happens inside
+ * the call. */
+#define IG_NR_CONNECT 42 /* x86_64 */
+static __always_inline __s32 ig_connect_fd(void)
+{
+	if (ig_current_syscall() != IG_NR_CONNECT)
+		return -1;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	return BPF_CORE_READ(ig_current_regs(task), di);
+}
+
 /* ig_sock_track_start records the start of a connection on a state
  * change (sock/inet_sock_set_state): a connect (-> SYN_SENT, in the
  * connecting process, its owner), or a server-side handshake (LISTEN ->
@@ -170,12 +185,14 @@ static __always_inline struct ig_sock_owner *ig_sock_own(struct sock *sk, __u64 
 static __always_inline bool ig_sock_track_start(struct sock *sk, int from, int to, __u64 now)
 {
 	if (to == TCP_SYN_SENT) {
-		ig_sock_own(sk, now);
+		struct ig_sock_owner *o = ig_sock_own(sk, now);
+		if (o)
+			o->fd = ig_connect_fd();
 		return true;
 	}
 	if (from == TCP_LISTEN && to == TCP_SYN_RECV) {
 		__u64 key = (__u64)sk;
-		struct ig_sock_owner fresh = {.start_ns = now};
+		struct ig_sock_owner fresh = {.start_ns = now, .fd = -1};
 		bpf_map_update_elem(&sock_owners, &key, &fresh, BPF_ANY);
 		return true;
 	}
@@ -208,6 +225,8 @@ static __always_inline struct sock *ig_sock_accepted(long fd, __u64 now, struct 
 	if (family != IG_AF_INET && family != IG_AF_INET6)
 		return NULL;
 	*o = ig_sock_own(sk, now);
+	if (*o)
+		(*o)->fd = fd;
 	return sk;
 }
 

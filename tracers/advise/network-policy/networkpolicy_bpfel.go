@@ -42,7 +42,8 @@ type networkpolicyIgSockOwner struct {
 	StartNs uint64
 	Known   uint8
 	Skip    uint8
-	Pad     [6]uint8
+	Pad     [2]uint8
+	Fd      int32
 }
 
 type networkpolicyMntnsVerdict struct {

@@ -3,9 +3,11 @@
 /* trace dns: DNS messages over UDP and TCP port 53, from a socket filter
  * on a packet socket per network namespace (tracers.RunCapture): the
  * packet from its IP header on, up to 512 bytes, for Go to parse, with
- * the process of the client's socket where it is local (capture.h). A
+ * the process of the client's socket where it is local (capture.h) and,
+ * with --paths, its working directory and executable. A
  * socket filter only looks: it returns 0, and the packet socket keeps
  * nothing. */
+#define IG_PROC_PATHS
 #include "capture.h"
 
 #define DNS_PORT 53
@@ -57,6 +59,7 @@ int dns_filter(struct __sk_buff *skb)
 	}
 	if (!ig_packet_owner(&pkt->p, l4, lport, rport))
 		return 0;
+	ig_packet_paths(&pkt->p);
 	IG_PACKET_SUBMIT(skb, pkt, MAX_CAPTURE);
 	return 0;
 }

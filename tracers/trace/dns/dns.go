@@ -36,6 +36,8 @@ type Event struct {
 	Latency    uint64   `json:"latency" desc:"a response: nanoseconds since its query was seen (0 when it was not); an unanswered query: how long ig waited" unit:"ns"`
 	NumAnswers int      `json:"numAnswers" column:"answers,width:7,right" desc:"the answers in a response"`
 	Addresses  []string `json:"addresses" desc:"the IPv4 and IPv6 addresses among the answers"`
+	Cwd        string   `json:"cwd" column:"cwd,width:30" desc:"with --paths: the working directory of the message's process (pid), as it sees it, when it sent on its socket (read once per process, again after a chdir or exec); empty without --paths or when the process is not known. Over 512 bytes, its end, starting with …"`
+	ExePath    string   `json:"exepath" column:"exepath,width:30" desc:"with --paths: the executable of the message's process, as it sees it; empty without --paths or when the process is not known. Over 512 bytes, its end, starting with …"`
 
 	partial bool // a TCP segment of a message not whole yet: no event
 }
@@ -48,6 +50,7 @@ func init() {
 		Name:        "dns",
 		Description: "Trace DNS queries and responses (UDP and TCP port 53) in the host's and the containers' network namespaces",
 		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "paths", Usage: "show the working directory and executable of each message's process (cwd, exepath)"},
 			&cli.StringFlag{Name: "dns-timeout", Value: "5s", Usage: "show a query again, as Unanswered, when no response has come after `DURATION` (0: never)"},
 		},
 		Schema:  schema,
@@ -60,6 +63,9 @@ func run(ctx context.Context, env *tracers.Env) error {
 	if err := tracers.PacketProcesses(env); err != nil {
 		return err
 	}
+	if err := tracers.PacketPaths(env, "paths"); err != nil {
+		return err
+	}
 	spec, err := loadDns()
 	if err != nil {
 		return err
@@ -69,8 +75,8 @@ func run(ctx context.Context, env *tracers.Env) error {
 		return fmt.Errorf("--dns-timeout %s: not a duration (500ms, 5s; 0 to report none)", env.Args.String("dns-timeout"))
 	}
 	d := newDecoder(tracers.NewClock(), timeout)
-	err = tracers.RunCapture[Event](ctx, env, spec, nil, tracers.CaptureSpec[Event]{
-		Program: "dns_filter", Decode: d.decode, NetNs: func(ev *Event) uint64 { return ev.NetNsID },
+	err = tracers.RunCapture[Event](ctx, env, spec, map[string]any{"want_paths": env.Args.Bool("paths")}, tracers.CaptureSpec[Event]{
+		Program: "dns_filter", Decode: d.decode, Loaded: func(p *tracers.Program) { d.paths = tracers.NewPathsReader(p) }, NetNs: func(ev *Event) uint64 { return ev.NetNsID },
 		Skip: func(ev *Event) bool { return ev.partial }, Expired: d.expired,
 	})
 	if d.unfollowed > 0 {
@@ -82,6 +88,7 @@ func run(ctx context.Context, env *tracers.Env) error {
 type decoder struct {
 	clock tracers.Clock
 	names tracers.Interner
+	paths *tracers.PathsReader // nil: none (unit tests)
 	// Queries waiting for their response, and the order they came in,
 	// for those not answered within timeout (0: none is reported).
 	queries    map[queryKey]pendingQuery
@@ -183,6 +190,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 		return false
 	}
 	setAddresses(ev, &pk)
+	ev.Cwd, ev.ExePath = d.paths.Paths(p.Pid, p.Paths)
 	msg := pk.Payload
 	if pk.Proto == tracers.IPProtoTCP {
 		// A message over TCP follows its 2-byte length and may span

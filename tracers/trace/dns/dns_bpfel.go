@@ -35,9 +35,18 @@ type dnsDnsPacket struct {
 		WireLen uint32
 		PktType uint8
 		Owned   uint8
-		Pad     [6]uint8
+		Pad     [2]uint8
+		Paths   uint32
 	}
 	Data [512]uint8
+}
+
+type dnsIgPathsWalk struct {
+	_      structs.HostLayout
+	Cursor uint32
+	Buf    [4352]uint8
+	_      [4]byte
+	Entry  dnsIgProcPaths
 }
 
 type dnsIgPortKey struct {
@@ -68,6 +77,21 @@ type dnsIgPortOwner struct {
 	Pad  [7]uint8
 }
 
+type dnsIgProcPaths struct {
+	_       structs.HostLayout
+	ExeFile uint64
+	Pwd     uint64
+	PwdMnt  uint64
+	Walk    uint32
+	CwdLen  uint16
+	ExeLen  uint16
+	CwdCut  uint8
+	ExeCut  uint8
+	Pad     [6]uint8
+	Cwd     [512]uint8
+	Exe     [512]uint8
+}
+
 type dnsMntnsVerdict struct {
 	_      structs.HostLayout
 	Serial uint32
@@ -82,7 +106,9 @@ const (
 	dnsMapEvents          = "events"
 	dnsMapLostEvents      = "lost_events"
 	dnsMapMntnsFilter     = "mntns_filter"
+	dnsMapPathsWalk       = "paths_walk"
 	dnsMapPortOwners      = "port_owners"
+	dnsMapProcPaths       = "proc_paths"
 	dnsMapScratch         = "scratch"
 	dnsProgDnsFilter      = "dns_filter"
 	dnsProgIgPortOwner    = "ig_port_owner"
@@ -94,6 +120,7 @@ const (
 	dnsVarFilterPid       = "filter_pid"
 	dnsVarFilterUid       = "filter_uid"
 	dnsVarNetnsId         = "netns_id"
+	dnsVarWantPaths       = "want_paths"
 )
 
 // loadDns returns the embedded CollectionSpec for dns.
@@ -149,7 +176,9 @@ type dnsMapSpecs struct {
 	Events      *ebpf.MapSpec `ebpf:"events"`
 	LostEvents  *ebpf.MapSpec `ebpf:"lost_events"`
 	MntnsFilter *ebpf.MapSpec `ebpf:"mntns_filter"`
+	PathsWalk   *ebpf.MapSpec `ebpf:"paths_walk"`
 	PortOwners  *ebpf.MapSpec `ebpf:"port_owners"`
+	ProcPaths   *ebpf.MapSpec `ebpf:"proc_paths"`
 	Scratch     *ebpf.MapSpec `ebpf:"scratch"`
 }
 
@@ -165,6 +194,7 @@ type dnsVariableSpecs struct {
 	FilterPid       *ebpf.VariableSpec `ebpf:"filter_pid"`
 	FilterUid       *ebpf.VariableSpec `ebpf:"filter_uid"`
 	NetnsId         *ebpf.VariableSpec `ebpf:"netns_id"`
+	WantPaths       *ebpf.VariableSpec `ebpf:"want_paths"`
 }
 
 // dnsObjects contains all objects after they have been loaded into the kernel.
@@ -190,7 +220,9 @@ type dnsMaps struct {
 	Events      *ebpf.Map `ebpf:"events"`
 	LostEvents  *ebpf.Map `ebpf:"lost_events"`
 	MntnsFilter *ebpf.Map `ebpf:"mntns_filter"`
+	PathsWalk   *ebpf.Map `ebpf:"paths_walk"`
 	PortOwners  *ebpf.Map `ebpf:"port_owners"`
+	ProcPaths   *ebpf.Map `ebpf:"proc_paths"`
 	Scratch     *ebpf.Map `ebpf:"scratch"`
 }
 
@@ -199,7 +231,9 @@ func (m *dnsMaps) Close() error {
 		m.Events,
 		m.LostEvents,
 		m.MntnsFilter,
+		m.PathsWalk,
 		m.PortOwners,
+		m.ProcPaths,
 		m.Scratch,
 	)
 }
@@ -216,6 +250,7 @@ type dnsVariables struct {
 	FilterPid       *ebpf.Variable `ebpf:"filter_pid"`
 	FilterUid       *ebpf.Variable `ebpf:"filter_uid"`
 	NetnsId         *ebpf.Variable `ebpf:"netns_id"`
+	WantPaths       *ebpf.Variable `ebpf:"want_paths"`
 }
 
 // dnsPrograms contains all programs after they have been loaded into the kernel.

@@ -13,6 +13,17 @@ import (
 	"github.com/ig-tracer/ig/tracers/packettest"
 )
 
+// The Go mirror of struct ig_proc_paths is the size and shape bpf2go saw.
+func TestProcPathsLayout(t *testing.T) {
+	var v dnsIgProcPaths
+	var m tracers.ProcPaths
+	if unsafe.Sizeof(v) != unsafe.Sizeof(m) || unsafe.Offsetof(v.Walk) != unsafe.Offsetof(m.Walk) ||
+		unsafe.Offsetof(v.CwdCut) != unsafe.Offsetof(m.CwdCut) || unsafe.Offsetof(v.Cwd) != unsafe.Offsetof(m.Cwd) ||
+		unsafe.Offsetof(v.Exe) != unsafe.Offsetof(m.Exe) {
+		t.Fatal("struct ig_proc_paths and tracers.ProcPaths differ")
+	}
+}
+
 // message builds a DNS query (or its response, with one A answer).
 func message(t testing.TB, response bool) []byte {
 	name := dnsmessage.MustNewName("fuzz.test.")
@@ -50,6 +61,7 @@ func TestPacketHeaderLayout(t *testing.T) {
 		t.Fatalf("data at %d, tracers.PacketHeader is %d bytes", got, tracers.PacketHeaderSize)
 	}
 	if unsafe.Offsetof(p.P.Owned) != unsafe.Offsetof(tracers.PacketHeader{}.Owned) ||
+		unsafe.Offsetof(p.P.Paths) != unsafe.Offsetof(tracers.PacketHeader{}.Paths) ||
 		unsafe.Offsetof(p.P.Netns) != unsafe.Offsetof(tracers.PacketHeader{}.NetNs) {
 		t.Fatal("struct ig_packet and tracers.PacketHeader differ")
 	}

@@ -80,7 +80,8 @@ type sniSniPacket struct {
 		WireLen uint32
 		PktType uint8
 		Owned   uint8
-		Pad     [6]uint8
+		Pad     [2]uint8
+		Paths   uint32
 	}
 	Data [4096]uint8
 }

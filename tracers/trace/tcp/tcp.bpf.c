@@ -27,6 +27,8 @@ struct tcp_event {
 	__u64 sent;        /* close: bytes sent and acknowledged */
 	__u64 received;    /* close: bytes received */
 	__s32 error;       /* connect: the errno of a failed connect; 0 otherwise */
+	__s32 fd;          /* connect: its descriptor; accept: the listener's; close: -1 (as IG) */
+	__s32 accept_fd;   /* accept: the descriptor it returned; -1 otherwise */
 	__u8 op;
 	__u8 owner; /* hdr is the process's */
 	__u8 pad[2];
@@ -78,7 +80,7 @@ static __always_inline bool wanted(__u8 op, __s32 error)
 /* emit sends an event of sk: with the owner's header, or without a
  * process, when the filters let it by. */
 static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner *o, __u64 now,
-				 __s32 error, bool closing, int closing_from)
+				 __s32 error, bool closing, int closing_from, __s32 fd, __s32 accept_fd)
 {
 	if (!wanted(op, error))
 		return;
@@ -96,6 +98,8 @@ static __always_inline void emit(struct sock *sk, __u8 op, struct ig_sock_owner 
 	e->netns = netns;
 	e->op = op;
 	e->error = error;
+	e->fd = fd;
+	e->accept_fd = accept_fd;
 	if (o && o->start_ns && op == IG_TCP_CONNECT)
 		e->latency_ns = now - o->start_ns;
 	if (closing) {
@@ -118,24 +122,31 @@ int set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (ig_sock_track_start(sk, from, to, now))
 		return 0;
 	struct ig_sock_owner *o = bpf_map_lookup_elem(&sock_owners, &key);
+	/* A connect's descriptor is its owner's, recorded at connect (sock.h);
+	 * a close has none, as in IG. */
+	__s32 fd = o ? o->fd : -1;
 	if (from == TCP_SYN_SENT && to == TCP_ESTABLISHED) {
-		emit(sk, IG_TCP_CONNECT, o, now, 0, false, 0);
+		emit(sk, IG_TCP_CONNECT, o, now, 0, false, 0, fd, -1);
 		return 0;
 	}
 	if (to != TCP_CLOSE)
 		return 0;
 	if (from == TCP_SYN_SENT) {
-		emit(sk, IG_TCP_CONNECT, o, now, ig_sock_connect_error(sk), false, 0);
+		emit(sk, IG_TCP_CONNECT, o, now, ig_sock_connect_error(sk), false, 0, fd, -1);
 	} else if (from != TCP_LISTEN && from != TCP_SYN_RECV) {
-		emit(sk, IG_TCP_CLOSE, o, now, 0, true, from);
+		emit(sk, IG_TCP_CLOSE, o, now, 0, true, from, -1, -1);
 	}
 	bpf_map_delete_elem(&sock_owners, &key);
 	return 0;
 }
 
+/* At accept's exit the registers saved at entry still hold its first
+ * argument, the listener's descriptor; the owner holds the one returned. */
 static __always_inline void accepted(struct sock *sk, struct ig_sock_owner *o, __u64 now)
 {
-	emit(sk, IG_TCP_ACCEPT, o, now, 0, false, 0);
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__s32 listener = BPF_CORE_READ(ig_current_regs(task), di);
+	emit(sk, IG_TCP_ACCEPT, o, now, 0, false, 0, listener, o ? o->fd : -1);
 }
 
 IG_SOCK_OWNER_ACCEPTS(accepted)

@@ -28,6 +28,8 @@ type Event struct {
 	DurationMs uint64 `json:"-" column:"dur(ms),width:8,right" desc:"the duration, in milliseconds"`
 	Sent       uint64 `json:"sent" column:"sent,width:10,right" desc:"close: bytes sent and acknowledged over the connection's life" unit:"bytes"`
 	Received   uint64 `json:"received" column:"recv,width:10,right" desc:"close: bytes received over the connection's life" unit:"bytes"`
+	Fd         int32  `json:"fd" column:"fd,width:4,right" desc:"connect: the descriptor connect was called with (for a connect begun before ig started, the one ig found holding the socket; -1 when there is none: a SYN sent by sendto with MSG_FASTOPEN or by io_uring, a socket no process holds); accept: the listening socket's; close: -1, as in IG"`
+	AcceptFd   int32  `json:"accept_fd" column:"accept_fd,width:9,right" desc:"accept: the descriptor accept returned for the new connection; -1 for connect and close, as in IG"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -88,5 +90,6 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	ev.Latency, ev.LatencyUs = e.LatencyNs, e.LatencyNs/1000
 	ev.Duration, ev.DurationMs = e.DurationNs, e.DurationNs/1000000
 	ev.Sent, ev.Received = e.Sent, e.Received
+	ev.Fd, ev.AcceptFd = e.Fd, e.AcceptFd
 	return true
 }

@@ -31,7 +31,8 @@ type tcpIgSockOwner struct {
 	StartNs uint64
 	Known   uint8
 	Skip    uint8
-	Pad     [6]uint8
+	Pad     [2]uint8
+	Fd      int32
 }
 
 type tcpMntnsVerdict struct {
@@ -71,6 +72,8 @@ type tcpTcpEvent struct {
 	Sent       uint64
 	Received   uint64
 	Error      int32
+	Fd         int32
+	AcceptFd   int32
 	Op         uint8
 	Owner      uint8
 	Pad        [2]uint8
