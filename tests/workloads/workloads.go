@@ -74,6 +74,7 @@ type Event struct {
 	Tid     int      `json:"tid"`
 	Ppid    int      `json:"ppid"`
 	Comm    string   `json:"comm"`
+	Pcomm   string   `json:"pcomm"`
 	Fd      int      `json:"fd"`
 	Ret     int      `json:"ret"`
 	Err     int      `json:"err"`
@@ -222,6 +223,13 @@ func (r *Run) StopClean() error {
 	return nil
 }
 
+// parentComm is the comm of this process's parent (its main thread's,
+// which forked this single-threaded guest or test).
+func parentComm() string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(os.Getppid()) + "/comm")
+	return strings.TrimSpace(string(b))
+}
+
 // trace open, filtered to this process: a file that exists and one that does not.
 func traceOpen(r *Run, h Host) (string, error) {
 	self := os.Getpid()
@@ -265,6 +273,7 @@ func traceOpen(r *Run, h Host) (string, error) {
 	check("existing: ret", e.Ret, fd)
 	check("existing: error", e.Error, "")
 	check("existing: comm", e.Comm, h.Comm)
+	check("existing: pcomm", e.Pcomm, parentComm())
 	e, err = r.Await("open of "+missing, r.EventTimeout, nil, func(e Event) bool { return e.Path == missing })
 	if err != nil {
 		return "", err
@@ -430,8 +439,8 @@ func snapshotProcess(r *Run, h Host) (string, error) {
 	switch {
 	case ig == nil:
 		problems = append(problems, fmt.Sprintf("no row for ig itself (pid %d)", r.cmd.Process.Pid))
-	case ig.Ppid != os.Getpid() || ig.Comm != filepath.Base(r.IG):
-		problems = append(problems, fmt.Sprintf("ig's row: ppid %d comm %q, want ppid %d comm \"ig\"", ig.Ppid, ig.Comm, os.Getpid()))
+	case ig.Ppid != os.Getpid() || ig.Comm != filepath.Base(r.IG) || ig.Pcomm != h.Comm:
+		problems = append(problems, fmt.Sprintf("ig's row: ppid %d comm %q pcomm %q, want ppid %d comm \"ig\" pcomm %q", ig.Ppid, ig.Comm, ig.Pcomm, os.Getpid(), h.Comm))
 	}
 	if find(1) == nil {
 		problems = append(problems, "no row for pid 1")
