@@ -200,19 +200,11 @@ func TestTraceExecFile(t *testing.T) {
 	}
 	for _, variant := range variants {
 		t.Run(variant, func(t *testing.T) {
-			ig := startIG(t, "trace", "exec", "--variant", variant, "-c", name, "-o", "json")
-			ready := unique("ig-ready")
-			ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", ready) },
-				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == ready }))
 			progArg, scriptArg := unique("ig-program"), unique("ig-script")
-			inContainer(t, "docker", name, "/bin/true", progArg)
-			inContainer(t, "docker", name, script, scriptArg)
-			done := unique("ig-done")
-			ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", done) },
-				streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == done }))
-			r := ig.stop(sigINT)
-			checkSuccess(t, r)
-			evs := eventsOf[execEvent](t, r.Stdout)
+			evs := containerExecs(t, name, []string{"--variant", variant}, func() {
+				inContainer(t, "docker", name, "/bin/true", progArg)
+				inContainer(t, "docker", name, script, scriptArg)
+			})
 
 			ev := findOne(t, evs, "/bin/true "+progArg, func(ev *execEvent) bool { return slices.Contains(ev.Args, progArg) })
 			if ev.ExePath != program || ev.UpperLayer {
@@ -603,22 +595,33 @@ func threadOf(pid, tid int) bool {
 func TestTraceExecUpperLayer(t *testing.T) {
 	runtimesUp(t)
 	name, _ := container(t, "docker")
-	ig := startIG(t, "trace", "exec", "-c", name, "-o", "json")
-	ready := unique("ig-ready")
-	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", ready) },
-		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == ready }))
 	lower, upper := unique("ig-lower"), unique("ig-upper")
-	inContainer(t, "docker", name, "/bin/sh", "-c", "/bin/true "+lower+"; mkdir -p /igcopy && cp /bin/true /igcopy/true && /igcopy/true "+upper)
-	done := unique("ig-done")
-	ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", done) },
-		streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == done }))
-	r := ig.stop(sigINT)
-	checkSuccess(t, r)
-	evs := eventsOf[execEvent](t, r.Stdout)
+	evs := containerExecs(t, name, nil, func() {
+		inContainer(t, "docker", name, "/bin/sh", "-c", "/bin/true "+lower+"; mkdir -p /igcopy && cp /bin/true /igcopy/true && /igcopy/true "+upper)
+	})
 	for arg, want := range map[string]bool{lower: false, upper: true} {
 		ev := findOne(t, evs, "the exec with "+arg, func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == arg })
 		if ev.UpperLayer != want || ev.PupperLayer {
 			t.Errorf("exec of %s (%s): upperlayer %v, pupperlayer %v; want %v, false", ev.ExePath, arg, ev.UpperLayer, ev.PupperLayer, want)
 		}
 	}
+}
+
+// containerExecs traces the execs of docker container name (igArgs added to
+// trace exec's) while work runs in it, and returns them: from an exec of
+// /bin/true that shows ig attached to one that shows work's are all in.
+func containerExecs(t *testing.T, name string, igArgs []string, work func()) []execEvent {
+	t.Helper()
+	ig := startIG(t, append(append([]string{"trace", "exec"}, igArgs...), "-c", name, "-o", "json")...)
+	marker := func(prefix string) {
+		arg := unique(prefix)
+		ig.waitUntil("an exec in "+name, func() { inContainer(t, "docker", name, "/bin/true", arg) },
+			streamMatcher(func(ev *execEvent) bool { return len(ev.Args) == 2 && ev.Args[1] == arg }))
+	}
+	marker("ig-ready")
+	work()
+	marker("ig-done")
+	r := ig.stop(sigINT)
+	checkSuccess(t, r)
+	return eventsOf[execEvent](t, r.Stdout)
 }
