@@ -77,7 +77,9 @@ var igKeys = map[string][][]string{
 	"profile tcprtt": {{"unit", "intervals", "intervals[].count", "intervals[].start", "intervals[].end",
 		"address", "addressType", "average", "localPort", "remotePort"}},
 	"audit seccomp": {igEvent, {"mountnsid", "pid", "comm", "syscall", "code",
-		"ustack.addresses", "ustack.symbols"}}, // v0.41
+		"ustack.addresses", "ustack.symbols", // v0.41's ustack operator, and the struct it reads (JSON shows all)
+		"ustack.exe_inode", "ustack.mtime_sec", "ustack.mtime_nsec", "ustack.stack_id",
+		"ustack.pid_level0", "ustack.pidns_level0", "ustack.pid_level1", "ustack.pidns_level1"}},
 	"traceloop": {igEvent, {"mountnsid", "cpu", "pid", "comm", "syscall", "parameters", "parameters[].name",
 		"parameters[].value", "parameters[].content", "ret"}},
 }

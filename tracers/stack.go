@@ -119,7 +119,15 @@ func (k *KernelStacks) Report(env *Env) {
 // it (its addresses and their functions; the gadget's desc says when it
 // is empty).
 type UserStack struct {
-	Addresses string `json:"addresses" desc:"the user stack's instruction pointers, innermost first, as \"[0]0x00007f3a5c2e1d2b; [1]...; \""`
+	ExeInode    uint64 `json:"exe_inode" desc:"the inode of the process's executable when the stack was taken (with mtime_sec and mtime_nsec, what tells the file again); 0 with no stack"`
+	MtimeSec    uint64 `json:"mtime_sec" desc:"the executable's modification time, seconds since the epoch; 0 with no stack"`
+	MtimeNsec   uint32 `json:"mtime_nsec" desc:"and its nanoseconds"`
+	StackID     uint32 `json:"stack_id" desc:"the stack's id in the gadget's stack map; 0 with no stack"`
+	PidLevel0   uint32 `json:"pid_level0" desc:"the process's pid in the host's pid namespace (level 0); 0 with no stack"`
+	PidnsLevel0 uint32 `json:"pidns_level0" desc:"the inode of that pid namespace"`
+	PidLevel1   uint32 `json:"pid_level1" desc:"its pid in the pid namespace below the host's (a container's), 0 when it is in the host's"`
+	PidnsLevel1 uint32 `json:"pidns_level1" desc:"the inode of that pid namespace; 0 as pid_level1"`
+	Addresses   string `json:"addresses" desc:"the user stack's instruction pointers, innermost first, as \"[0]0x00007f3a5c2e1d2b; [1]...; \""`
 	Symbols   string `json:"symbols" desc:"their functions, as \"[0]getppid; [1]main.main; \": from the ELF symbols (or Go's pclntab) of the files the process maps, read when the event comes; [unknown] where nothing maps the address (every frame when the process is gone by then), FILE+0xOFFSET where the file has no symbol there"`
 }
 
@@ -140,19 +148,36 @@ func NewUserStacks(m *ebpf.Map) *UserStacks {
 	return &UserStacks{m: m, procs: NewProcesses()}
 }
 
-// Format is the stack id of process pid; empty when the stack was not
-// taken (counted as lost).
-func (u *UserStacks) Format(pid uint32, id int32) UserStack {
+// UserStackOrigin is bpf/stack.h's struct ig_user_stack, byte for byte:
+// a user stack's id, with its executable and pids.
+type UserStackOrigin struct {
+	ExeInode    uint64
+	MtimeSec    uint64
+	MtimeNsec   uint32
+	StackID     int32
+	PidLevel0   uint32
+	PidnsLevel0 uint32
+	PidLevel1   uint32
+	PidnsLevel1 uint32
+}
+
+// Format is the user stack o of process pid; all zero and empty when the
+// stack was not taken (counted as lost).
+func (u *UserStacks) Format(pid uint32, o *UserStackOrigin) UserStack {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	ips, err := ReadStack(u.m, id)
+	ips, err := ReadStack(u.m, o.StackID)
 	if err != nil {
 		u.lost++
 		return UserStack{}
 	}
 	names := u.procs.Resolve([][]FrameRef{u.procs.UserRefs(pid, ips)})
 	u.procs.Forget()
-	return UserStack{Addresses: FormatAddresses(ips), Symbols: FormatFrames(names[0])}
+	return UserStack{
+		ExeInode: o.ExeInode, MtimeSec: o.MtimeSec, MtimeNsec: o.MtimeNsec, StackID: uint32(o.StackID),
+		PidLevel0: o.PidLevel0, PidnsLevel0: o.PidnsLevel0, PidLevel1: o.PidLevel1, PidnsLevel1: o.PidnsLevel1,
+		Addresses: FormatAddresses(ips), Symbols: FormatFrames(names[0]),
+	}
 }
 
 // Report warns of the stacks lost, and lets go of the files held.

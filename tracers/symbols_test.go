@@ -177,8 +177,14 @@ func TestUserStacks(t *testing.T) {
 	m := stackMap(t, map[uint32][]uint64{3: {pc, pc + 1}})
 	us := NewUserStacks(m)
 	defer us.procs.Close()
-	st := us.Format(uint32(os.Getpid()), 3)
+	origin := UserStackOrigin{ExeInode: 77, MtimeSec: 1795000000, MtimeNsec: 5, StackID: 3,
+		PidLevel0: uint32(os.Getpid()), PidnsLevel0: 4026531836, PidLevel1: 12, PidnsLevel1: 4026532000}
+	st := us.Format(uint32(os.Getpid()), &origin)
 	addrs, syms := st.Addresses, st.Symbols
+	if st.ExeInode != 77 || st.MtimeSec != 1795000000 || st.MtimeNsec != 5 || st.StackID != 3 ||
+		st.PidLevel0 != uint32(os.Getpid()) || st.PidnsLevel0 != 4026531836 || st.PidLevel1 != 12 || st.PidnsLevel1 != 4026532000 {
+		t.Errorf("ustack %+v does not carry its origin %+v", st, origin)
+	}
 	fn := "github.com/ig-tracer/ig/tracers.symbolizeMe"
 	if want := "[0]" + fn + "; [1]" + fn + "; "; syms != want {
 		t.Errorf("symbols %q, want %q", syms, want)
@@ -186,7 +192,7 @@ func TestUserStacks(t *testing.T) {
 	if want := FormatAddresses([]uint64{pc, pc + 1}); addrs != want {
 		t.Errorf("addresses %q, want %q", addrs, want)
 	}
-	if st := us.Format(1, -14); st != (UserStack{}) || us.lost != 1 {
+	if st := us.Format(1, &UserStackOrigin{StackID: -14, ExeInode: 9}); st != (UserStack{}) || us.lost != 1 {
 		t.Errorf("a stack not taken: %+v, lost %d", st, us.lost)
 	}
 }

@@ -18,8 +18,15 @@ type seccompEvent struct {
 	Syscall string `json:"syscall"`
 	Code    string `json:"code"`
 	Ustack  struct {
-		Addresses string `json:"addresses"`
-		Symbols   string `json:"symbols"`
+		ExeInode    uint64 `json:"exe_inode"`
+		MtimeSec    int64  `json:"mtime_sec"`
+		MtimeNsec   int64  `json:"mtime_nsec"`
+		PidLevel0   int    `json:"pid_level0"`
+		PidnsLevel0 uint64 `json:"pidns_level0"`
+		PidLevel1   int    `json:"pid_level1"`
+		PidnsLevel1 uint64 `json:"pidns_level1"`
+		Addresses   string `json:"addresses"`
+		Symbols     string `json:"symbols"`
 	} `json:"ustack"`
 }
 
@@ -97,9 +104,23 @@ func auditSeccomp(r *Run, h Host) (string, error) {
 				!strings.HasPrefix(u.Addresses, "[0]0x0000") {
 				p = append(p, fmt.Sprintf("user stack: symbols %q, addresses %q: want %s among as many frames as addresses", u.Symbols, u.Addresses, loggedGetppidFrame))
 			}
+			// What tells this executable and this process again.
+			var exe unix.Stat_t
+			if err := unix.Stat("/proc/self/exe", &exe); err != nil {
+				return "", err
+			}
+			p.Check("ustack.exe_inode", u.ExeInode, exe.Ino)
+			p.Check("ustack.mtime_sec", u.MtimeSec, exe.Mtim.Sec)
+			p.Check("ustack.mtime_nsec", u.MtimeNsec, exe.Mtim.Nsec)
+			p.Check("ustack.pid_level0", u.PidLevel0, os.Getpid())
+			p.Check("ustack.pidns_level0", u.PidnsLevel0, pidNamespace())
+			p.Check("ustack.pid_level1", u.PidLevel1, 0) // the guest runs in the host's pid namespace
+			p.Check("ustack.pidns_level1", u.PidnsLevel1, uint64(0))
 		case "audit-netlink":
 			p.Check("ustack.symbols", u.Symbols, "")
 			p.Check("ustack.addresses", u.Addresses, "")
+			p.Check("ustack.exe_inode", u.ExeInode, uint64(0))
+			p.Check("ustack.pid_level0", u.PidLevel0, 0)
 		}
 		if len(p) > 0 {
 			return "", errors.New(strings.Join(p, "; "))
@@ -110,4 +131,13 @@ func auditSeccomp(r *Run, h Host) (string, error) {
 		}
 		return fmt.Sprintf("getppid logged by a seccomp filter, of this process (%s)%s", s.Code, stack), nil
 	})
+}
+
+// pidNamespace is the inode of this process's pid namespace.
+func pidNamespace() uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/pid", &st); err != nil {
+		return 0
+	}
+	return st.Ino
 }

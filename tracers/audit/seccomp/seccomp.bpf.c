@@ -14,8 +14,9 @@
 struct seccomp_event {
 	struct event_header hdr;
 	__u64 syscall;
-	__u32 code;       /* the action and its data (SECCOMP_RET_*) */
-	__s32 user_stack; /* id in stacks; negative: none */
+	__u32 code; /* the action and its data (SECCOMP_RET_*) */
+	__u32 pad;
+	struct ig_user_stack ustack;
 };
 
 const struct seccomp_event *const seccomp_event_type __attribute__((unused)) = 0;
@@ -27,7 +28,7 @@ int BPF_KPROBE(ig_audit_seccomp, unsigned long syscall, long signr, int code)
 		return 0;
 	struct seccomp_event ev = {.syscall = syscall, .code = code};
 	ig_header_current(&ev.hdr);
-	ev.user_stack = ig_user_stack(ctx);
+	ig_current_user_stack(ctx, &ev.ustack);
 	ig_submit(&ev, sizeof(ev));
 	return 0;
 }

@@ -26,7 +26,7 @@ type Event struct {
 	Syscall string `json:"syscall" column:"syscall,width:16" desc:"the system call's name (x86_64), or its number when ig does not know it"`
 	Code    string `json:"code" column:"code,width:12" desc:"the filter's action: kill_process, kill_thread, trap, errno, user_notif, trace, log"`
 	// As IG's ustack: where in the process the system call was made.
-	Ustack tracers.UserStack `json:"ustack" desc:"the process's user stack at the system call (kprobe variant); both fields empty with the audit-netlink variant, which reads the kernel's records after the fact and has no tracepoint in the task's context for every action, and when the stack map had no room (counted, said at the end)"`
+	Ustack tracers.UserStack `json:"ustack" desc:"the process's user stack at the system call (kprobe variant), as IG's ustack: its addresses, their symbols, and what tells the executable and the process again; all empty or 0 with the audit-netlink variant, which reads the kernel's records after the fact and has no tracepoint in the task's context for every action, and when the stack map had no room (counted, said at the end)"`
 	skip   bool              // filtered out (--pid, --comm) in Go: the audit-netlink variant
 }
 
@@ -92,7 +92,7 @@ func (d *decoder) decodeKprobe(raw []byte, ev *Event) bool {
 	ev.Syscall = tracers.SyscallName(int64(e.Syscall))
 	ev.Code = CodeName(e.Code)
 	// Now: after a kill the process is soon gone, with its mappings.
-	ev.Ustack = d.stacks.Format(ev.Pid, e.UserStack)
+	ev.Ustack = d.stacks.Format(ev.Pid, (*tracers.UserStackOrigin)(unsafe.Pointer(&e.Ustack)))
 	return true
 }
 

@@ -35,9 +35,20 @@ type seccompSeccompEvent struct {
 		Pcomm       [16]uint8
 		MntnsSerial uint32
 	}
-	Syscall   uint64
-	Code      uint32
-	UserStack int32
+	Syscall uint64
+	Code    uint32
+	Pad     uint32
+	Ustack  struct {
+		_           structs.HostLayout
+		ExeInode    uint64
+		MtimeSec    uint64
+		MtimeNsec   uint32
+		StackId     int32
+		PidLevel0   uint32
+		PidnsLevel0 uint32
+		PidLevel1   uint32
+		PidnsLevel1 uint32
+	}
 }
 
 // Names of all BPF objects in the ELF.

@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/ig-tracer/ig/tracers"
 )
@@ -55,5 +56,16 @@ func TestNetlinkMessages(t *testing.T) {
 	}
 	if got := netlinkMessages(dgram[:10]); len(got) != 0 {
 		t.Errorf("a cut header gave %+v", got)
+	}
+}
+
+// The event's ustack is read as a tracers.UserStackOrigin: same layout.
+func TestUserStackLayout(t *testing.T) {
+	var e seccompSeccompEvent
+	if got, want := unsafe.Sizeof(e.Ustack), unsafe.Sizeof(tracers.UserStackOrigin{}); got != want {
+		t.Fatalf("struct ig_user_stack is %d bytes in C, %d in tracers.UserStackOrigin", got, want)
+	}
+	if got := unsafe.Offsetof(e.Ustack.StackId); got != unsafe.Offsetof(tracers.UserStackOrigin{}.StackID) {
+		t.Fatalf("stack_id at %d in C, %d in Go", got, unsafe.Offsetof(tracers.UserStackOrigin{}.StackID))
 	}
 }
