@@ -123,9 +123,9 @@ type UserStack struct {
 	MtimeSec    uint64 `json:"mtime_sec" desc:"the executable's modification time, seconds since the epoch; 0 with no stack"`
 	MtimeNsec   uint32 `json:"mtime_nsec" desc:"and its nanoseconds"`
 	StackID     uint32 `json:"stack_id" desc:"the stack's id in the gadget's stack map; 0 with no stack"`
-	PidLevel0   uint32 `json:"pid_level0" desc:"the process's pid in the host's pid namespace (level 0); 0 with no stack"`
+	PidLevel0   uint32 `json:"pid_level0" desc:"the id of the thread that took the stack, in the host's pid namespace (level 0; the event's tid); 0 with no stack"`
 	PidnsLevel0 uint32 `json:"pidns_level0" desc:"the inode of that pid namespace"`
-	PidLevel1   uint32 `json:"pid_level1" desc:"its pid in the pid namespace below the host's (a container's), 0 when it is in the host's"`
+	PidLevel1   uint32 `json:"pid_level1" desc:"that thread's id in the pid namespace below the host's (a container's), 0 when it is in the host's"`
 	PidnsLevel1 uint32 `json:"pidns_level1" desc:"the inode of that pid namespace; 0 as pid_level1"`
 	Addresses   string `json:"addresses" desc:"the user stack's instruction pointers, innermost first, as \"[0]0x00007f3a5c2e1d2b; [1]...; \""`
 	Symbols   string `json:"symbols" desc:"their functions, as \"[0]getppid; [1]main.main; \": from the ELF symbols (or Go's pclntab) of the files the process maps, read when the event comes; [unknown] where nothing maps the address (every frame when the process is gone by then), FILE+0xOFFSET where the file has no symbol there"`

@@ -112,7 +112,7 @@ func auditSeccomp(r *Run, h Host) (string, error) {
 			p.Check("ustack.exe_inode", u.ExeInode, exe.Ino)
 			p.Check("ustack.mtime_sec", u.MtimeSec, exe.Mtim.Sec)
 			p.Check("ustack.mtime_nsec", u.MtimeNsec, exe.Mtim.Nsec)
-			p.Check("ustack.pid_level0", u.PidLevel0, os.Getpid())
+			p.Check("ustack.pid_level0", u.PidLevel0, ev.Tid) // the thread's, as IG (thread_pid)
 			p.Check("ustack.pidns_level0", u.PidnsLevel0, pidNamespace())
 			p.Check("ustack.pid_level1", u.PidLevel1, 0) // the guest runs in the host's pid namespace
 			p.Check("ustack.pidns_level1", u.PidnsLevel1, uint64(0))
