@@ -90,24 +90,26 @@ stop_ig() { # stop_ig: SIGINT, up to 5 s to exit, then SIGKILL. Sets IG_RC.
 	# Running while one of its threads is: a process that has exited and
 	# awaits its wait (a zombie) has none left in /proc/PID/task.
 	running() { compgen -G "/proc/$IGPID/task/*" >/dev/null && [[ $(awk '{print $3}' "/proc/$IGPID/stat" 2>/dev/null) != Z ]]; }
-	for _ in $(seq 100); do
+	local i task stacks=
+	for ((i = 1; i <= 100; i++)); do
 		running || break
+		if ((i == 20)); then
+			# Still there after 1 s (seen a few times in make bench, never
+			# outside it): what its threads wait on in the kernel, and,
+			# at 2 s, where its goroutines are (SIGQUIT ends it).
+			for task in /proc/"$IGPID"/task/*; do
+				stacks+="  thread ${task##*/} ($(cat "$task/comm" 2>/dev/null)): state $(awk '{print $3}' "$task/stat" 2>/dev/null), wchan $(cat "$task/wchan" 2>/dev/null)"$'\n'
+				stacks+=$(sed 's/^/    /' "$task/stack" 2>/dev/null)$'\n'
+			done
+		fi
+		((i == 40)) && kill -QUIT "$IGPID" 2>/dev/null
 		sleep 0.05
 	done
-	if running; then
-		# SIGQUIT first: Go prints every goroutine's stack, which says
-		# where ig was waiting (seen a few times in 2026-11-27's benches,
-		# never outside them)
-		echo "bench: ig (pid $IGPID) ignored SIGINT for 5 s; its threads' kernel stacks, its goroutines (SIGQUIT), then SIGKILL" >&2
-		local task
-		for task in /proc/"$IGPID"/task/*; do
-			echo "  thread ${task##*/}: state $(awk '{print $3}' "$task/stat" 2>/dev/null)" >&2
-			sed 's/^/    /' "$task/stack" >&2 2>/dev/null || true
-		done
-		kill -QUIT "$IGPID" 2>/dev/null || true
-		sleep 1
-		[[ -z ${IGERR:-} ]] || { grep -A12 -E '^goroutine [0-9]+ ' "$IGERR" | head -200 | sed 's/^/  /' >&2 || true; }
-		kill -KILL "$IGPID" 2>/dev/null || true
+	if ((i > 20)); then
+		echo "bench: ig (pid $IGPID) took over 1 s to exit after SIGINT; its threads at 1 s, then its goroutines (SIGQUIT at 2 s):" >&2
+		printf '%s' "$stacks" >&2
+		[[ -z ${IGERR:-} ]] || { grep -A12 -E '^goroutine [0-9]+ ' "$IGERR" | head -300 | sed 's/^/  /' >&2 || true; }
+		running && kill -KILL "$IGPID" 2>/dev/null
 	fi
 	wait "$IGPID" 2>/dev/null || IG_RC=$?
 	IGPID=
