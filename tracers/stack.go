@@ -128,7 +128,7 @@ type UserStack struct {
 	PidLevel1   uint32 `json:"pid_level1" desc:"that thread's id in the pid namespace below the host's (a container's), 0 when it is in the host's"`
 	PidnsLevel1 uint32 `json:"pidns_level1" desc:"the inode of that pid namespace; 0 as pid_level1"`
 	Addresses   string `json:"addresses" desc:"the user stack's instruction pointers, innermost first, as \"[0]0x00007f3a5c2e1d2b; [1]...; \""`
-	Symbols   string `json:"symbols" desc:"their functions, as \"[0]getppid; [1]main.main; \": from the ELF symbols (or Go's pclntab) of the files the process maps, read when the event comes; [unknown] where nothing maps the address (every frame when the process is gone by then), FILE+0xOFFSET where the file has no symbol there"`
+	Symbols     string `json:"symbols" desc:"their functions, as \"[0]getppid; [1]main.main; \": from the ELF symbols (or Go's pclntab) of the files the process maps, read when the event comes; [unknown] where nothing maps the address (every frame when the process is gone by then), FILE+0xOFFSET where the file has no symbol there"`
 }
 
 // UserStacks names the user stacks a streaming gadget's events refer to
