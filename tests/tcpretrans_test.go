@@ -33,7 +33,7 @@ func dropTo(t *testing.T, port int) {
 func nftRule(t *testing.T, pid int, hook string, rule ...string) {
 	t.Helper()
 	nft := requireTool(t, "nft")
-	table := "igtest_" + unique("")[1:9]
+	table := testTablePrefix + unique("")[1:9]
 	run := func(args ...string) error {
 		cmd := exec.Command(nft, args...)
 		if pid != 0 {
