@@ -6,10 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 )
 
@@ -42,44 +38,42 @@ var (
 	dnsPods      = map[string]string{"k8s-app": "kube-dns"}
 )
 
-func dnsRule() networkingv1.NetworkPolicyEgressRule {
-	return networkingv1.NetworkPolicyEgressRule{
-		Ports: []networkingv1.NetworkPolicyPort{port("udp", dnsPort), port("tcp", dnsPort)},
-		To: []networkingv1.NetworkPolicyPeer{{
-			NamespaceSelector: &metav1.LabelSelector{MatchLabels: dnsNamespace},
-			PodSelector:       &metav1.LabelSelector{MatchLabels: dnsPods},
+func dnsRule() EgressRule {
+	return EgressRule{
+		Ports: []Port{port("udp", dnsPort), port("tcp", dnsPort)},
+		To: []Peer{{
+			NamespaceSelector: &LabelSelector{MatchLabels: dnsNamespace},
+			PodSelector:       &LabelSelector{MatchLabels: dnsPods},
 		}},
 	}
 }
 
-func port(proto string, n uint16) networkingv1.NetworkPolicyPort {
-	p := corev1.ProtocolTCP
+func port(proto string, n uint16) Port {
 	if proto == "udp" {
-		p = corev1.ProtocolUDP
+		return Port{Protocol: "UDP", Port: n}
 	}
-	v := intstr.FromInt32(int32(n))
-	return networkingv1.NetworkPolicyPort{Protocol: &p, Port: &v}
+	return Port{Protocol: "TCP", Port: n}
 }
 
 // ipBlock is a peer of one address.
-func ipBlock(addr string) (networkingv1.NetworkPolicyPeer, bool) {
+func ipBlock(addr string) (Peer, bool) {
 	a, err := netip.ParseAddr(addr)
 	if err != nil || a.IsLoopback() || a.IsUnspecified() {
-		return networkingv1.NetworkPolicyPeer{}, false // a pod's own traffic needs no policy
+		return Peer{}, false // a pod's own traffic needs no policy
 	}
-	return networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: netip.PrefixFrom(a, a.BitLen()).String()}}, true
+	return Peer{IPBlock: &IPBlock{CIDR: netip.PrefixFrom(a, a.BitLen()).String()}}, true
 }
 
 // policy is the NetworkPolicy of pod that allows what conns recorded,
 // nothing else: one rule per protocol and port, with its peers (ipBlocks
 // of one address), and the DNS rule when the pod asked a DNS server.
-func policy(pod, namespace string, labels map[string]string, conns []Connection) networkingv1.NetworkPolicy {
+func policy(pod, namespace string, labels map[string]string, conns []Connection) NetworkPolicy {
 	type group struct {
 		proto string
 		port  uint16
 	}
 	var (
-		egress, ingress []networkingv1.NetworkPolicyEgressRule
+		egress, ingress []EgressRule
 		dns             bool
 	)
 	for dir := range 2 {
@@ -88,7 +82,7 @@ func policy(pod, namespace string, labels map[string]string, conns []Connection)
 			want = "ingress"
 		}
 		var order []group
-		peers := map[group][]networkingv1.NetworkPolicyPeer{}
+		peers := map[group][]Peer{}
 		for _, c := range conns {
 			if c.Direction != want {
 				continue
@@ -105,12 +99,12 @@ func policy(pod, namespace string, labels map[string]string, conns []Connection)
 			if _, seen := peers[g]; !seen {
 				order = append(order, g)
 			}
-			if !slices.ContainsFunc(peers[g], func(p networkingv1.NetworkPolicyPeer) bool { return p.IPBlock.CIDR == peer.IPBlock.CIDR }) {
+			if !slices.ContainsFunc(peers[g], func(p Peer) bool { return p.IPBlock.CIDR == peer.IPBlock.CIDR }) {
 				peers[g] = append(peers[g], peer)
 			}
 		}
 		for _, g := range order { // conns are sorted by protocol and port
-			r := networkingv1.NetworkPolicyEgressRule{Ports: []networkingv1.NetworkPolicyPort{port(g.proto, g.port)}, To: peers[g]}
+			r := EgressRule{Ports: []Port{port(g.proto, g.port)}, To: peers[g]}
 			if dir == 0 {
 				egress = append(egress, r)
 			} else {
@@ -119,19 +113,20 @@ func policy(pod, namespace string, labels map[string]string, conns []Connection)
 		}
 	}
 	if dns {
-		egress = append([]networkingv1.NetworkPolicyEgressRule{dnsRule()}, egress...)
+		egress = append([]EgressRule{dnsRule()}, egress...)
 	}
-	spec := networkingv1.NetworkPolicySpec{
-		PodSelector: metav1.LabelSelector{MatchLabels: labels},
-		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+	spec := NetworkPolicySpec{
+		PodSelector: LabelSelector{MatchLabels: labels},
+		PolicyTypes: []string{"Ingress", "Egress"},
 		Egress:      egress,
 	}
 	for _, r := range ingress {
-		spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{Ports: r.Ports, From: r.To})
+		spec.Ingress = append(spec.Ingress, IngressRule{Ports: r.Ports, From: r.To})
 	}
-	return networkingv1.NetworkPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: pod + "-network", Namespace: namespace},
+	return NetworkPolicy{
+		Kind:       "NetworkPolicy",
+		APIVersion: "networking.k8s.io/v1",
+		Metadata:   ObjectMeta{Name: pod + "-network", Namespace: namespace},
 		Spec:       spec,
 	}
 }
