@@ -18,7 +18,7 @@ type tcpDropEvent struct {
 	TCPFlags string `json:"tcpflags"`
 	Reason   string `json:"reason"`
 	Stack    string `json:"kernel_stack"`
-	StackRaw int32  `json:"kernel_stack_raw"`
+	StackRaw uint32 `json:"kernel_stack_raw"`
 }
 
 // checkDropStack: the kernel stack of a segment that nftables dropped on
@@ -31,7 +31,7 @@ type tcpDropEvent struct {
 func checkDropStack(t *testing.T, e *tcpDropEvent) {
 	t.Helper()
 	frames, err := parseStack(e.Stack)
-	if err != nil || e.StackRaw < 0 {
+	if err != nil || int32(e.StackRaw) < 0 { // an errno: no stack stored
 		t.Errorf("kernel stack (id %d): %v", e.StackRaw, err)
 		return
 	}

@@ -25,7 +25,7 @@ type Event struct {
 	Reason   string `json:"reason" column:"reason,width:22" desc:"why the kernel dropped it: its skb_drop_reason, named from this kernel's BTF (NETFILTER_DROP, TCP_CSUM...)"`
 	// As IG's: the stack's id, and its kernel functions as IG writes them.
 	KernelStack    string `json:"kernel_stack" column:"kernel_stack,width:60" desc:"the kernel stack of the drop, innermost first, as \"[0]sk_skb_reason_drop; [1]nf_hook_slow; ...; \" (functions from /proc/kallsyms, [unknown] where none holds the address); empty when the stack map had no room for it (counted, and said at the end)"`
-	KernelStackRaw int32  `json:"kernel_stack_raw" desc:"the stack's id in ig's stack map: drops with the same stack have the same id; negative (minus an errno) when none was stored"`
+	KernelStackRaw uint32 `json:"kernel_stack_raw" desc:"the stack's id in ig's stack map: drops with the same stack have the same id; when none was stored, the kernel's error as an unsigned number, as Inspektor Gadget writes it (4294967279 for -EEXIST, the stack's bucket held another)"`
 }
 
 var schema = output.NewSchema[Event]()
@@ -105,7 +105,7 @@ func (d *decoder) decode(raw []byte, ev *Event) bool {
 	} else {
 		ev.Reason = strconv.FormatUint(uint64(e.Reason), 10)
 	}
-	ev.KernelStackRaw = e.KernelStack
+	ev.KernelStackRaw = uint32(e.KernelStack)
 	ev.KernelStack = d.stacks.Format(e.KernelStack)
 	return true
 }
