@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 )
@@ -137,15 +138,25 @@ type UserStack struct {
 // never emptied: an event still in the ring buffer may name the id that
 // an earlier one named, and a freed id may come to name another stack.
 type UserStacks struct {
-	m     *ebpf.Map
-	procs *Processes
-	lost  uint64
-	mu    sync.Mutex
+	m        *ebpf.Map
+	procs    *Processes
+	lost     uint64
+	forgotAt time.Time // the last look for processes gone
+	mu       sync.Mutex
 }
 
-// NewUserStacks names the stacks of m.
+// forgetEvery is how often Format lets go of the processes gone (a stat
+// of each one known), not at every event.
+const forgetEvery = time.Second
+
+// NewUserStacks names the stacks of m. The names read from each file are
+// kept while a process maps it: an event's stack mostly repeats call
+// sites named before, and reading a file's symbol table again costs
+// milliseconds.
 func NewUserStacks(m *ebpf.Map) *UserStacks {
-	return &UserStacks{m: m, procs: NewProcesses()}
+	ps := NewProcesses()
+	ps.keepNames = true
+	return &UserStacks{m: m, procs: ps}
 }
 
 // UserStackOrigin is bpf/stack.h's struct ig_user_stack, byte for byte:
@@ -172,7 +183,10 @@ func (u *UserStacks) Format(pid uint32, o *UserStackOrigin) UserStack {
 		return UserStack{}
 	}
 	names := u.procs.Resolve([][]FrameRef{u.procs.UserRefs(pid, ips)})
-	u.procs.Forget()
+	if now := time.Now(); now.Sub(u.forgotAt) >= forgetEvery {
+		u.procs.Forget()
+		u.forgotAt = now
+	}
 	return UserStack{
 		ExeInode: o.ExeInode, MtimeSec: o.MtimeSec, MtimeNsec: o.MtimeNsec, StackID: uint32(o.StackID),
 		PidLevel0: o.PidLevel0, PidnsLevel0: o.PidnsLevel0, PidLevel1: o.PidLevel1, PidnsLevel1: o.PidnsLevel1,

@@ -123,10 +123,15 @@ type mapping struct {
 // exits (or in a container that is gone); its symbols are read only for
 // a report, and dropped after it.
 type mappedFile struct {
-	name string // base name, for frames without a symbol
-	file *os.File
-	err  error
+	name  string // base name, for frames without a symbol
+	file  *os.File
+	err   error
+	known map[uint64]string // names read before, "" for none (Processes.keepNames)
 }
+
+// maxKnownNames bounds a file's remembered names: past it they are read
+// again from the file.
+const maxKnownNames = 4096
 
 var vdso = &mappedFile{name: "[vdso]"}
 
@@ -135,6 +140,10 @@ type Processes struct {
 	mu    sync.Mutex
 	pids  map[uint32][]mapping // nil slice: gone before ig saw its mappings
 	files map[fileKey]*mappedFile
+	// keepNames: each file remembers the names read from it, for
+	// stacks named event by event (the same call sites come again);
+	// without it a report reads each file once and lets the memory go.
+	keepNames bool
 }
 
 func NewProcesses() *Processes {
@@ -263,6 +272,10 @@ func (ps *Processes) Resolve(stacks [][]FrameRef) [][]string {
 	}
 	names := map[*mappedFile]map[uint64]string{}
 	for bin, offs := range wanted {
+		if ps.keepNames {
+			names[bin] = bin.knownNames(offs)
+			continue
+		}
 		names[bin] = bin.names(offs)
 		debug.FreeOSMemory() // the symbol table read goes before the next
 	}
@@ -324,6 +337,28 @@ func (ps *Processes) Close() {
 		}
 	}
 	ps.files, ps.pids = map[fileKey]*mappedFile{}, map[uint32][]mapping{}
+}
+
+// knownNames is names, reading the file only for offsets it was not asked
+// before.
+func (b *mappedFile) knownNames(offs []uint64) map[uint64]string {
+	var unknown []uint64
+	for _, off := range offs {
+		if _, ok := b.known[off]; !ok {
+			unknown = append(unknown, off)
+		}
+	}
+	if len(unknown) == 0 {
+		return b.known
+	}
+	if b.known == nil || len(b.known)+len(unknown) > maxKnownNames {
+		b.known, unknown = make(map[uint64]string, len(offs)), offs // start again
+	}
+	read := b.names(unknown)
+	for _, off := range unknown {
+		b.known[off] = read[off] // "": no function there
+	}
+	return b.known
 }
 
 // names maps file offsets of the binary to function names: from its ELF

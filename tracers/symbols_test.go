@@ -89,6 +89,12 @@ func symbolizeMe() uintptr {
 	return pc
 }
 
+//go:noinline
+func symbolizeMeToo() uintptr {
+	pc, _, _, _ := runtime.Caller(0)
+	return pc
+}
+
 // The test binary's own function resolves from its ELF symbols, through
 // its mappings, as ig does for a traced process: the innermost frame as
 // is, the callers' return addresses one byte back.
@@ -194,5 +200,47 @@ func TestUserStacks(t *testing.T) {
 	}
 	if st := us.Format(1, &UserStackOrigin{StackID: -14, ExeInode: 9}); st != (UserStack{}) || us.lost != 1 {
 		t.Errorf("a stack not taken: %+v, lost %d", st, us.lost)
+	}
+}
+
+// UserStacks keeps the names read from a file: the same stack again is
+// named the same without reading the file, a new call site in that file
+// is read and named, and past maxKnownNames the names start again, still
+// right.
+func TestUserStacksKeepNames(t *testing.T) {
+	pc, pc2 := uint64(symbolizeMe()), uint64(symbolizeMeToo())
+	m := stackMap(t, map[uint32][]uint64{3: {pc}, 4: {pc2, pc}, 5: {pc + 1}})
+	us := NewUserStacks(m)
+	defer us.procs.Close()
+	pid := uint32(os.Getpid())
+	fn, fn2 := "github.com/ig-tracer/ig/tracers.symbolizeMe", "github.com/ig-tracer/ig/tracers.symbolizeMeToo"
+	if got := us.Format(pid, &UserStackOrigin{StackID: 3}).Symbols; got != "[0]"+fn+"; " {
+		t.Fatalf("symbols %q", got)
+	}
+	var bin *mappedFile
+	for _, b := range us.procs.files {
+		if len(b.known) > 0 {
+			bin = b
+		}
+	}
+	if bin == nil || len(bin.known) != 1 {
+		t.Fatalf("no file remembers the name it gave")
+	}
+	// The same stack, with the file made unreadable: only the names kept
+	// can name it.
+	file := bin.file
+	bin.file = nil
+	if got := us.Format(pid, &UserStackOrigin{StackID: 3}).Symbols; got != "[0]"+fn+"; " {
+		t.Errorf("the same stack again, from the names kept: %q", got)
+	}
+	bin.file = file
+	if got, want := us.Format(pid, &UserStackOrigin{StackID: 4}).Symbols, "[0]"+fn2+"; [1]"+fn+"; "; got != want {
+		t.Errorf("a new call site in the same file: %q, want %q", got, want)
+	}
+	for i := range maxKnownNames {
+		bin.known[uint64(1<<40+i)] = ""
+	}
+	if got := us.Format(pid, &UserStackOrigin{StackID: 5}).Symbols; got != "[0]"+fn+"; " || len(bin.known) != 1 {
+		t.Errorf("past maxKnownNames: %q, %d names kept", got, len(bin.known))
 	}
 }
