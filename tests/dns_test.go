@@ -235,6 +235,36 @@ func TestTraceDNSPaths(t *testing.T) {
 	}
 }
 
+// TestTraceDNSPathsMap: the processes' paths take kernel memory only
+// under --paths: without it, the table of paths (an LRU, allocated whole:
+// 2048 entries of 1 KiB) the port-owner program refers to has one entry.
+func TestTraceDNSPathsMap(t *testing.T) {
+	igBinary(t)
+	for _, c := range []struct {
+		args []string
+		want int
+	}{{nil, 1}, {[]string{"--paths"}, 2048}} {
+		ig := startIG(t, append([]string{"trace", "dns", "-o", "json", "-t", "30"}, c.args...)...)
+		entries := -1
+		deadline := time.Now().Add(attachTimeout)
+		for entries < 0 && time.Now().Before(deadline) && !ig.exited() {
+			time.Sleep(pollEvery)
+			now := snapshotBPF(t)
+			for _, p := range now.progs {
+				for _, id := range p.MapIDs {
+					if p.Name == "ig_port_owner" && now.maps[id].Name == "proc_paths" {
+						entries = now.maps[id].MaxEntries
+					}
+				}
+			}
+		}
+		checkSuccess(t, ig.stop(sigINT))
+		if entries != c.want {
+			t.Errorf("trace dns %v: proc_paths has %d entries, want %d (-1: not found)", c.args, entries, c.want)
+		}
+	}
+}
+
 // TestTraceDNSDetach: trace dns, run until --timeout while it captures,
 // leaves none of its programs (one per network namespace) loaded.
 func TestTraceDNSDetach(t *testing.T) {

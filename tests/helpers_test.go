@@ -745,8 +745,9 @@ type bpfLink struct {
 
 // bpfMap is one entry of `bpftool map list -j`.
 type bpfMap struct {
-	ID   int    `json:"id"`
-	Name string `json:"name"`
+	ID         int    `json:"id"`
+	Name       string `json:"name"`
+	MaxEntries int    `json:"max_entries"`
 }
 
 // bpftool runs `bpftool <object> list -j` and decodes its answer into v.

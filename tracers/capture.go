@@ -207,6 +207,10 @@ func RunCapture[T any, PT eventPtr[T]](ctx context.Context, env *Env, spec *ebpf
 		}
 		return c
 	}
+	spec = spec.Copy()
+	if m := spec.Maps["proc_paths"]; m != nil && consts["want_paths"] != true {
+		m.MaxEntries = 1 // an LRU is allocated whole: 2 MiB no walk would fill
+	}
 	first, err := Load(spec.Copy(), env, withNetNs(0))
 	if err != nil {
 		return err
