@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,12 +45,23 @@ func filterFlag() cli.Flag {
 			"any column or JSON field (runtime.containerName); durations (10ms) and sizes (4KiB) where the field has a unit"}
 }
 
-// filters are -F's values, wherever they were given.
+// filters are -F's values, wherever they were given: before the command,
+// after the category, after the gadget, all of them (each must hold).
 func filters(c *cli.Context) []string {
-	if l, ok := flagValue(c, "filter", (*cli.Context).Generic).(*filterList); ok && l != nil {
-		return *l
+	var all []string
+	for _, cc := range c.Lineage() {
+		if cc.Command == nil && cc.App == nil || !cc.IsSet("filter") {
+			continue
+		}
+		if l, ok := cc.Generic("filter").(*filterList); ok && l != nil {
+			for _, f := range *l {
+				if !slices.Contains(all, f) { // a level's copy of another's
+					all = append(all, f)
+				}
+			}
+		}
 	}
-	return nil
+	return all
 }
 
 // pushDown hands the kernel what it can do of the filters: an equality on

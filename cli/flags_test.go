@@ -89,6 +89,22 @@ func TestFlagsAnyPosition(t *testing.T) {
 	}
 }
 
+// -F given at several levels: every one holds, none is dropped (a bad
+// one anywhere is an error).
+func TestFiltersEveryLevel(t *testing.T) {
+	// -t 1: should a filter be dropped, the gadget runs (as root) and
+	// ends, rather than running on.
+	for _, args := range [][]string{
+		{"-F", "nosuch:1", "trace", "open", "-F", "comm:x", "-t", "1"},
+		{"trace", "-F", "nosuch:1", "open", "-F", "comm:x", "-t", "1"},
+		{"-F", "comm:x", "trace", "-F", "pid:1", "open", "-F", "nosuch:1", "-t", "1"},
+	} {
+		if _, err := runApp(t, args...); err == nil || !strings.Contains(err.Error(), `"nosuch"`) {
+			t.Errorf("ig %s: error %v, want one about the column nosuch", strings.Join(args, " "), err)
+		}
+	}
+}
+
 // No two flags of a gadget share a name or an alias: cli would panic when
 // the gadget runs (profile cpu's -F, its frequency in bcc, was -F/--filter's
 // too). Every gadget's flags are set up as cli does it.
