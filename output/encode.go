@@ -101,13 +101,28 @@ const hexDigits = "0123456789abcdef"
 // appendJSONString quotes s as encoding/json does (invalid UTF-8 becomes
 // U+FFFD, control characters are escaped), except that <, > and & stay as
 // they are: paths and arguments contain them and are read by people and jq.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString(b []byte, s string) []byte { return appendQuoted(b, s, false) }
+
+// appendYAMLString quotes s as a YAML double-quoted scalar: JSON's quoting,
+// which YAML reads alike, with escapes too for what YAML would refuse or
+// read otherwise (notYAML).
+func appendYAMLString(b []byte, s string) []byte { return appendQuoted(b, s, true) }
+
+// notYAML is whether r, which JSON takes as it is, must be escaped in YAML:
+// DEL, the C1 controls, U+FFFE and U+FFFF are outside YAML's printable
+// set (a parser refuses the document), and NEL, U+2028 and U+2029 are
+// YAML 1.1 line breaks (folded into a space in a quoted scalar).
+func notYAML(r rune) bool {
+	return r >= 0x7f && r <= 0x9f || r == 0x2028 || r == 0x2029 || r == 0xfffe || r == 0xffff
+}
+
+func appendQuoted(b []byte, s string, yaml bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (c != 0x7f || !yaml) {
 				i++
 				continue
 			}
@@ -136,10 +151,50 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
+		if yaml && notYAML(r) {
+			b = append(b, s[start:i]...)
+			b = appendUEscape(b, r)
+			i += size
+			start = i
+			continue
+		}
 		i += size
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendUEscape appends r (in the BMP) as \uXXXX.
+func appendUEscape(b []byte, r rune) []byte {
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}
+
+// appendYAMLRaw writes a gadget's JSON into a YAML document (JSON is YAML's
+// flow style), escaping what YAML refuses: in valid JSON such characters
+// can only stand inside strings, where \uXXXX means them alike.
+func appendYAMLRaw(b []byte, raw []byte) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	start := 0
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c < 0x7f {
+			i++
+			continue
+		}
+		r, size := rune(c), 1
+		if c >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(raw[i:])
+		}
+		if notYAML(r) {
+			b = append(b, raw[start:i]...)
+			b = appendUEscape(b, r)
+			start = i + size
+		}
+		i += size
+	}
+	return append(b, raw[start:]...)
 }
 
 // appendCell appends the column text of one field.

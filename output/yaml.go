@@ -6,8 +6,9 @@ import (
 
 // appendYAML appends the event at base as a YAML block mapping, each line
 // indented by indent spaces. Strings are double-quoted as JSON quotes them
-// (a YAML double-quoted scalar reads them back alike); a gadget's raw JSON
-// document is written inline, as YAML's flow style. Like appendJSON, it
+// (a YAML double-quoted scalar reads them back alike), with what YAML
+// refuses escaped too; a gadget's raw JSON document is written inline, as
+// YAML's flow style. Like appendJSON, it
 // reads fields at their offsets: no reflection per event.
 func appendYAML(b []byte, base unsafe.Pointer, fields []*field, indent int) []byte {
 	if len(fields) == 0 {
@@ -28,7 +29,7 @@ func appendYAML(b []byte, base unsafe.Pointer, fields []*field, indent int) []by
 			for _, s := range list {
 				b = append(b, spaces[:indent]...)
 				b = append(b, "- "...)
-				b = appendJSONString(b, s)
+				b = appendYAMLString(b, s)
 				b = append(b, '\n')
 			}
 		case kindStruct:
@@ -51,11 +52,19 @@ func appendYAML(b []byte, base unsafe.Pointer, fields []*field, indent int) []by
 			}
 		case kindRaw:
 			b = append(b, ' ')
-			b = appendRaw(b, raw(base, f))
+			b = appendYAMLRaw(b, raw(base, f))
+			b = append(b, '\n')
+		case kindString:
+			b = append(b, ' ')
+			b = appendYAMLString(b, *at[string](base, f))
+			b = append(b, '\n')
+		case kindConst:
+			b = append(b, ' ')
+			b = appendYAMLString(b, f.constant)
 			b = append(b, '\n')
 		default:
 			b = append(b, ' ')
-			b = appendJSONValue(b, base, f) // scalars: JSON's are YAML's
+			b = appendJSONValue(b, base, f) // numbers and booleans: JSON's are YAML's
 			b = append(b, '\n')
 		}
 	}

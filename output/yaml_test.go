@@ -32,8 +32,13 @@ type yamlRow struct {
 // YAML would otherwise take for something else.
 func TestYAMLReadsBackAsJSON(t *testing.T) {
 	s := NewSchema[yamlRow]()
-	row := yamlRow{sample: newSample(), Items: []item{{Name: "a", ID: "1"}, {Name: "b: c", ID: "- d"}},
-		Doc: json.RawMessage(`{"k":[1,2,{"x":"y"}]}`), Weird: "yes", Number: 1.5}
+	// DEL, C1 controls, U+FFFE/U+FFFF, and YAML 1.1's line breaks NEL,
+	// U+2028 and U+2029, are JSON's to write as they are but not YAML's: a
+	// file name or an argument may hold them.
+	refused := "a\x7fb\u0080c\u0085d\u009fe\ufffef\uffffg\u2028h\u2029i"
+	row := yamlRow{sample: newSample(), Items: []item{{Name: "a", ID: "1"}, {Name: "b: c", ID: "- d"}, {Name: refused}},
+		Doc: json.RawMessage(`{"k":[1,2,{"x":"y\u007f` + "\u0080\u009f\x7f\u0085\u2028" + `"}]}`), Weird: "yes", Number: 1.5, Empty: []string{refused}}
+	row.Comm = refused
 	for _, mode := range []Mode{ModeYAML} {
 		var out, js bytes.Buffer
 		p, err := NewPrinter[yamlRow](&out, s, Format{Mode: mode}, nil)
@@ -75,7 +80,7 @@ func TestYAMLReadsBackAsJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows []map[string]any
-	if err := yaml.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 2 || rows[1]["comm"] != "cat" {
+	if err := yaml.Unmarshal(out.Bytes(), &rows); err != nil || len(rows) != 2 || rows[1]["comm"] != refused {
 		t.Fatalf("a snapshot: %v, %v\n%s", err, rows, out.String())
 	}
 }
