@@ -245,6 +245,11 @@ func appendFloat(b []byte, v float64) []byte {
 
 // appendPrintable keeps a terminal sane: control characters in a path or
 // argument are shown escaped instead of moving the cursor.
+// AppendPrintable appends s as a column shows it: as it is, or quoted
+// with escapes when it holds a control character (a name must not move
+// the cursor, end a line or colour a terminal).
+func AppendPrintable(b []byte, s string) []byte { return appendPrintable(b, s) }
+
 func appendPrintable(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c == 0x7f {

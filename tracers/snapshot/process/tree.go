@@ -149,7 +149,7 @@ func printTree(env *tracers.Env, procs []Process) error {
 	var b []byte
 	if env.Format.Mode == output.ModeColumns {
 		for _, g := range groups {
-			b = append(b, g.name...)
+			b = output.AppendPrintable(b, g.name)
 			b = append(b, '\n')
 			for _, r := range g.roots {
 				b = appendText(b, r, 0)
@@ -169,10 +169,14 @@ func printTree(env *tracers.Env, procs []Process) error {
 
 func appendText(b []byte, n *node, depth int) []byte {
 	b = append(b, strings.Repeat("\t", depth)...)
-	if n.p.Tid != n.p.Pid && n.p.Tid != 0 {
-		b = fmt.Appendf(b, "|-{%s}(%d)\n", n.p.Comm, n.p.Tid)
+	b = append(b, "|-"...)
+	if n.p.Tid != n.p.Pid && n.p.Tid != 0 { // a thread
+		b = append(b, '{')
+		b = output.AppendPrintable(b, n.p.Comm)
+		b = fmt.Appendf(b, "}(%d)\n", n.p.Tid)
 	} else {
-		b = fmt.Appendf(b, "|-%s(%d)\n", n.p.Comm, n.p.Pid)
+		b = output.AppendPrintable(b, n.p.Comm)
+		b = fmt.Appendf(b, "(%d)\n", n.p.Pid)
 	}
 	for _, c := range n.children {
 		b = appendText(b, c, depth+1)

@@ -47,6 +47,22 @@ func TestTreeText(t *testing.T) {
 	}
 }
 
+// A comm is the process's to choose (prctl): one holding a newline or an
+// escape sequence is shown quoted, as the flat table shows it, and cannot
+// draw a line of the tree or colour the terminal.
+func TestTreeTextEscapes(t *testing.T) {
+	var out bytes.Buffer
+	env := &tracers.Env{Format: output.Format{Mode: output.ModeColumns}, Stdout: &out}
+	evil := "evil\n|-fake(9)\x1b[31m"
+	if err := printTree(env, []Process{proc(5, 5, 0, evil, "", ""), proc(5, 6, 0, evil, "", "")}); err != nil {
+		t.Fatal(err)
+	}
+	want := "(host)\n|-\"evil\\n|-fake(9)\\x1b[31m\"(5)\n\t|-{\"evil\\n|-fake(9)\\x1b[31m\"}(6)\n"
+	if out.String() != want {
+		t.Errorf("got:\n%q\nwant:\n%q", out.String(), want)
+	}
+}
+
 type jsonNode struct {
 	Pid      uint32     `json:"pid"`
 	Tid      uint32     `json:"tid"`
