@@ -3,6 +3,7 @@ package output
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +43,9 @@ type cond struct {
 	b   bool
 	re  *regexp.Regexp
 	raw string // as given, for messages
+	// fixed: the answer whatever the value (1 true, -1 false), for a
+	// number between two of the field's (wholeThreshold); 0: compare.
+	fixed int8
 }
 
 // Empty says whether no filter was given.
@@ -97,16 +101,17 @@ func (s *Schema) parseFilter(spec string) (cond, error) {
 	case kindString, kindStrings, kindConst:
 		c.s = expr
 	case kindInt:
-		v, err := parseNumber(expr, f.unit)
+		v, frac, err := parseNumber(expr, f.unit)
 		if err != nil {
 			return bad(numberKind(f.unit))
 		}
-		c.i = v
+		c.i, c.fixed = wholeThreshold(v, frac, c.op)
 	case kindUint:
-		v, err := parseNumber(expr, f.unit)
+		v, frac, err := parseNumber(expr, f.unit)
 		if err != nil || v < 0 {
 			return bad("a number ≥ 0" + unitHint(f.unit))
 		}
+		v, c.fixed = wholeThreshold(v, frac, c.op)
 		c.u = uint64(v)
 	case kindFloat:
 		v, err := strconv.ParseFloat(expr, 64)
@@ -138,27 +143,58 @@ func unitHint(unit string) string {
 
 // parseNumber reads a filter's number: plain, or for a field with a unit a
 // duration (10ms, 1.5s) or a size (4K, 4KiB, 1MB), converted to the unit.
-func parseNumber(s, unit string) (int64, error) {
+// A value between two whole numbers of the unit (1500us on a field in ms)
+// is its floor, with frac set.
+func parseNumber(s, unit string) (v int64, frac bool, err error) {
 	if v, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return v, nil
+		return v, false, nil
 	}
+	var q float64 // in the field's unit
 	switch unit {
 	case "ns", "us", "ms":
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		per := map[string]time.Duration{"ns": time.Nanosecond, "us": time.Microsecond, "ms": time.Millisecond}[unit]
-		return int64(d / per), nil
+		q = float64(d) / float64(per)
 	case "bytes":
-		return parseSize(s)
+		if q, err = parseSize(s); err != nil {
+			return 0, false, err
+		}
+	default:
+		return 0, false, fmt.Errorf("not a number")
 	}
-	return 0, fmt.Errorf("not a number")
+	floor := math.Floor(q)
+	if floor < math.MinInt64 || floor >= math.MaxInt64 {
+		return 0, false, fmt.Errorf("out of range")
+	}
+	return int64(floor), q != floor, nil
+}
+
+// wholeThreshold is the whole number that, compared by op with a field's
+// whole values, gives the answers the threshold v (+ a fraction when frac)
+// gives: x > 1.5 is x > 1, x >= 1.5 is x >= 2, x < 1.5 is x < 2, x <= 1.5
+// is x <= 1. An equality with a fraction never holds (fixed -1), an
+// inequality always (fixed 1).
+func wholeThreshold(v int64, frac bool, o op) (int64, int8) {
+	if !frac {
+		return v, 0
+	}
+	switch o {
+	case opGe, opLt:
+		return v + 1, 0
+	case opEq:
+		return v, -1
+	case opNe:
+		return v, 1
+	}
+	return v, 0
 }
 
 // parseSize reads 512, 4K, 4KB, 4KiB, 1.5M...: K, M, G, T as powers of
 // 1024 (ls -h's way), KB, MB... as powers of 1000.
-func parseSize(s string) (int64, error) {
+func parseSize(s string) (float64, error) {
 	i := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
 	if i <= 0 {
 		return 0, fmt.Errorf("not a size")
@@ -184,7 +220,7 @@ func parseSize(s string) (int64, error) {
 	for ; exp > 0; exp-- {
 		n *= base
 	}
-	return int64(n), nil
+	return n, nil
 }
 
 // filterable lists the names -F takes: the columns, then the JSON fields
@@ -232,6 +268,9 @@ func Keep[T any](fl Filter, rows []T) []T {
 }
 
 func (c *cond) match(base unsafe.Pointer) bool {
+	if c.fixed != 0 {
+		return c.fixed > 0
+	}
 	f := c.f
 	if c.re != nil {
 		var buf [128]byte

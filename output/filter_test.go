@@ -36,6 +36,11 @@ func TestFilters(t *testing.T) {
 		"latency:>10ms": true, "latency:>20ms": false, "latency:15000000": true, "latency:<1s": true,
 		"lat:>1ms": true, "lat:1500": true, "lat:<1.4ms": false,
 		"bytes:>4KB": true, "bytes:>4K": true, "bytes:>4.9KiB": false, "bytes:<1M": true,
+		// A threshold between two of the field's whole values: lat is
+		// 1500 us, bytes 5000 (4.883KiB is 5000.19 bytes).
+		"lat:<1500.5us": true, "lat:>1499.5us": true, "lat:>=1500.5us": false, "lat:<=1499.9us": false,
+		"lat:1500.5us": false, "lat:!1500.5us": true, "lat:<1.5001ms": true, "lat:>=1.4999ms": true,
+		"bytes:<4.883KiB": true, "bytes:>=4.883KiB": false, "bytes:<=4.8828125KiB": true,
 		"nested.name:web": true, "inner.name:web": true, "nested.id:~^a": true, "nested.id:x": false,
 		"PID:1200": true, // column names in any case
 	} {
@@ -64,16 +69,18 @@ func TestFilters(t *testing.T) {
 func TestFilterErrors(t *testing.T) {
 	s := NewSchema[filterRow]()
 	for spec, want := range map[string]string{
-		"nosuch:1":     `unknown column "nosuch"; valid columns: comm,pid,ret,avg,flags,lat,inner.name,ok,latency,bytes,nested.id`,
-		"pid:abc":      `column pid holds a number ≥ 0, not "abc"; valid columns: comm,`,
-		"pid:-1":       `column pid holds a number ≥ 0`,
-		"ret:1.5":      `column ret holds a number, not "1.5"`,
-		"ok:maybe":     `column ok holds true or false`,
-		"latency:>10x": `column latency holds a number ≥ 0 (ns, or a duration such as 10ms), not "10x"`,
-		"bytes:4Q":     `a size such as 4KiB`,
-		"comm:~(":      `bad regular expression`,
-		"nested:web":   `unknown column "nested"`,
-		"comm":         `want COLUMN:VALUE`,
+		"nosuch:1":         `unknown column "nosuch"; valid columns: comm,pid,ret,avg,flags,lat,inner.name,ok,latency,bytes,nested.id`,
+		"pid:abc":          `column pid holds a number ≥ 0, not "abc"; valid columns: comm,`,
+		"pid:-1":           `column pid holds a number ≥ 0`,
+		"ret:1.5":          `column ret holds a number, not "1.5"`,
+		"ok:maybe":         `column ok holds true or false`,
+		"latency:>10x":     `column latency holds a number ≥ 0 (ns, or a duration such as 10ms), not "10x"`,
+		"bytes:4Q":         `a size such as 4KiB`,
+		"bytes:>99999999T": `a size such as 4KiB`, // past int64: no wrap to a negative
+		"latency:<-1ns":    `column latency holds a number ≥ 0`,
+		"comm:~(":          `bad regular expression`,
+		"nested:web":       `unknown column "nested"`,
+		"comm":             `want COLUMN:VALUE`,
 	} {
 		_, err := s.ParseFilters([]string{spec})
 		if err == nil || !strings.Contains(err.Error(), want) {
