@@ -251,12 +251,21 @@ func appendFloat(b []byte, v float64) []byte {
 func AppendPrintable(b []byte, s string) []byte { return appendPrintable(b, s) }
 
 func appendPrintable(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return append(b, strconv.Quote(s)...)
-		}
+	if hasControl(s) {
+		return append(b, strconv.Quote(s)...)
 	}
 	return append(b, s...)
+}
+
+// hasControl is whether s holds an ASCII control character (a column
+// shows it quoted).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // appendRaw writes JSON the gadget made; null when there is none.

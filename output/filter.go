@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 )
@@ -267,14 +268,26 @@ func Keep[T any](fl Filter, rows []T) []T {
 	return out
 }
 
+// cellBufs lends the buffers a condition writes a column's text into (a
+// regular expression on a number or a list, a list's equality): a buffer
+// on the stack would escape to the heap, an allocation per event.
+var cellBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
 func (c *cond) match(base unsafe.Pointer) bool {
 	if c.fixed != 0 {
 		return c.fixed > 0
 	}
 	f := c.f
 	if c.re != nil {
-		var buf [128]byte
-		ok := c.re.Match(appendCell(buf[:0], base, f))
+		if f.kind == kindString { // its column text is itself, mostly
+			if s := *at[string](base, f); !hasControl(s) {
+				return c.re.MatchString(s) == (c.op == opMatch)
+			}
+		}
+		bp := cellBufs.Get().(*[]byte)
+		*bp = appendCell((*bp)[:0], base, f)
+		ok := c.re.Match(*bp)
+		cellBufs.Put(bp)
 		return ok == (c.op == opMatch)
 	}
 	var r int
@@ -284,8 +297,10 @@ func (c *cond) match(base unsafe.Pointer) bool {
 	case kindConst:
 		r = strings.Compare(f.constant, c.s)
 	case kindStrings:
-		var buf [128]byte
-		r = strings.Compare(string(appendCell(buf[:0], base, f)), c.s)
+		bp := cellBufs.Get().(*[]byte)
+		*bp = appendCell((*bp)[:0], base, f)
+		r = strings.Compare(unsafe.String(unsafe.SliceData(*bp), len(*bp)), c.s)
+		cellBufs.Put(bp)
 	case kindInt:
 		r = cmp.Compare(readInt(base, f), c.i)
 	case kindUint:

@@ -126,3 +126,19 @@ func TestRelativeColumns(t *testing.T) {
 		t.Errorf("+nosuch: %v", err)
 	}
 }
+
+// TestFilterAllocs: a filter checks an event without allocating, whatever
+// its operator and the field's kind (it runs for every event ig receives).
+func TestFilterAllocs(t *testing.T) {
+	s := NewSchema[filterRow]()
+	row := filterRow{Comm: "nginx", Pid: 1200, Flags: []string{"O_RDONLY", "O_CLOEXEC"}, Lat: 1500}
+	for _, spec := range []string{"comm:nginx", "pid:>5", "lat:<2ms", "comm:~^ng", "comm:!~x$", "pid:~^12", "flags:O_RDONLY|O_CLOEXEC", "flags:~CLOEXEC"} {
+		fl, err := s.ParseFilters([]string{spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(100, func() { MatchRow(fl, &row) }); n != 0 {
+			t.Errorf("-F %s: %.0f allocations an event", spec, n)
+		}
+	}
+}
