@@ -66,7 +66,7 @@ func oneLine(err error) string {
 func outputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "columns",
-			Usage: "columns, json, jsonpretty, or columns=a,b,c"},
+			Usage: "columns, json, jsonpretty, yaml, or columns=a,b,c"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "say what ig does (BTF source, mounts, variants)"},
 		filterFlag(),
 	}

@@ -528,7 +528,7 @@ func choices(usage string) []string {
 }
 
 // outputFormats reads -o's formats from its usage ("columns, json,
-// jsonpretty, or columns=a,b,c"), so that a format added there is offered
+// jsonpretty, yaml, or columns=a,b,c"), so that a format added there is offered
 // too; "columns=a,b,c" is offered as "columns=".
 func outputFormats(f cli.Flag) []string {
 	usage := ""
@@ -540,7 +540,7 @@ func outputFormats(f cli.Flag) []string {
 	for _, w := range strings.Split(usage, ", ") {
 		w = strings.TrimSpace(w)
 		if strings.Contains(w, " ") {
-			return []string{"columns", "json", "jsonpretty", "columns="}
+			return []string{"columns", "json", "jsonpretty", "yaml", "columns="}
 		}
 		if name, _, ok := strings.Cut(w, "="); ok {
 			w = name + "="
@@ -550,7 +550,7 @@ func outputFormats(f cli.Flag) []string {
 		}
 	}
 	if len(out) == 0 {
-		out = []string{"columns", "json", "jsonpretty", "columns="}
+		out = []string{"columns", "json", "jsonpretty", "yaml", "columns="}
 	}
 	return out
 }

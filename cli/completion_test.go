@@ -41,6 +41,7 @@ func TestComplete(t *testing.T) {
 		{shell: "fish", words: []string{"trace", "open", "-o", "columns=pid,co"}, want: []string{"columns=pid,containerid", "columns=pid,container", "columns=pid,containerpid", "columns=pid,comm"}},
 		{shell: "bash", words: []string{"trace", "open", "-o", "columns", "=", "pid,co"}, want: []string{"pid,containerid", "pid,container", "pid,containerpid", "pid,comm"}},
 		{shell: "bash", words: []string{"trace", "open", "-o", "j"}, want: []string{"json", "jsonpretty"}},
+		{shell: "bash", words: []string{"trace", "open", "-o", "y"}, want: []string{"yaml"}},
 		{shell: "bash", words: []string{"profile", "cpu", "-o", "pp"}, want: []string{"pprof="}},
 		{shell: "bash", words: []string{"snapshot", "process", "--sort", "-p"}, want: []string{"-pid", "-ppid", "-pcomm"}},
 		{shell: "bash", words: []string{"snapshot", "process", "--sort", "comm,ui"}, want: []string{"comm,uid"}},
