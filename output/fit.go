@@ -1,7 +1,7 @@
 package output
 
 import (
-	"unicode/utf8"
+	"github.com/clipperhouse/displaywidth"
 )
 
 // On a terminal, columns fit its width: a wrapped line breaks the
@@ -39,30 +39,29 @@ func fitWidths(widths []int, sep, total int) []int {
 	return w
 }
 
-// runeWidth is how many columns b takes on a terminal (a rune each).
-func runeWidth(b []byte) int { return utf8.RuneCount(b) }
+// displayWidth is how many columns b takes on a terminal: a byte each for
+// printable ASCII (found fast), else by grapheme cluster (an East Asian
+// wide character 2, a combining accent 0), as tablewriter measures.
+func displayWidth(b []byte) int { return displaywidth.Bytes(b) }
 
-// cutTo cuts b[start:] to width runes, the last one an ellipsis when
+var ellipsisBytes = []byte(ellipsis)
+
+// cutTo cuts b[start:] to width columns, the last one an ellipsis when
 // something was cut.
 func cutTo(b []byte, start, width int) []byte {
 	if width <= 0 {
 		return b[:start]
 	}
-	if runeWidth(b[start:]) <= width {
+	if displayWidth(b[start:]) <= width {
 		return b
 	}
-	i, n := start, 0
-	for n < width-1 {
-		_, size := utf8.DecodeRune(b[i:])
-		i += size
-		n++
-	}
-	return append(b[:i], ellipsis...)
+	cut := displaywidth.TruncateBytes(b[start:], width, ellipsisBytes) // a new slice
+	return append(b[:start], cut...)
 }
 
 // cutString is cutTo for a string.
 func cutString(s string, width int) string {
-	if runeWidth([]byte(s)) <= width {
+	if displaywidth.String(s) <= width {
 		return s
 	}
 	return string(cutTo([]byte(s), 0, width))

@@ -195,3 +195,45 @@ func (l *lineChecker) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// Columns line up, and fit a terminal, by display width: an accented
+// letter takes a column, an East Asian wide character two, a combining
+// accent none. Each row's pid must end on the screen column where the
+// header's PID ends.
+func TestColumnsDisplayWidth(t *testing.T) {
+	names := []string{"cafe", "café", "日本", "e\u0301e\u0301", "abcdefghijk", "日本語日本語"}
+	for _, lineWidth := range []int{0, 30, 12} {
+		var buf bytes.Buffer
+		p, err := NewPrinter[sample](&buf, sampleSchema, Format{Mode: ModeColumns}, []string{"comm", "pid", "path"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lineWidth > 0 { // as on a terminal that wide
+			p.lineWidth = lineWidth
+			p.widths = fitWidths(p.widths, 1, lineWidth)
+		}
+		p.Header()
+		for _, n := range names {
+			row := newSample()
+			row.Comm, row.Path = n, "/tmp/日本語のファイル"
+			p.Print(&row)
+		}
+		p.Flush()
+		lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+		pidEnd := displayWidth([]byte(lines[0][:strings.Index(lines[0], "PID")+3]))
+		for k, l := range lines[1:] {
+			i := strings.Index(l, "42")
+			if i < 0 {
+				t.Errorf("width %d: no pid in %q", lineWidth, l)
+				continue
+			}
+			overflows := displayWidth([]byte(names[k])) > 8 // comm's width: off a terminal, a longer value pushes the line
+			if end := displayWidth([]byte(l[:i+2])); end != pidEnd && !(lineWidth == 0 && overflows) {
+				t.Errorf("width %d: the pid ends at column %d, the header's at %d:\n%s", lineWidth, end, pidEnd, buf.String())
+			}
+			if w := displayWidth([]byte(l)); lineWidth > 0 && w > lineWidth {
+				t.Errorf("width %d: %q is %d columns wide", lineWidth, l, w)
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/clipperhouse/displaywidth"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -159,7 +160,7 @@ func (p *Printer[T]) fit(line, start, i int) {
 	}
 	width := p.widths[i]
 	if i == len(p.columns)-1 {
-		width = p.lineWidth - runeWidth(p.buf[line:start])
+		width = p.lineWidth - displayWidth(p.buf[line:start])
 	}
 	p.buf = cutTo(p.buf, start, width)
 }
@@ -170,7 +171,7 @@ var spaces = []byte(strings.Repeat(" ", 256))
 // right-aligning it when the column says so, and adds the separator.
 func (p *Printer[T]) align(start, i int) {
 	last := i == len(p.columns)-1
-	n := p.widths[i] - (len(p.buf) - start)
+	n := p.widths[i] - displayWidth(p.buf[start:])
 	if p.columns[i].right && n > 0 {
 		p.buf = append(p.buf, spaces[:n]...)
 		copy(p.buf[start+n:], p.buf[start:len(p.buf)-n])
@@ -339,7 +340,7 @@ func (p *Printer[T]) table(rows []T) error {
 		widths := make([]int, len(header))
 		for _, row := range append([][]string{header}, cells...) {
 			for j, c := range row {
-				widths[j] = max(widths[j], runeWidth([]byte(c)))
+				widths[j] = max(widths[j], displaywidth.String(c))
 			}
 		}
 		widths = fitWidths(widths, 2, p.lineWidth)
