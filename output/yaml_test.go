@@ -84,3 +84,38 @@ func TestYAMLReadsBackAsJSON(t *testing.T) {
 		t.Fatalf("a snapshot: %v, %v\n%s", err, rows, out.String())
 	}
 }
+
+// JSONToYAML keeps the JSON's key order, and reads back (through a real
+// YAML parser) as the same value: nested objects and arrays, empty ones,
+// arrays of arrays, keys and strings YAML would take for something else.
+func TestJSONToYAML(t *testing.T) {
+	js := `[{"pid":1,"comm":"a\u007fb\u2028c","ok":true,"none":null,"f":1.5,"e":{},"l":[],` +
+		`"children":[{"pid":2,"children":[]},{"pid":3,"nested":{"z":1,"a":[[1,2],["x"]]},"children":[]}]},` +
+		`{"yes":"no","1st":"- x","a b":"#c"},"plain",7]`
+	y, err := JSONToYAML([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := yaml.YAMLToJSON(y)
+	if err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, y)
+	}
+	var got, want any
+	if err := json.Unmarshal(back, &got); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(js), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("reads back as\n%s\nwant\n%s\nfrom\n%s", back, js, y)
+	}
+	s := string(y)
+	if !strings.HasPrefix(s, "---\n- pid: 1\n  comm: ") || strings.Index(s, "pid: 1") > strings.Index(s, "children:") ||
+		strings.Index(s, "z: 1") > strings.Index(s, "a:\n") {
+		t.Errorf("keys out of their JSON order:\n%s", y)
+	}
+	if _, err := JSONToYAML([]byte(`{"a":`)); err == nil {
+		t.Error("a cut document: no error")
+	}
+}

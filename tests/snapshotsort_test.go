@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // --sort and -m/--max-rows on snapshot gadgets: IG's syntax, one run's
@@ -166,12 +169,21 @@ func TestSnapshotTree(t *testing.T) {
 			}
 		}
 	})
-	t.Run("json", func(t *testing.T) {
-		for _, o := range []string{"json", "jsonpretty"} {
+	t.Run("json+yaml", func(t *testing.T) {
+		for _, o := range []string{"json", "jsonpretty", "yaml"} {
 			r := runIG(t, "snapshot", "process", "--tree", "-c", name, "-o", o)
 			checkSuccess(t, r)
 			var roots []treeNode
-			if err := json.Unmarshal(r.Stdout, &roots); err != nil {
+			unmarshal := json.Unmarshal
+			if o == "yaml" {
+				unmarshal = func(b []byte, v any) error { return yaml.Unmarshal(b, v) }
+				// keys in the order of -o json (and of the flat snapshot's
+				// yaml): runtime first, not sorted (children first)
+				if !bytes.HasPrefix(r.Stdout, []byte("---\n- runtime:\n")) {
+					t.Errorf("-o yaml: want a document of the processes, with -o json's keys in their order:\n%s", tail(r.Stdout))
+				}
+			}
+			if err := unmarshal(r.Stdout, &roots); err != nil {
 				t.Fatalf("-o %s: %v\n%s", o, err, r.Stdout)
 			}
 			if len(roots) != 1 || roots[0].Pid != int64(sh) || roots[0].Comm != "sh" || roots[0].Runtime.ContainerName != name || len(roots[0].Children) != 2 {

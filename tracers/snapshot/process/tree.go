@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/ig-tracer/ig/output"
 	"github.com/ig-tracer/ig/tracers"
 )
@@ -240,12 +238,9 @@ func treeJSON(env *tracers.Env, groups []group) ([]byte, error) {
 		}
 		b = out.Bytes()
 	case output.ModeYAML:
-		// a snapshot, once: converted from the JSON rather than written twice
-		y, err := yaml.JSONToYAML(b)
-		if err != nil {
-			return nil, err
-		}
-		return append([]byte("---\n"), y...), nil
+		// a snapshot, once: converted from the JSON rather than written
+		// twice, its keys in the same order as the flat snapshot's
+		return output.JSONToYAML(b)
 	}
 	return append(b, '\n'), nil
 }
