@@ -243,11 +243,10 @@ func appendFloat(b []byte, v float64) []byte {
 	return strconv.AppendFloat(b, v, 'f', -1, 64)
 }
 
-// appendPrintable keeps a terminal sane: control characters in a path or
-// argument are shown escaped instead of moving the cursor.
-// AppendPrintable appends s as a column shows it: as it is, or quoted
-// with escapes when it holds a control character (a name must not move
-// the cursor, end a line or colour a terminal).
+// AppendPrintable appends s as a column shows it, keeping a terminal sane:
+// as it is, or quoted with escapes when it holds a control character (a
+// path, an argument or a process's name must not move the cursor, end a
+// line or colour the terminal).
 func AppendPrintable(b []byte, s string) []byte { return appendPrintable(b, s) }
 
 func appendPrintable(b []byte, s string) []byte {

@@ -13,8 +13,8 @@ import (
 // indented by indent spaces. Strings are double-quoted as JSON quotes them
 // (a YAML double-quoted scalar reads them back alike), with what YAML
 // refuses escaped too; a gadget's raw JSON document is written inline, as
-// YAML's flow style. Like appendJSON, it
-// reads fields at their offsets: no reflection per event.
+// YAML's flow style. Like appendJSON, it reads fields at their offsets: no
+// reflection per event.
 func appendYAML(b []byte, base unsafe.Pointer, fields []*field, indent int) []byte {
 	if len(fields) == 0 {
 		return b
@@ -85,8 +85,14 @@ func appendYAMLItem(b []byte, base unsafe.Pointer, fields []*field, indent int) 
 	}
 	start := len(b)
 	b = appendYAML(b, base, fields, indent+2)
-	copy(b[start+indent:], "- ")
+	dashFirstKey(b, start, indent)
 	return b
+}
+
+// dashFirstKey makes the mapping written from start, indented by indent+2,
+// an element of a sequence at indent: "- " ends its first line's indent.
+func dashFirstKey(b []byte, start, indent int) {
+	copy(b[start+indent:], "- ")
 }
 
 // yamlDocument appends the event at base as one YAML document.
@@ -214,7 +220,7 @@ func appendYAMLSeq(b []byte, n *jsonNode, indent int) []byte {
 		case v.block() && v.kind == '{':
 			start := len(b)
 			b = appendYAMLMap(b, v, indent+2)
-			copy(b[start+indent:], "- ")
+			dashFirstKey(b, start, indent)
 		case v.block():
 			b = append(b, spaces[:indent]...)
 			b = appendYAMLSeq(append(b, "-\n"...), v, indent+2)
